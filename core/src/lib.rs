@@ -15,3 +15,17 @@ pub mod encoding;
 pub mod keys;
 
 pub use rand_core;
+pub mod canonical;
+pub mod derive;
+pub mod device_transfer;
+pub mod ecies;
+pub mod envelope;
+pub mod federation;
+pub mod handle;
+pub mod key_slot;
+pub mod safety;
+pub mod seed;
+pub mod seed_wrap;
+pub mod share;
+
+pub use seed::Seed;
