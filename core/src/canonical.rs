@@ -533,7 +533,7 @@ fn write_value(value: &Value, out: &mut String) {
                     None => named.push((k, v)),
                 }
             }
-            indexed.sort_by(|a, b| a.0.cmp(&b.0));
+            indexed.sort_by_key(|m| m.0);
             out.push('{');
             let members = indexed.iter().map(|(_, k, v)| (*k, *v)).chain(named);
             for (i, (k, v)) in members.enumerate() {

@@ -43,7 +43,7 @@ pub enum FederationError {
 }
 
 /// Every message type of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MessageType {
     /// Ask to become friends.
     FriendInvite,
