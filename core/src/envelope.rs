@@ -19,7 +19,7 @@
 //! The AAD binds every ciphertext to who owns it and what it is: four u16-length-prefixed
 //! UTF-8 fields, `userId ‖ recordType ‖ recordId ‖ keyContext`.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use chacha20poly1305::XChaCha20Poly1305;
 use rand_core::CryptoRngCore;
@@ -182,23 +182,24 @@ pub fn seal_with_nonce(
         });
     }
     let aad = aad.encode()?;
-    let payload = Payload {
-        msg: plaintext,
-        aad: &aad,
-    };
-    let sealed = match algorithm {
-        Algorithm::Aes256Gcm => Aes256Gcm::new(key.as_bytes().into())
-            .encrypt(nonce.into(), payload)
-            .map_err(|_| EnvelopeError::TooLarge)?,
-        Algorithm::XChaCha20Poly1305 => XChaCha20Poly1305::new(key.as_bytes().into())
-            .encrypt(nonce.into(), payload)
-            .map_err(|_| EnvelopeError::TooLarge)?,
-    };
-    let mut out = Vec::with_capacity(2 + nonce.len() + sealed.len());
+    // Encrypt in place inside the output buffer: no intermediate ciphertext copy.
+    let header = 2 + nonce.len();
+    let mut out = Vec::with_capacity(header + plaintext.len() + TAG_LENGTH);
     out.push(VERSION);
     out.push(algorithm.id());
     out.extend_from_slice(nonce);
-    out.extend_from_slice(&sealed);
+    out.extend_from_slice(plaintext);
+    let body = &mut out[header..];
+    let tag = match algorithm {
+        Algorithm::Aes256Gcm => Aes256Gcm::new(key.as_bytes().into())
+            .encrypt_in_place_detached(nonce.into(), &aad, body)
+            .map(|t| t.to_vec()),
+        Algorithm::XChaCha20Poly1305 => XChaCha20Poly1305::new(key.as_bytes().into())
+            .encrypt_in_place_detached(nonce.into(), &aad, body)
+            .map(|t| t.to_vec()),
+    }
+    .map_err(|_| EnvelopeError::TooLarge)?;
+    out.extend_from_slice(&tag);
     Ok(out)
 }
 
