@@ -3,8 +3,10 @@
 #   - the wasm32-unknown-unknown Rust target;
 #   - wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock (the CLI
 #     and the crate must agree, or the generated glue does not match the module);
-#   - wasm-opt from the npm package `binaryen` pinned in wasm/package-lock.json (Debian's
-#     binaryen 108 predates features rustc now emits; the npm build is current).
+#   - wasm-opt from the npm package `binaryen` pinned in wasm/package-lock.json. Not Debian's
+#     binaryen (108): it is too old for wasm-bindgen's reference-types output; the module it
+#     optimizes fails at init ("WebAssembly.Table.set(): Argument 1 is invalid for table"),
+#     checked on this machine.
 #
 # Output (wasm/pkg/): parchment_core.js (ES module, wasm-bindgen --target web), its .d.ts,
 # parchment_core_bg.wasm, node.js (Node entry that loads the .wasm from disk and initializes),

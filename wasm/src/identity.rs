@@ -514,6 +514,10 @@ impl Identity {
 
     /// Zeroizes the seed and every key. Any later use of this handle throws. Calling it twice
     /// is harmless.
+    // wasm-bindgen also emits a `free()` that destroys the handle (later calls then fail with
+    // "null pointer passed to rust"). It writes its own first in the class body, so this one,
+    // defined later, is what `identity.free()` and `[Symbol.dispose]` call; the handle itself
+    // is released by the FinalizationRegistry once unreachable. api.test.mjs pins this.
     pub fn free(&mut self) {
         // Dropping `Keys` zeroizes each secret (ZeroizeOnDrop) before the memory is released.
         self.keys = None;
