@@ -47,6 +47,19 @@ export interface ShareBinding {
   timestamp: string;
 }
 
+/** What the sending device uploads in a device transfer. */
+export interface SealedDeviceTransfer {
+  senderEphemeralPub: string;
+  sealedSeed: string;
+  senderSignature: string;
+}
+
+/** The legacy `{ciphertext, nonce}` pair (AES-256-GCM without AAD), both base64. */
+export interface LegacyCiphertext {
+  ciphertext: string;
+  nonce: string;
+}
+
 /** What `signFederationEnvelope` takes: absent members are filled in. */
 export interface UnsignedFederationEnvelope {
   message_type: string;

@@ -9,12 +9,15 @@ use std::cell::OnceCell;
 
 use js_sys::{JsString, Object, Uint8Array};
 use parchment_core::canonical::{Object as JsonObject, Value};
-use parchment_core::derive::{self, IdentityKeys, SymmetricKey, WrapSecret};
+use parchment_core::derive::{self, IdentityKeys, ShareContext, SymmetricKey, WrapSecret};
+use parchment_core::device_transfer;
 use parchment_core::ecies::{self, friend_share, ShareBinding};
+use parchment_core::envelope::LegacyCiphertext;
 use parchment_core::envelope::{self, Aad, Algorithm};
 use parchment_core::federation::{message::new_nonce, MessageType, UnsignedMessage};
 use parchment_core::key_slot::{self, slot_signable, KeySlot};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519PublicKey, X25519SecretKey};
+use parchment_core::share;
 use parchment_core::{seed_wrap, Seed};
 use wasm_bindgen::prelude::*;
 
@@ -226,7 +229,7 @@ fn unsigned_message(value: &Value) -> Result<UnsignedMessage> {
 }
 
 impl Identity {
-    fn from_seed_value(seed: Seed) -> Identity {
+    pub(crate) fn from_seed_value(seed: Seed) -> Identity {
         Identity {
             keys: Some(Keys::new(seed)),
         }
@@ -512,6 +515,90 @@ impl Identity {
         Ok(bytes_out(&plaintext))
     }
 
+    /// Seals this identity's seed for a new device (crypto.md §7): to the receiver's
+    /// ephemeral key, bound to the session, signed with this identity. Returns the upload
+    /// `{senderEphemeralPub, sealedSeed, senderSignature}` (AES-256-GCM, so the original's
+    /// receiver opens it too).
+    #[wasm_bindgen(js_name = sealDeviceTransfer, unchecked_return_type = "SealedDeviceTransfer")]
+    pub fn seal_device_transfer(
+        &self,
+        #[wasm_bindgen(js_name = receiverEphemeralPub, unchecked_param_type = "string")]
+        receiver: JsValue,
+        #[wasm_bindgen(js_name = sessionId, unchecked_param_type = "string")] session_id: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let receiver = X25519PublicKey::from_base64(&string(&receiver, "receiverEphemeralPub")?)
+            .map_err(|e| error(format!("receiverEphemeralPub: {e}")))?;
+        let session_id = string(&session_id, "sessionId")?;
+        let transfer = device_transfer::seal(
+            &keys.seed,
+            &keys.signing,
+            &receiver,
+            &session_id,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        crate::transfer::sealed_transfer_to_js(&transfer)
+    }
+
+    /// The legacy static-DH friend encryption (crypto.md §4, D6) that RESOURCE_SHARE still
+    /// carries: `{ciphertext, nonce}` under `HKDF(X25519(mine, friend's), context)`, no AAD.
+    /// `context` is the HKDF label: `"parchment-share-v1"`, `"parchment-share-collection-v1"`
+    /// or `"parchment-collection-key-wrap:<collectionId>"`.
+    #[wasm_bindgen(js_name = encryptForFriend, unchecked_return_type = "LegacyCiphertext")]
+    pub fn encrypt_for_friend(
+        &self,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] context: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let friend = friend_key(&friend)?;
+        let context = string(&context, "context")?;
+        let plaintext = secret_bytes(&plaintext, "plaintext")?;
+        let sealed = share::encrypt_for_friend(
+            &plaintext,
+            &keys.encryption,
+            &friend,
+            share_context(&context)?,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        let out = Object::new();
+        set(&out, "ciphertext", &sealed.ciphertext.as_str().into())?;
+        set(&out, "nonce", &sealed.nonce.as_str().into())?;
+        Ok(out.into())
+    }
+
+    /// Opens a legacy `{ciphertext, nonce}` from a friend (the sender's long-term encryption
+    /// key), with the same `context` label the sender used.
+    #[wasm_bindgen(js_name = decryptFromFriend)]
+    pub fn decrypt_from_friend(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LegacyCiphertext")] sealed: JsValue,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] context: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let sealed_object = object(&sealed, "sealed")?;
+        let sealed = LegacyCiphertext {
+            ciphertext: string_field(sealed_object, "ciphertext", "sealed")?,
+            nonce: string_field(sealed_object, "nonce", "sealed")?,
+        };
+        let friend = friend_key(&friend)?;
+        let context = string(&context, "context")?;
+        let plaintext = share::decrypt_from_friend(
+            &sealed,
+            &keys.encryption,
+            &friend,
+            share_context(&context)?,
+        )
+        .map_err(error)?;
+        Ok(bytes_out(&plaintext))
+    }
+
     /// Zeroizes the seed and every key. Any later use of this handle throws. Calling it twice
     /// is harmless.
     // wasm-bindgen also emits a `free()` that destroys the handle (later calls then fail with
@@ -521,6 +608,26 @@ impl Identity {
     pub fn free(&mut self) {
         // Dropping `Keys` zeroizes each secret (ZeroizeOnDrop) before the memory is released.
         self.keys = None;
+    }
+}
+
+fn friend_key(value: &JsValue) -> Result<X25519PublicKey> {
+    X25519PublicKey::from_base64(&string(value, "friendEncryptionPublicKey")?)
+        .map_err(|e| error(format!("friendEncryptionPublicKey: {e}")))
+}
+
+/// The D6 label as the original spells it.
+fn share_context(label: &str) -> Result<ShareContext<'_>> {
+    match label {
+        derive::info::SHARE_V1 => Ok(ShareContext::Default),
+        derive::info::SHARE_COLLECTION_V1 => Ok(ShareContext::Collection),
+        _ => match label.strip_prefix(derive::info::COLLECTION_KEY_WRAP_PREFIX) {
+            Some(id) => Ok(ShareContext::CollectionKeyWrap(id)),
+            None => Err(error(format!(
+                "unknown friend-share context {label:?}: expected \"parchment-share-v1\", \
+                 \"parchment-share-collection-v1\" or \"parchment-collection-key-wrap:<id>\""
+            ))),
+        },
     }
 }
 

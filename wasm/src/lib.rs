@@ -20,6 +20,8 @@ mod functions;
 mod identity;
 mod record;
 mod rng;
+mod transfer;
 
 pub use functions::*;
 pub use identity::Identity;
+pub use transfer::DeviceTransferReceiver;

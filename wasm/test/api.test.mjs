@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 
 import * as pkg from '../support/package.mjs';
-import { Identity, canonicalJson, deviceSas, prfSalt, safetyNumber, sealTo, verify, verifyFederationEnvelope, verifyKeySlot } from '../support/package.mjs';
+import { DeviceTransferReceiver, Identity, canonicalJson, deviceSas, prfSalt, safetyNumber, sealTo, verify, verifyFederationEnvelope, verifyKeySlot } from '../support/package.mjs';
 import { b64, fromUtf8, hex, toB64, toHex, utf8, vectors } from '../support/helpers.mjs';
 
 const ctx = { userId: 'user-1', recordType: 'personal-blob', recordId: 'search-history', keyContext: 'parchment-personal-v1' };
@@ -17,7 +17,7 @@ test('the pinned API names exist', () => {
   for (const name of ['generate', 'fromSeed', 'fromRecoveryKey', 'unwrapSeed', 'fromKeySlot']) {
     assert.equal(typeof Identity[name], 'function', `Identity.${name}`);
   }
-  const methods = ['exportRecoveryKey', 'sign', 'signFederationEnvelope', 'encryptRecord', 'decryptRecord', 'wrapSeed', 'createKeySlot', 'signKeySlot', 'openSealed', 'sealFriendShare', 'openFriendShare', 'free'];
+  const methods = ['exportRecoveryKey', 'sign', 'signFederationEnvelope', 'encryptRecord', 'decryptRecord', 'wrapSeed', 'createKeySlot', 'signKeySlot', 'openSealed', 'sealFriendShare', 'openFriendShare', 'sealDeviceTransfer', 'encryptForFriend', 'decryptFromFriend', 'free'];
   for (const name of methods) assert.equal(typeof Identity.prototype[name], 'function', `identity.${name}`);
   for (const name of ['signingPublicKey', 'encryptionPublicKey']) {
     assert.equal(typeof Object.getOwnPropertyDescriptor(Identity.prototype, name)?.get, 'function', name);
@@ -90,6 +90,47 @@ test('seed wrap, key slot and sealed box round trips', () => {
   id.free();
 });
 
+test('device transfer: the new device receives the seed, bound to session and sender', () => {
+  const sender = Identity.generate();
+  const receiver = DeviceTransferReceiver.generate();
+  assert.equal(b64(receiver.publicKey).length, 32);
+  const upload = sender.sealDeviceTransfer(receiver.publicKey, 'sess-1');
+  assert.deepEqual(Object.keys(upload).sort(), ['sealedSeed', 'senderEphemeralPub', 'senderSignature']);
+  // The signature is over the spec's legacy signable (crypto.md §7).
+  const signable = JSON.stringify({ type: 'device-transfer', receiverEphemeralPub: receiver.publicKey, senderEphemeralPub: upload.senderEphemeralPub, sessionId: 'sess-1' });
+  assert.equal(verify(sender.signingPublicKey, utf8(signable), upload.senderSignature), true);
+  const sealed = b64(upload.sealedSeed);
+  assert.deepEqual([sealed[0], sealed[1]], [2, 1], 'AES-256-GCM, readable by the original');
+  // Both devices show the same code.
+  assert.equal(deviceSas(receiver.publicKey, upload.senderEphemeralPub, 'sess-1'), deviceSas(upload.senderEphemeralPub, receiver.publicKey, 'sess-1'));
+
+  const received = receiver.open('sess-1', upload, sender.signingPublicKey);
+  assert.equal(received.exportRecoveryKey(), sender.exportRecoveryKey());
+  assert.throws(() => receiver.open('sess-2', upload, sender.signingPublicKey), /signature verification failed/);
+  assert.throws(() => receiver.open('sess-1', upload, Identity.generate().signingPublicKey), /signature verification failed/);
+  assert.throws(() => DeviceTransferReceiver.generate().open('sess-1', upload, sender.signingPublicKey), /signature verification failed/);
+  assert.throws(() => receiver.open('sess-1', { ...upload, sealedSeed: undefined }, sender.signingPublicKey), /upload.sealedSeed is required/);
+  receiver.free();
+  assert.throws(() => receiver.publicKey, /this DeviceTransferReceiver has been freed/);
+  assert.throws(() => receiver.open('sess-1', upload, sender.signingPublicKey), /this DeviceTransferReceiver has been freed/);
+  sender.free();
+  received.free();
+});
+
+test('legacy static-DH friend encryption round trips under each context', () => {
+  const a = Identity.generate();
+  const b = Identity.generate();
+  for (const context of ['parchment-share-v1', 'parchment-share-collection-v1', 'parchment-collection-key-wrap:col-1']) {
+    const sealed = a.encryptForFriend(b.encryptionPublicKey, utf8(context), context);
+    assert.deepEqual(Object.keys(sealed).sort(), ['ciphertext', 'nonce']);
+    assert.equal(fromUtf8(b.decryptFromFriend(sealed, a.encryptionPublicKey, context)), context);
+  }
+  const sealed = a.encryptForFriend(b.encryptionPublicKey, utf8('x'), 'parchment-collection-key-wrap:col-1');
+  assert.throws(() => b.decryptFromFriend(sealed, a.encryptionPublicKey, 'parchment-collection-key-wrap:col-2'), /authentication failed/);
+  a.free();
+  b.free();
+});
+
 test('signFederationEnvelope fills defaults and its output verifies', () => {
   const id = Identity.generate();
   const before = Date.now();
@@ -133,6 +174,9 @@ test('free() zeroizes and every later use throws a clear Error', () => {
     openSealed: () => id.openSealed(new Uint8Array(100)),
     sealFriendShare: () => id.sealFriendShare(id.encryptionPublicKey, new Uint8Array(1), {}),
     openFriendShare: () => id.openFriendShare(new Uint8Array(100), 'x', {}),
+    sealDeviceTransfer: () => id.sealDeviceTransfer('x', 's'),
+    encryptForFriend: () => id.encryptForFriend('x', new Uint8Array(1), 'parchment-share-v1'),
+    decryptFromFriend: () => id.decryptFromFriend({}, 'x', 'parchment-share-v1'),
   };
   for (const [name, use] of Object.entries(uses)) {
     assert.throws(use, (e) => e instanceof Error && e.message === 'this Identity has been freed; create a new one', name);
@@ -183,6 +227,9 @@ test('secrets are not reachable: no property or method returns seed or private-k
     openSealed: () => id.openSealed(sealTo(id.encryptionPublicKey, utf8('x'))),
     sealFriendShare: () => id.sealFriendShare(other.encryptionPublicKey, utf8('x'), { senderId: 'a@a', recipientId: 'b@b', timestamp: 't' }),
     openFriendShare: () => id.openFriendShare(other.sealFriendShare(id.encryptionPublicKey, utf8('x'), { senderId: 'b@b', recipientId: 'a@a', timestamp: 't' }), other.signingPublicKey, { senderId: 'b@b', recipientId: 'a@a', timestamp: 't' }),
+    sealDeviceTransfer: () => id.sealDeviceTransfer(DeviceTransferReceiver.generate().publicKey, 's'),
+    encryptForFriend: () => id.encryptForFriend(other.encryptionPublicKey, utf8('x'), 'parchment-share-v1'),
+    decryptFromFriend: () => id.decryptFromFriend(other.encryptForFriend(id.encryptionPublicKey, utf8('x'), 'parchment-share-v1'), other.encryptionPublicKey, 'parchment-share-v1'),
     constructor: () => null,
     free: () => null, // checked last, below
     exportRecoveryKey: () => null, // the one deliberate export
@@ -204,6 +251,15 @@ test('secrets are not reachable: no property or method returns seed or private-k
     assert.deepEqual(leaks(text), []);
   }
   assert.deepEqual(Object.keys(id), Object.keys(id).filter((k) => k === '__wbg_ptr'));
+  // The transfer receiver exposes its public key and nothing else.
+  const receiver = DeviceTransferReceiver.generate();
+  const receiverMembers = new Set();
+  for (let o = receiver; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const name of Object.getOwnPropertyNames(o)) receiverMembers.add(name);
+  }
+  assert.deepEqual([...receiverMembers].sort(), ['__destroy_into_raw', '__wbg_ptr', 'constructor', 'free', 'open', 'publicKey']);
+  assert.equal(b64(receiver.publicKey).length, 32);
+  receiver.free();
   // The deliberate export does leak the seed: that is what it is for.
   assert.ok(leaks(id.exportRecoveryKey()).includes(toB64(hex(vector.seed_hex))), 'the leak detector sees the seed');
   id.free();
@@ -267,6 +323,11 @@ test('bad input throws an Error with a precise message, never a WebAssembly trap
     [() => verifyFederationEnvelope({ from: 'a', to: 'b', timestamp: 't', signature: sig, protocol_version: 2, message_type: 'FRIEND_INVITE' }, pub), /v2 message missing nonce or message_type/],
     [() => id.openFriendShare(new Uint8Array(95), pub, { senderId: 'a', recipientId: 'b', timestamp: 't' }), /sealed blob too short: 95 bytes, need ≥ 96/],
     [() => id.sealFriendShare(id.encryptionPublicKey, utf8('x'), { senderId: 'a', recipientId: 'b' }), /binding.timestamp is required/],
+    [() => id.encryptForFriend(id.encryptionPublicKey, utf8('x'), 'parchment-share-v2'), /unknown friend-share context "parchment-share-v2"/],
+    [() => id.encryptForFriend(toB64(new Uint8Array(32)), utf8('x'), 'parchment-share-v1'), /X25519 shared secret is all zero/],
+    [() => id.decryptFromFriend({ ciphertext: 'AAAA', nonce: 'AAAA' }, id.encryptionPublicKey, 'parchment-share-v1'), /nonce must be 12 bytes/],
+    [() => id.sealDeviceTransfer('aGk=', 's'), /receiverEphemeralPub: X25519 public key couldn't be decoded/],
+    [() => DeviceTransferReceiver.generate().open('s', {}, pub), /upload.senderEphemeralPub is required/],
   ];
   for (const [call, message] of cases) {
     assert.throws(call, (e) => {

@@ -105,6 +105,19 @@ test('derivation.json: recovery key, public keys, signing key and every record k
   }
   for (const p of cases(file, 'pairwise')) {
     assert.equal(safetyNumber(p.a_signing_public_key, p.b_signing_public_key), p.safety_number);
+    // The legacy static-DH share keys (D6): what A encrypts for B opens under the vector key,
+    // and what noble encrypts under it, B opens with A's public key.
+    const a = identityOf(p.a);
+    const b = identityOf(p.b);
+    for (const [context, keyHex] of [['parchment-share-v1', p.share_key_v1_hex], ['parchment-share-collection-v1', p.share_key_collection_v1_hex]]) {
+      const sealed = a.encryptForFriend(b.encryptionPublicKey, utf8(`${p.a}→${p.b}`), context);
+      assert.equal(fromUtf8(gcm(hex(keyHex), b64(sealed.nonce)).decrypt(b64(sealed.ciphertext))), `${p.a}→${p.b}`, context);
+      const nonce = hex('a0a1a2a3a4a5a6a7a8a9aaab');
+      const theirs = { ciphertext: toB64(gcm(hex(keyHex), nonce).encrypt(utf8('from noble'))), nonce: toB64(nonce) };
+      assert.equal(fromUtf8(b.decryptFromFriend(theirs, a.encryptionPublicKey, context)), 'from noble');
+    }
+    a.free();
+    b.free();
   }
   for (const d of cases(file, 'device_transfer')) {
     assert.equal(deviceSas(d.receiver_ephemeral_public, d.sender_ephemeral_public, d.session_id), d.sas);
@@ -264,7 +277,7 @@ test('key-slot.json: open, verify and re-sign the original\'s slots; ours open u
   }
 });
 
-test('ecies.json: open the original\'s friend shares, refuse the negative ones, round-trip ours', () => {
+test('ecies.json: open the original\'s friend shares and static-DH shares, refuse the negative ones, round-trip ours', () => {
   const file = vectors('ecies.json');
   for (const c of cases(file)) {
     const recipient = identityOf(c.recipient_seed_name);
@@ -289,6 +302,16 @@ test('ecies.json: open the original\'s friend shares, refuse the negative ones, 
   for (const c of cases(file, 'negative')) {
     assert.ok(kinds[c.expected_kind], c.name);
     assert.throws(() => recipient.openFriendShare(b64(c.blob_base64), sender, c.binding), kinds[c.expected_kind], c.name);
+  }
+  // The older static-DH share RESOURCE_SHARE still carries (no AAD, long-term keys).
+  for (const c of cases(file, 'static_dh_v1')) {
+    const bob = identityOf(c.recipient_seed_name);
+    const alice = identityOf(c.sender_seed_name);
+    const opened = bob.decryptFromFriend({ ciphertext: c.ciphertext, nonce: c.nonce }, alice.encryptionPublicKey, c.context);
+    assert.equal(fromUtf8(opened), c.plaintext_utf8, c.name);
+    assert.throws(() => bob.decryptFromFriend({ ciphertext: c.ciphertext, nonce: c.nonce }, alice.encryptionPublicKey, 'parchment-share-v1'), /authentication failed/);
+    bob.free();
+    alice.free();
   }
   // Our anonymous sealed box (not in the original): round trip to the vector recipient.
   const sealed = sealTo(recipient.encryptionPublicKey, utf8('sealed to bob'));
