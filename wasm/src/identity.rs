@@ -1,7 +1,8 @@
 //! `Identity`: the opaque handle that owns a seed and everything derived from it.
 //!
-//! The seed, the Ed25519 signing key (kept expanded, so a signature costs one scalar
-//! multiplication, not a SHA-512 expansion plus two), the X25519 key and the lazily derived
+//! The seed, the Ed25519 signing key (held with its public key, so a signature costs one
+//! base-point multiplication, where noble's `sign(message, secretKey)` does two), the X25519
+//! key and the lazily derived
 //! personal and metadata keys live in wasm memory and are zeroized when the handle is freed.
 //! No method returns them; `exportRecoveryKey` is the one deliberate exit for the seed.
 
@@ -12,8 +13,7 @@ use parchment_core::canonical::{Object as JsonObject, Value};
 use parchment_core::derive::{self, IdentityKeys, ShareContext, SymmetricKey, WrapSecret};
 use parchment_core::device_transfer;
 use parchment_core::ecies::{self, friend_share, ShareBinding};
-use parchment_core::envelope::LegacyCiphertext;
-use parchment_core::envelope::{self, Aad, Algorithm};
+use parchment_core::envelope::{self, Aad, Algorithm, LegacyCiphertext};
 use parchment_core::federation::{message::new_nonce, MessageType, UnsignedMessage};
 use parchment_core::key_slot::{self, slot_signable, KeySlot};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519PublicKey, X25519SecretKey};
