@@ -2,8 +2,8 @@
 //!
 //! The seed, the Ed25519 signing key (held with its public key, so a signature costs one
 //! base-point multiplication, where noble's `sign(message, secretKey)` does two), the X25519
-//! key and the lazily derived
-//! personal and metadata keys live in wasm memory and are zeroized when the handle is freed.
+//! key and the lazily derived personal and metadata keys live in wasm memory and are zeroized
+//! when the handle is freed.
 //! No method returns them; `exportRecoveryKey` is the one deliberate exit for the seed.
 
 use std::cell::OnceCell;
