@@ -75,7 +75,7 @@ const json2k = {
   payload: {
     role: 'viewer',
     resourceType: 'collection',
-    items: Array.from({ length: 14 }, (_, i) => ({ name: `point ${i}`, lng: -122.4 + i / 100, lat: 37.7 + i / 100, tags: ['cafe', 'wifi'], z: i % 2 === 0 })),
+    items: Array.from({ length: 21 }, (_, i) => ({ name: `point ${i}`, lng: -122.4 + i / 100, lat: 37.7 + i / 100, tags: ['cafe', 'wifi'], z: i % 2 === 0 })),
   },
 };
 const sortObjectKeys = (v) => {

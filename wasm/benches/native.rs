@@ -24,7 +24,7 @@ const AAD: Aad<'static> = Aad {
 
 /// The same shape of JSON as bench.mjs's `json2k`.
 fn json_text() -> String {
-    let items: Vec<String> = (0..14)
+    let items: Vec<String> = (0..21)
         .map(|i| {
             format!(
                 r#"{{"name":"point {i}","lng":{},"lat":{},"tags":["cafe","wifi"],"z":{}}}"#,
