@@ -1,6 +1,7 @@
 //! SQL. One `Store` over `sqlx::AnyPool`: every query is written once with `$n` placeholders,
 //! which both SQLite and PostgreSQL accept; timestamps are Unix milliseconds.
 
+mod identity;
 mod otp;
 mod passkeys;
 mod rate_limits;
@@ -81,7 +82,7 @@ impl Store {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let pool_options = match backend {
             Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         // WAL lets readers run beside the writer; busy_timeout makes writers
