@@ -86,7 +86,10 @@ mod tests {
     fn fixed_length() {
         assert!(matches!(
             from_base64_array::<32>("aGk="),
-            Err(LengthError::Length { expected: 32, actual: 2 })
+            Err(LengthError::Length {
+                expected: 32,
+                actual: 2
+            })
         ));
     }
 }
