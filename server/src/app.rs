@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::api::auth::AuthApi;
 use crate::api::identity::IdentityApi;
 use crate::api::keys::KeysApi;
+use crate::api::library::LibraryApi;
 use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
@@ -34,12 +35,12 @@ use crate::store::Store;
 /// Path prefixes the API owns; everything else is the web app (when configured).
 pub const API_PREFIXES: &[&str] = &["/auth", "/users", "/.well-known", "/federation", "/library"];
 
-pub type Api = (AuthApi, UsersApi, IdentityApi, KeysApi);
+pub type Api = (AuthApi, UsersApi, IdentityApi, KeysApi, LibraryApi);
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (AuthApi, UsersApi, IdentityApi, KeysApi),
+        (AuthApi, UsersApi, IdentityApi, KeysApi, LibraryApi),
         "Parchment",
         env!("CARGO_PKG_VERSION"),
     )
@@ -400,7 +401,9 @@ pub async fn serve(
 
 /// Deletes expired sessions, codes, challenges and old rate-limit windows every 10 minutes.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let period = Duration::from_secs(600);
+    // The first round one period after start, not at once: start-up stays quick.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tick.tick().await;
         let now = now_ms();

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod identity;
 pub mod keys;
+pub mod library;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod identity;
 pub mod keys;
+pub mod library;
 pub mod mail;
 pub mod passkeys;
 pub mod rate_limit;

@@ -6,12 +6,14 @@ mod keys;
 mod otp;
 mod passkeys;
 mod rate_limits;
+mod rotation;
 mod sessions;
 mod users;
 
 pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use passkeys::{ChallengeRow, PasskeyRow};
+pub use rotation::{CollectionRow, Commit, CommitRefused, NewSlot, SlotRow};
 pub use sessions::{NewSession, SessionLookup, SessionRow};
 pub use users::{NewUser, PreferencesRow, ProfileUpdate, UserListRow, UserRow};
 
