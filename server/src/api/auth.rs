@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem::Request;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
@@ -100,7 +100,7 @@ pub struct CurrentSession {
 pub enum CurrentSessionResponse {
     /// Signed in.
     #[oai(status = 200)]
-    SignedIn(Json<CurrentSession>),
+    SignedIn(Json<Box<CurrentSession>>),
     /// Not signed in (no, unknown or expired session).
     #[oai(status = 204)]
     SignedOut,
@@ -284,15 +284,17 @@ impl AuthApi {
         else {
             return Ok(CurrentSessionResponse::SignedOut);
         };
-        Ok(CurrentSessionResponse::SignedIn(Json(CurrentSession {
-            user: user.into(),
-            subscription: Subscription {
-                is_premium: true,
-                is_basic: false,
-                has_subscription: false,
-                tier: "premium".into(),
+        Ok(CurrentSessionResponse::SignedIn(Json(Box::new(
+            CurrentSession {
+                user: user.into(),
+                subscription: Subscription {
+                    is_premium: true,
+                    is_basic: false,
+                    has_subscription: false,
+                    tier: "premium".into(),
+                },
             },
-        })))
+        ))))
     }
 
     /// The caller's roles and the permissions they grant.
@@ -346,21 +348,26 @@ impl AuthApi {
         Ok(SignedOut::Done(sessions::clear_cookie_header(&state)))
     }
 
-    /// Sign out everywhere (every session of the caller, this one included).
+    /// Sign out everywhere (every session of the caller, this one included) and rotate
+    /// every device wrap secret.
     #[oai(path = "/auth/sessions/all", method = "delete")]
     async fn sign_out_all(&self, state: Data<&AppState>, session: Session) -> ApiResult<SignedOut> {
-        sessions::sign_out_all(&state, session.principal(), false).await?;
+        sessions::sign_out_all(&state, session.principal()).await?;
         Ok(SignedOut::Done(sessions::clear_cookie_header(&state)))
     }
 
-    /// Sign out every other session of the caller.
+    /// Sign out every other session of the caller and rotate the wrap secrets of every
+    /// device except `deviceId` (the caller's own device; all of them when absent).
     #[oai(path = "/auth/sessions/others", method = "delete")]
     async fn sign_out_others(
         &self,
         state: Data<&AppState>,
         session: Session,
+        /// The calling device, whose wrap secret is kept.
+        #[oai(name = "deviceId")]
+        device_id: Query<Option<String>>,
     ) -> ApiResult<Deleted> {
-        sessions::sign_out_all(&state, session.principal(), true).await?;
+        sessions::sign_out_others(&state, session.principal(), device_id.0.as_deref()).await?;
         Ok(Deleted::Done)
     }
 
