@@ -1,0 +1,464 @@
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde_json::Value;
+
+use super::users::User;
+use super::{client_ip, timestamp, user_agent, ApiTags, Session};
+use crate::error::{ApiResult, AppError};
+use crate::service::sessions::{self, Principal};
+use crate::service::{auth, passkeys, roles, AppState};
+use crate::store::PasskeyRow;
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
+pub struct CodeRequest {
+    pub email: String,
+}
+
+impl poem_openapi::types::Example for CodeRequest {
+    fn example() -> Self {
+        CodeRequest {
+            email: "ada@example.com".into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum CodeSent {
+    /// A code was mailed (valid 15 minutes, single use, 5 tries).
+    #[oai(status = 201)]
+    Sent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SignInMethod {
+    /// An emailed code.
+    Otp,
+    /// Not accepted here: passkeys sign in at `/auth/passkeys/authenticate/verify`.
+    Passkey,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields, example)]
+pub struct CodeSignIn {
+    pub method: SignInMethod,
+    pub email: String,
+    /// The 8-digit code from the mail.
+    pub token: String,
+}
+
+impl poem_openapi::types::Example for CodeSignIn {
+    fn example() -> Self {
+        CodeSignIn {
+            method: SignInMethod::Otp,
+            email: "ada@example.com".into(),
+            token: "12345678".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SignedIn {
+    /// Session token for `Authorization: Bearer`; shown only here.
+    pub token: String,
+    pub user: User,
+}
+
+#[derive(ApiResponse)]
+pub enum SignInResponse {
+    /// Signed in. The session cookie is set unless the request carried an `Authorization`
+    /// header.
+    #[oai(status = 201)]
+    Created(Json<SignedIn>, #[oai(header = "Set-Cookie")] Option<String>),
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Subscription {
+    pub is_premium: bool,
+    pub is_basic: bool,
+    pub has_subscription: bool,
+    /// `free`, `basic` or `premium`.
+    pub tier: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CurrentSession {
+    pub user: User,
+    /// Billing is not part of a self-hosted server: everyone is `premium`.
+    pub subscription: Subscription,
+}
+
+#[derive(ApiResponse)]
+pub enum CurrentSessionResponse {
+    /// Signed in.
+    #[oai(status = 200)]
+    SignedIn(Json<CurrentSession>),
+    /// Not signed in (no, unknown or expired session).
+    #[oai(status = 204)]
+    SignedOut,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Permissions {
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// Session id (not the token).
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    /// The session of this request.
+    pub current: bool,
+}
+
+#[derive(ApiResponse)]
+pub enum SignedOut {
+    /// Done; the session cookie is cleared.
+    #[oai(status = 204)]
+    Done(#[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Ceremony {
+    /// Send back with the verify call.
+    pub challenge_id: String,
+    /// WebAuthn options for `navigator.credentials.create/get` (`prf.eval.first` carries
+    /// the PRF salt).
+    pub public_key: Value,
+}
+
+impl From<passkeys::Ceremony> for Ceremony {
+    fn from(c: passkeys::Ceremony) -> Self {
+        let public_key = c.options.get("publicKey").cloned().unwrap_or(Value::Null);
+        Ceremony {
+            challenge_id: c.challenge_id,
+            public_key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeyRegistration {
+    pub challenge_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create`, JSON-encoded
+    /// (binary fields base64url).
+    pub credential: Value,
+    /// Label shown in the passkey list (1–100 characters); default "Passkey".
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasskeyAssertion {
+    pub challenge_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.get`, JSON-encoded.
+    pub credential: Value,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PasskeyInfo {
+    /// Credential id, base64url.
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<PasskeyRow> for PasskeyInfo {
+    fn from(row: PasskeyRow) -> Self {
+        PasskeyInfo {
+            id: row.id,
+            name: row.name,
+            created_at: timestamp(row.created_at),
+            last_used_at: row.last_used_at.map(timestamp),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum PasskeyCreated {
+    /// Registered.
+    #[oai(status = 201)]
+    Created(Json<PasskeyInfo>),
+}
+
+fn signed_in(state: &AppState, req: &Request, done: auth::SignedIn) -> SignInResponse {
+    // A client that authenticates with a header wants the token, not a cookie.
+    let cookie = (!req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION))
+    .then(|| sessions::cookie_header(state, &done.session.token, done.session.max_age_secs));
+    SignInResponse::Created(
+        Json(SignedIn {
+            token: done.session.token,
+            user: done.user.into(),
+        }),
+        cookie,
+    )
+}
+
+pub struct AuthApi;
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Mail a sign-in code. Unknown emails are 404 unless registration is open (or no user
+    /// exists yet: the first one becomes admin). Rate-limited per email and per address.
+    #[oai(path = "/auth/verify", method = "post")]
+    async fn send_code(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<CodeRequest>,
+    ) -> ApiResult<CodeSent> {
+        auth::send_code(&state, &body.email, &client_ip(req)).await?;
+        Ok(CodeSent::Sent)
+    }
+
+    /// Exchange an emailed code for a session. A wrong code is 401; the fifth wrong try
+    /// burns the code; an expired code is 401 `code_expired`.
+    #[oai(path = "/auth/sessions", method = "post")]
+    async fn sign_in(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<CodeSignIn>,
+    ) -> ApiResult<SignInResponse> {
+        if body.method != SignInMethod::Otp {
+            return Err(AppError::BadRequest {
+                code: "unsupported_method",
+                message: "method: passkeys sign in at /auth/passkeys/authenticate/verify".into(),
+            }
+            .into());
+        }
+        let done = auth::sign_in_with_code(
+            &state,
+            &body.email,
+            &body.token,
+            user_agent(req),
+            &client_ip(req),
+        )
+        .await?;
+        Ok(signed_in(&state, req, done))
+    }
+
+    /// The signed-in user, or 204 when signed out (the client polls this). The token is not
+    /// echoed.
+    #[oai(path = "/auth/sessions/current", method = "get")]
+    async fn current(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+    ) -> ApiResult<CurrentSessionResponse> {
+        let Some(principal) = req.extensions().get::<Principal>() else {
+            return Ok(CurrentSessionResponse::SignedOut);
+        };
+        let Some(user) = state
+            .store
+            .user_by_id(&principal.user_id)
+            .await
+            .map_err(AppError::from)?
+        else {
+            return Ok(CurrentSessionResponse::SignedOut);
+        };
+        Ok(CurrentSessionResponse::SignedIn(Json(CurrentSession {
+            user: user.into(),
+            subscription: Subscription {
+                is_premium: true,
+                is_basic: false,
+                has_subscription: false,
+                tier: "premium".into(),
+            },
+        })))
+    }
+
+    /// The caller's roles and the permissions they grant.
+    #[oai(path = "/auth/sessions/current/permissions", method = "get")]
+    async fn current_permissions(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<Permissions>> {
+        let held = state
+            .store
+            .user_roles(&session.principal().user_id)
+            .await
+            .map_err(AppError::from)?;
+        let permissions = roles::permissions_of(&held)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        Ok(Json(Permissions {
+            roles: held,
+            permissions,
+        }))
+    }
+
+    /// The caller's unexpired sessions, newest first.
+    #[oai(path = "/auth/sessions", method = "get")]
+    async fn list_sessions(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<Vec<SessionInfo>>> {
+        let principal = session.principal();
+        let rows = sessions::list(&state, &principal.user_id).await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|row| SessionInfo {
+                    current: row.id == principal.session_id,
+                    id: row.id,
+                    created_at: timestamp(row.created_at),
+                    expires_at: timestamp(row.expires_at),
+                    user_agent: row.user_agent,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Sign out (this session), by cookie or bearer token.
+    #[oai(path = "/auth/sessions", method = "delete")]
+    async fn sign_out(&self, state: Data<&AppState>, session: Session) -> ApiResult<SignedOut> {
+        sessions::sign_out(&state, session.principal()).await?;
+        Ok(SignedOut::Done(sessions::clear_cookie_header(&state)))
+    }
+
+    /// Sign out everywhere (every session of the caller, this one included).
+    #[oai(path = "/auth/sessions/all", method = "delete")]
+    async fn sign_out_all(&self, state: Data<&AppState>, session: Session) -> ApiResult<SignedOut> {
+        sessions::sign_out_all(&state, session.principal(), false).await?;
+        Ok(SignedOut::Done(sessions::clear_cookie_header(&state)))
+    }
+
+    /// Sign out every other session of the caller.
+    #[oai(path = "/auth/sessions/others", method = "delete")]
+    async fn sign_out_others(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Deleted> {
+        sessions::sign_out_all(&state, session.principal(), true).await?;
+        Ok(Deleted::Done)
+    }
+
+    /// End one of the caller's sessions (404 when it is not theirs).
+    #[oai(path = "/auth/sessions/:session_id", method = "delete")]
+    async fn delete_session(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        #[oai(name = "sessionId")] session_id: Path<String>,
+    ) -> ApiResult<Deleted> {
+        sessions::delete_one(&state, &session.principal().user_id, &session_id.0).await?;
+        Ok(Deleted::Done)
+    }
+
+    /// Start registering a passkey for the caller.
+    #[oai(path = "/auth/passkeys/register/options", method = "post")]
+    async fn register_options(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<Ceremony>> {
+        let ceremony = passkeys::register_options(&state, &session.principal().user_id).await?;
+        Ok(Json(ceremony.into()))
+    }
+
+    /// Finish registering a passkey.
+    #[oai(path = "/auth/passkeys/register/verify", method = "post")]
+    async fn register_verify(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<PasskeyRegistration>,
+    ) -> ApiResult<PasskeyCreated> {
+        let body = body.0;
+        let row = passkeys::register_verify(
+            &state,
+            &session.principal().user_id,
+            &body.challenge_id,
+            body.credential,
+            body.name.as_deref(),
+        )
+        .await?;
+        Ok(PasskeyCreated::Created(Json(row.into())))
+    }
+
+    /// Start a passkey sign-in (discoverable credentials: no email needed).
+    #[oai(path = "/auth/passkeys/authenticate/options", method = "post")]
+    async fn authenticate_options(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+    ) -> ApiResult<Json<Ceremony>> {
+        let ceremony = passkeys::authenticate_options(&state, &client_ip(req)).await?;
+        Ok(Json(ceremony.into()))
+    }
+
+    /// Finish a passkey sign-in; answers like `POST /auth/sessions`.
+    #[oai(path = "/auth/passkeys/authenticate/verify", method = "post")]
+    async fn authenticate_verify(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<PasskeyAssertion>,
+    ) -> ApiResult<SignInResponse> {
+        let body = body.0;
+        let done = passkeys::authenticate_verify(
+            &state,
+            &body.challenge_id,
+            body.credential,
+            user_agent(req),
+            &client_ip(req),
+        )
+        .await?;
+        Ok(signed_in(&state, req, done))
+    }
+
+    /// The caller's passkeys.
+    #[oai(path = "/auth/passkeys", method = "get")]
+    async fn list_passkeys(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<Vec<PasskeyInfo>>> {
+        let rows = passkeys::list(&state, &session.principal().user_id).await?;
+        Ok(Json(rows.into_iter().map(PasskeyInfo::from).collect()))
+    }
+
+    /// Remove one of the caller's passkeys (404 when it is not theirs).
+    #[oai(path = "/auth/passkeys/:id", method = "delete")]
+    async fn delete_passkey(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        /// Credential id, base64url.
+        id: Path<String>,
+    ) -> ApiResult<Deleted> {
+        passkeys::delete(&state, &session.principal().user_id, &id.0).await?;
+        Ok(Deleted::Done)
+    }
+}

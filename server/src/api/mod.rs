@@ -1,0 +1,90 @@
+//! HTTP handlers: parse, call a service, answer. One file per resource.
+
+pub mod auth;
+pub mod users;
+
+use chrono::{DateTime, TimeZone, Utc};
+use poem::Request;
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::{SecurityScheme, Tags};
+
+use crate::service::sessions::Principal;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Accounts, profiles, preferences, roles and permissions.
+    Users,
+    /// Sign-in (email codes, passkeys) and sessions.
+    Auth,
+    /// Server-to-server federation and discovery.
+    Federation,
+}
+
+/// The client address as the edge middleware determined it (forwarded headers are only
+/// trusted from configured proxies).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+pub fn client_ip(req: &Request) -> String {
+    req.extensions()
+        .get::<ClientIp>()
+        .map(|ip| ip.0.clone())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn user_agent(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(poem::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Session token in `Authorization: Bearer <token>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "bearer_principal")]
+pub struct BearerSession(Principal);
+
+/// Session token in the `parchment_session` cookie (HttpOnly, SameSite=Lax). Writes with a
+/// cookie must carry an `Origin` header matching the server's public origin.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "parchment_session",
+    key_in = "cookie",
+    checker = "cookie_principal"
+)]
+pub struct CookieSession(Principal);
+
+/// A signed-in caller, by bearer token or cookie.
+#[derive(SecurityScheme)]
+pub enum Session {
+    Bearer(BearerSession),
+    Cookie(CookieSession),
+}
+
+impl Session {
+    pub fn principal(&self) -> &Principal {
+        match self {
+            Session::Bearer(BearerSession(p)) | Session::Cookie(CookieSession(p)) => p,
+        }
+    }
+}
+
+// The edge middleware has already resolved the token (and applied the CSRF rule); the
+// checkers only read its answer, so no request does two lookups.
+async fn bearer_principal(req: &Request, _: Bearer) -> Option<Principal> {
+    req.extensions()
+        .get::<Principal>()
+        .filter(|p| !p.via_cookie)
+        .cloned()
+}
+
+async fn cookie_principal(req: &Request, _: ApiKey) -> Option<Principal> {
+    req.extensions()
+        .get::<Principal>()
+        .filter(|p| p.via_cookie)
+        .cloned()
+}
+
+pub fn timestamp(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

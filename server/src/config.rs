@@ -1,0 +1,145 @@
+//! Command line and environment: every flag is also an environment variable.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parchment-server",
+    version,
+    about = "Parchment identity and federation server"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print a new base64 Ed25519 server key.
+    Keygen,
+    /// Print the generated OpenAPI document (JSON).
+    Openapi {
+        /// Print a self-contained HTML page (Swagger UI with the document embedded) instead.
+        #[arg(long)]
+        html: bool,
+    },
+    /// Administration of users and sessions.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user and print it as JSON.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        /// Role id (`admin`, `user`, `basic`, `premium`, `alpha`).
+        #[arg(long, default_value = "user")]
+        role: String,
+    },
+    /// Print a new bearer session token for a user.
+    IssueToken {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value_t = 30)]
+        ttl_days: u32,
+    },
+}
+
+/// Where the store lives; shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Directory for the SQLite database and the server key.
+    #[arg(
+        long,
+        env = "PARCHMENT_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `parchment.db` in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    pub fn url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("parchment.db").display()
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "PARCHMENT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// The origin users and peers reach (e.g. `https://maps.example.com`).
+    #[arg(long, env = "PARCHMENT_PUBLIC_URL")]
+    pub public_url: Option<Url>,
+    /// Ed25519 server identity key file (created 0600 if absent).
+    #[arg(long, env = "PARCHMENT_SERVER_KEY_FILE")]
+    pub server_key_file: Option<PathBuf>,
+    /// Base64 server key; wins over the key file.
+    #[arg(long, env = "PARCHMENT_SERVER_KEY", hide_env_values = true)]
+    pub server_key: Option<String>,
+    /// Unknown emails get an account on their first sign-in code.
+    #[arg(long, env = "PARCHMENT_OPEN_REGISTRATION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub open_registration: bool,
+    /// Built web app served at `/` (SPA fallback to index.html).
+    #[arg(long, env = "PARCHMENT_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+    #[arg(long, env = "PARCHMENT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(long, env = "PARCHMENT_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Write each mail as a file here instead of sending it (development, tests).
+    #[arg(long, env = "PARCHMENT_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
+    /// Allow plain-HTTP federation peers (loopback testing only).
+    #[arg(long, env = "PARCHMENT_FEDERATION_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub federation_allow_http: bool,
+    /// `on` (default) or `off` (load benchmarks only).
+    #[arg(long, env = "PARCHMENT_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    pub rate_limits: String,
+    /// Comma-separated proxy addresses whose `X-Forwarded-For` is trusted.
+    #[arg(long, env = "PARCHMENT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "PARCHMENT_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Per-request time limit, in seconds.
+    #[arg(long, env = "PARCHMENT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+}
+
+impl ServeArgs {
+    /// Defaults for everything: what `serve` without flags means.
+    pub fn defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["parchment-server"]).serve
+    }
+}

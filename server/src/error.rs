@@ -1,0 +1,201 @@
+//! The one error type of the server (`AppError`) and its single mapping to HTTP (`ApiError`):
+//! every failure leaves as `{"code": "...", "message": "..."}` with its status.
+
+use poem::http::StatusCode;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("You must be signed in")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// A request field broke a rule; the message names the field and the rule.
+    #[error("{message}")]
+    Validation { message: String },
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// Sign-in failures that are not "no session" (wrong or expired code, bad passkey).
+    #[error("{message}")]
+    SignInFailed { code: &'static str, message: String },
+    #[error("Too many requests; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("The email could not be sent")]
+    Mail(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    pub fn validation(field: &str, rule: impl std::fmt::Display) -> Self {
+        AppError::Validation {
+            message: format!("{field}: {rule}"),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        AppError::NotFound {
+            code: "not_found",
+            message: format!("{what} not found"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, snake_case.
+    pub code: String,
+    /// Human-readable sentence.
+    pub message: String,
+}
+
+impl poem_openapi::types::Example for ErrorBody {
+    fn example() -> Self {
+        ErrorBody {
+            code: "validation_failed".into(),
+            message: "email: must be a valid email address".into(),
+        }
+    }
+}
+
+impl ErrorBody {
+    fn new(code: &str, message: impl Into<String>) -> Json<Self> {
+        Json(ErrorBody {
+            code: code.into(),
+            message: message.into(),
+        })
+    }
+}
+
+/// Every error status an operation can answer, each with an `ErrorBody`.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "ApiError::from_request_error")]
+pub enum ApiError {
+    /// The request is malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid session (or a failed sign-in).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// Signed in, but without the permission.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The resource does not exist (or is not yours).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// A unique value is taken.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The request body is larger than the server accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// A field is missing or breaks a rule; the message names it.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Rate limit reached.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        /// Seconds until the window resets.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
+    /// Unexpected failure; details are in the server log only.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency (mail, passkeys configuration) is not available.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let message = err.to_string();
+        match err {
+            AppError::Unauthorized => {
+                ApiError::Unauthorized(ErrorBody::new("unauthorized", message))
+            }
+            AppError::Forbidden(_) => ApiError::Forbidden(ErrorBody::new("forbidden", message)),
+            AppError::NotFound { code, .. } => ApiError::NotFound(ErrorBody::new(code, message)),
+            AppError::Conflict { code, .. } => ApiError::Conflict(ErrorBody::new(code, message)),
+            AppError::Validation { .. } => {
+                ApiError::Unprocessable(ErrorBody::new("validation_failed", message))
+            }
+            AppError::BadRequest { code, .. } => {
+                ApiError::BadRequest(ErrorBody::new(code, message))
+            }
+            AppError::SignInFailed { code, .. } => {
+                ApiError::Unauthorized(ErrorBody::new(code, message))
+            }
+            AppError::RateLimited { retry_after } => {
+                ApiError::TooManyRequests(ErrorBody::new("rate_limited", message), retry_after)
+            }
+            AppError::Unavailable(_) => {
+                ApiError::Unavailable(ErrorBody::new("unavailable", message))
+            }
+            AppError::Mail(detail) => {
+                tracing::error!(error = %detail, "sending mail failed");
+                ApiError::Unavailable(ErrorBody::new("mail_failed", message))
+            }
+            AppError::Store(StoreError::UniqueViolation) => {
+                ApiError::Conflict(ErrorBody::new("conflict", "The value is already taken"))
+            }
+            AppError::Store(store) => {
+                tracing::error!(error = %store, "store failure");
+                ApiError::Internal(ErrorBody::new(
+                    "internal",
+                    "An internal server error occurred",
+                ))
+            }
+        }
+    }
+}
+
+impl ApiError {
+    /// Extractor failures (bad JSON, missing field, no session) in our shape.
+    fn from_request_error(err: poem::Error) -> ApiError {
+        Self::from_status(err.status(), err.to_string())
+    }
+
+    pub fn from_status(status: StatusCode, detail: String) -> ApiError {
+        match status {
+            StatusCode::UNAUTHORIZED => AppError::Unauthorized.into(),
+            StatusCode::NOT_FOUND => {
+                ApiError::NotFound(ErrorBody::new("not_found", "This endpoint does not exist"))
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(ErrorBody::new(
+                "payload_too_large",
+                "The request body is too large",
+            )),
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::NotFound(ErrorBody::new(
+                "method_not_allowed",
+                "This endpoint does not accept this method",
+            )),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+                ApiError::Unavailable(ErrorBody::new("unavailable", detail))
+            }
+            s if s.is_client_error() => {
+                ApiError::Unprocessable(ErrorBody::new("validation_failed", detail))
+            }
+            _ => {
+                tracing::error!(%status, error = %detail, "unhandled error");
+                ApiError::Internal(ErrorBody::new(
+                    "internal",
+                    "An internal server error occurred",
+                ))
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

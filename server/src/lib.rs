@@ -1,0 +1,12 @@
+//! # parchment-server
+//!
+//! The self-hostable Parchment server: `api` (HTTP handlers) → `service` (decisions) →
+//! `store` (SQL on SQLite or PostgreSQL). `main.rs` only parses the command line.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod service;
+pub mod store;

@@ -1,0 +1,156 @@
+//! Email sign-in codes: 8 digits, stored as a digest, 15 minutes, single use, 5 tries.
+
+use super::rate_limit::{OTP_SEND_PER_EMAIL, OTP_SEND_PER_IP, OTP_TRY_PER_EMAIL, OTP_TRY_PER_IP};
+use super::sessions::{self, SESSION_TTL_MS};
+use super::users::{self, CreateUser};
+use super::{now_ms, roles, secrets, AppState};
+use crate::error::AppError;
+use crate::store::UserRow;
+
+const OTP_TTL_MS: i64 = 15 * 60 * 1000;
+/// Guesses per code; the fifth wrong one burns it.
+pub const OTP_MAX_TRIES: i64 = 5;
+
+fn code_hash(user_id: &str, code: &str) -> String {
+    secrets::digest(&["otp", user_id, code])
+}
+
+/// `POST /auth/verify`: mails a fresh code. Unknown emails get an account when registration
+/// is open or when there is no user at all yet (that first user becomes admin).
+pub async fn send_code(state: &AppState, email: &str, client_ip: &str) -> Result<(), AppError> {
+    let (email, email_normalized) = users::normalize_email(email)?;
+    let now = now_ms();
+    state.limiter.check(OTP_SEND_PER_IP, client_ip, now).await?;
+    state
+        .limiter
+        .check(OTP_SEND_PER_EMAIL, &email_normalized, now)
+        .await?;
+    let user = match state.store.user_by_email(&email_normalized).await? {
+        Some(user) => user,
+        None => register_on_first_code(state, &email).await?,
+    };
+    let code = secrets::random_code();
+    state
+        .store
+        .put_otp(&user.id, &code_hash(&user.id, &code), now + OTP_TTL_MS)
+        .await?;
+    let body = format!(
+        "Your Parchment sign-in code is: {code}\n\n\
+         It expires in 15 minutes. If you did not ask for it, ignore this mail.\n"
+    );
+    if let Err(err) = state
+        .mailer
+        .send(&user.email, "Your Parchment sign-in code", body)
+        .await
+    {
+        // A code nobody received must not stay guessable.
+        state.store.delete_otp(&user.id).await?;
+        return Err(err);
+    }
+    Ok(())
+}
+
+async fn register_on_first_code(state: &AppState, email: &str) -> Result<UserRow, AppError> {
+    let first_user = state.store.count_users().await? == 0;
+    if !state.settings.open_registration && !first_user {
+        return Err(AppError::NotFound {
+            code: "user_not_found",
+            message: "No account uses this email; ask an administrator for an invitation".into(),
+        });
+    }
+    let role = if first_user {
+        roles::ADMIN
+    } else {
+        roles::USER
+    };
+    let created = users::create(
+        &state.store,
+        CreateUser {
+            email,
+            first_name: None,
+            last_name: None,
+            picture: None,
+            roles: vec![role.to_string()],
+        },
+    )
+    .await;
+    match created {
+        Ok((user, _)) => Ok(user),
+        // A concurrent first request created the account: use it.
+        Err(AppError::Conflict { .. }) => {
+            let (_, normalized) = users::normalize_email(email)?;
+            state
+                .store
+                .user_by_email(&normalized)
+                .await?
+                .ok_or_else(|| AppError::not_found("User"))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub struct SignedIn {
+    pub session: sessions::Created,
+    pub user: UserRow,
+}
+
+fn invalid_code() -> AppError {
+    AppError::SignInFailed {
+        code: "invalid_code",
+        message: "Invalid or expired code; request a new one".into(),
+    }
+}
+
+/// `POST /auth/sessions`: exchanges a code for a session.
+pub async fn sign_in_with_code(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    user_agent: Option<&str>,
+    client_ip: &str,
+) -> Result<SignedIn, AppError> {
+    let (_, email_normalized) = users::normalize_email(email)?;
+    let now = now_ms();
+    state.limiter.check(OTP_TRY_PER_IP, client_ip, now).await?;
+    state
+        .limiter
+        .check(OTP_TRY_PER_EMAIL, &email_normalized, now)
+        .await?;
+    let user = state
+        .store
+        .user_by_email(&email_normalized)
+        .await?
+        .ok_or_else(|| AppError::NotFound {
+            code: "user_not_found",
+            message: "No account uses this email".into(),
+        })?;
+    let Some(stored) = state.store.reserve_otp_try(&user.id, OTP_MAX_TRIES).await? else {
+        return Err(invalid_code());
+    };
+    if stored.expires_at <= now {
+        state.store.delete_otp(&user.id).await?;
+        return Err(AppError::SignInFailed {
+            code: "code_expired",
+            message: "That code has expired; request a new one to sign in".into(),
+        });
+    }
+    let guess = code_hash(&user.id, code.trim());
+    if guess != stored.code_hash {
+        if stored.tries >= OTP_MAX_TRIES {
+            state.store.delete_otp(&user.id).await?;
+        }
+        return Err(invalid_code());
+    }
+    if !state.store.consume_otp(&user.id, &guess).await? {
+        return Err(invalid_code());
+    }
+    let session = sessions::create(
+        &state.store,
+        &user.id,
+        SESSION_TTL_MS,
+        user_agent,
+        Some(client_ip),
+    )
+    .await?;
+    Ok(SignedIn { session, user })
+}

@@ -1,0 +1,71 @@
+//! Fixed-window rate limits counted in the database, so they hold across replicas.
+
+use crate::error::AppError;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct RateLimiter {
+    store: Store,
+    enabled: bool,
+}
+
+/// A named limit: at most `limit` hits per `window_secs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub name: &'static str,
+    pub limit: i64,
+    pub window_secs: i64,
+}
+
+/// Sign-in code requests per email address.
+pub const OTP_SEND_PER_EMAIL: Limit = Limit {
+    name: "otp-send-email",
+    limit: 5,
+    window_secs: 900,
+};
+/// Sign-in code requests per client address.
+pub const OTP_SEND_PER_IP: Limit = Limit {
+    name: "otp-send-ip",
+    limit: 30,
+    window_secs: 900,
+};
+/// Code exchanges per email address (beside the 5-wrong-tries burn of each code).
+pub const OTP_TRY_PER_EMAIL: Limit = Limit {
+    name: "otp-try-email",
+    limit: 20,
+    window_secs: 900,
+};
+/// Code exchanges per client address.
+pub const OTP_TRY_PER_IP: Limit = Limit {
+    name: "otp-try-ip",
+    limit: 60,
+    window_secs: 900,
+};
+/// Passkey sign-in attempts per client address.
+pub const PASSKEY_PER_IP: Limit = Limit {
+    name: "passkey-ip",
+    limit: 60,
+    window_secs: 60,
+};
+
+impl RateLimiter {
+    pub fn new(store: Store, enabled: bool) -> Self {
+        RateLimiter { store, enabled }
+    }
+
+    /// Counts a hit for `subject` under `limit`; 429 once the window is full.
+    pub async fn check(&self, limit: Limit, subject: &str, now_ms: i64) -> Result<(), AppError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let window_ms = limit.window_secs * 1000;
+        let window_start = now_ms - now_ms.rem_euclid(window_ms);
+        let key = format!("{}:{}", limit.name, subject);
+        let hits = self.store.hit_rate_limit(&key, window_start).await?;
+        if hits > limit.limit {
+            let retry_after = ((window_start + window_ms - now_ms + 999) / 1000).max(1) as u64;
+            return Err(AppError::RateLimited { retry_after });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+use sqlx::FromRow;
+
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PasskeyRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    /// webauthn-rs `Passkey` as JSON (public key, counter).
+    pub credential: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ChallengeRow {
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub state: String,
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub async fn insert_passkey(&self, row: &PasskeyRow) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO passkeys (id, user_id, name, credential, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&row.id)
+        .bind(&row.user_id)
+        .bind(&row.name)
+        .bind(&row.credential)
+        .bind(row.created_at)
+        .bind(row.last_used_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn passkeys_of_user(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys \
+             WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn passkey(&self, id: &str) -> StoreResult<Option<PasskeyRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn update_passkey_use(
+        &self,
+        id: &str,
+        credential: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE passkeys SET credential = $2, last_used_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(credential)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn insert_challenge(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        kind: &str,
+        state: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO webauthn_challenges (id, user_id, kind, state, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(kind)
+        .bind(state)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes and returns a challenge: each one can be answered once.
+    pub async fn take_challenge(&self, id: &str) -> StoreResult<Option<ChallengeRow>> {
+        Ok(sqlx::query_as(
+            "DELETE FROM webauthn_challenges WHERE id = $1 \
+             RETURNING user_id, kind, state, expires_at",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,222 @@
+use sqlx::FromRow;
+
+use super::{Store, StoreResult};
+
+const USER_COLUMNS: &str = "id, email, first_name, last_name, picture, alias, signing_key, \
+     encryption_key, km_version, onboarding_completed_at, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub picture: Option<String>,
+    pub alias: Option<String>,
+    pub signing_key: Option<String>,
+    pub encryption_key: Option<String>,
+    pub km_version: i64,
+    pub onboarding_completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub email_normalized: &'a str,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub picture: Option<&'a str>,
+    pub roles: &'a [&'a str],
+    pub now: i64,
+}
+
+/// `None` leaves a column as it is; `Some(None)` clears it.
+#[derive(Default)]
+pub struct ProfileUpdate {
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub picture: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserListRow {
+    pub id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub alias: Option<String>,
+    pub picture: Option<String>,
+    pub created_at: i64,
+    pub onboarding_completed_at: Option<i64>,
+    pub session_count: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PreferencesRow {
+    pub language: String,
+    pub unit_system: String,
+}
+
+impl Store {
+    /// Inserts the user and their roles in one transaction.
+    pub async fn insert_user(&self, user: &NewUser<'_>) -> StoreResult<UserRow> {
+        let mut tx = self.pool.begin().await?;
+        let row: UserRow = sqlx::query_as(&format!(
+            "INSERT INTO users (id, email, email_normalized, first_name, last_name, picture, \
+             km_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) \
+             RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user.id)
+        .bind(user.email)
+        .bind(user.email_normalized)
+        .bind(user.first_name)
+        .bind(user.last_name)
+        .bind(user.picture)
+        .bind(user.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for role in user.roles {
+            sqlx::query("INSERT INTO users_roles (user_id, role_id) VALUES ($1, $2)")
+                .bind(user.id)
+                .bind(*role)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn count_users(&self) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count)
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
+        Ok(
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn user_by_email(&self, email_normalized: &str) -> StoreResult<Option<UserRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
+        ))
+        .bind(email_normalized)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn user_roles(&self, user_id: &str) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT role_id FROM users_roles WHERE user_id = $1 ORDER BY role_id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    /// Page of users, oldest first (stable order), with a count of unexpired sessions.
+    pub async fn list_users(
+        &self,
+        limit: i64,
+        offset: i64,
+        now: i64,
+    ) -> StoreResult<(Vec<UserListRow>, Vec<(String, String)>, i64)> {
+        let rows: Vec<UserListRow> = sqlx::query_as(
+            "SELECT u.id, u.email, u.first_name, u.last_name, u.alias, u.picture, u.created_at, \
+             u.onboarding_completed_at, \
+             (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > $3) \
+             AS session_count \
+             FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        let mut roles = Vec::new();
+        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+            // The page is contiguous in (created_at, id) order, so one range query finds
+            // every role of the page without a per-user round trip.
+            roles = sqlx::query_as(
+                "SELECT ur.user_id, ur.role_id FROM users_roles ur JOIN users u ON u.id = ur.user_id \
+                 WHERE (u.created_at > $1 OR (u.created_at = $1 AND u.id >= $2)) \
+                 AND (u.created_at < $3 OR (u.created_at = $3 AND u.id <= $4)) \
+                 ORDER BY ur.role_id",
+            )
+            .bind(first.created_at)
+            .bind(&first.id)
+            .bind(last.created_at)
+            .bind(&last.id)
+            .fetch_all(&self.pool)
+            .await?;
+        }
+        Ok((rows, roles, total))
+    }
+
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        update: &ProfileUpdate,
+        now: i64,
+    ) -> StoreResult<Option<UserRow>> {
+        // CASE keeps a column when its flag is 0, so one statement covers every combination.
+        Ok(sqlx::query_as(&format!(
+            "UPDATE users SET \
+             first_name = CASE WHEN $2 = 1 THEN $3 ELSE first_name END, \
+             last_name = CASE WHEN $4 = 1 THEN $5 ELSE last_name END, \
+             picture = CASE WHEN $6 = 1 THEN $7 ELSE picture END, \
+             updated_at = $8 WHERE id = $1 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(update.first_name.is_some() as i64)
+        .bind(update.first_name.clone().flatten())
+        .bind(update.last_name.is_some() as i64)
+        .bind(update.last_name.clone().flatten())
+        .bind(update.picture.is_some() as i64)
+        .bind(update.picture.clone().flatten())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn preferences(&self, user_id: &str) -> StoreResult<Option<PreferencesRow>> {
+        Ok(
+            sqlx::query_as("SELECT language, unit_system FROM user_preferences WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn put_preferences(
+        &self,
+        user_id: &str,
+        prefs: &PreferencesRow,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_preferences (user_id, language, unit_system, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+             language = excluded.language, unit_system = excluded.unit_system, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(&prefs.language)
+        .bind(&prefs.unit_system)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
