@@ -57,13 +57,13 @@ export interface CeremonyResult { credential: Json; credentialId: string; prf: U
 /** `navigator.credentials.create` with the server's registration options. */
 export async function createPasskey(publicKey: Json): Promise<CeremonyResult> {
   const user = publicKey.user as Json
-  const options: PublicKeyCredentialCreationOptions = {
+  const options = {
     ...(publicKey as object),
     challenge: bytes(publicKey.challenge),
-    user: { ...(user as object), id: bytes(user.id) } as PublicKeyCredentialUserEntity,
+    user: { ...(user as object), id: bytes(user.id) },
     excludeCredentials: descriptors(publicKey.excludeCredentials),
-    extensions: prfExtension(publicKey.extensions) as AuthenticationExtensionsClientInputs,
-  } as PublicKeyCredentialCreationOptions
+    extensions: prfExtension(publicKey.extensions),
+  } as unknown as PublicKeyCredentialCreationOptions
   const cred = (await navigator.credentials.create({ publicKey: options })) as PublicKeyCredential | null
   if (!cred) throw new Error('No passkey was created.')
   return { credential: credentialJson(cred), credentialId: cred.id, prf: prfOutput(cred) }
