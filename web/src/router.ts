@@ -5,7 +5,7 @@ import { boot, refresh, session, type Status } from './stores/session'
 // Each route says which state it needs; the guard sends the user where they must go first.
 declare module 'vue-router' {
   interface RouteMeta {
-    needs?: 'guest' | 'setup' | 'locked' | 'unlocked'
+    needs?: 'guest' | 'setup' | 'locked' | 'unlocked' | 'session'
     permission?: string
     title?: string
   }
@@ -21,7 +21,7 @@ const router = createRouter({
     { path: '/settings', name: 'settings', component: () => import('./views/SettingsView.vue'), meta: { needs: 'unlocked', title: 'Settings' } },
     { path: '/friends', name: 'friends', component: () => import('./views/FriendsView.vue'), meta: { needs: 'unlocked', title: 'Friends' } },
     { path: '/start-over', name: 'start-over', component: () => import('./views/StartOverView.vue'), meta: { title: 'Start over' } },
-    { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { needs: 'unlocked', permission: 'users:read', title: 'Admin' } },
+    { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { needs: 'session', permission: 'users:read', title: 'Admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })
@@ -55,7 +55,9 @@ router.beforeEach(async (to: RouteLocationNormalized) => {
   const status = session.status
   if (status === 'loading') return true // the server could not be reached: App.vue offers a retry
   if (to.name === 'start-over') return status === 'signed-out' ? '/sign-in' : true
-  if (to.meta.needs && to.meta.needs !== needsFor[status]) return home(status)
+  if (to.meta.needs === 'session') {
+    if (status === 'signed-out') return '/sign-in'
+  } else if (to.meta.needs && to.meta.needs !== needsFor[status]) return home(status)
   if (to.meta.permission && !session.permissions.includes(to.meta.permission)) return '/'
   return true
 })

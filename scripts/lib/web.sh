@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the web app (web/dist) from web/: npm ci when node_modules is missing or stale, then
+# npm run build (type check + vite build). Needs wasm/pkg (wasm/build.sh) first: the app depends
+# on it as a local file package. Sourced by scripts/test and scripts/run; callable alone too.
+#   source scripts/lib/web.sh && build_web
+#   test_web <path to parchment-server>   # the Playwright flows in headless Chromium
+build_web() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  if [ ! -f "$root/wasm/pkg/package.json" ]; then
+    echo "web: wasm/pkg is missing; run wasm/build.sh first" >&2
+    return 1
+  fi
+  (
+    cd "$root/web"
+    # Reinstall when the lock file is newer than the install (or nothing is installed).
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+      npm ci --no-audit --no-fund
+    else
+      # The local @parchment/core is copied at install time: refresh it after a wasm rebuild.
+      npm install --no-audit --no-fund --no-save ../wasm/pkg >/dev/null
+    fi
+    npm run build
+  )
+}
+
+test_web() {
+  local root bin
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  bin="${1:-${PARCHMENT_SERVER_BIN:-$root/target/debug/parchment-server}}"
+  if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+    apt-get install -y chromium
+  fi
+  command -v sqlite3 >/dev/null 2>&1 || apt-get install -y sqlite3
+  PARCHMENT_SERVER_BIN="$bin" node "$root/web/tests/run.mjs"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+  build_web
+fi
