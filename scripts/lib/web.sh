@@ -14,11 +14,9 @@ build_web() {
   (
     cd "$root/web"
     # Reinstall when the lock file is newer than the install (or nothing is installed).
+    # @parchment/core is a symlink to ../wasm/pkg, so a wasm rebuild needs no reinstall.
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
       npm ci --no-audit --no-fund
-    else
-      # The local @parchment/core is copied at install time: refresh it after a wasm rebuild.
-      npm install --no-audit --no-fund --no-save ../wasm/pkg >/dev/null
     fi
     npm run build
   )

@@ -154,7 +154,7 @@ export async function newDevice(browser, { width = 1100, height = 900, mobile = 
   const page = await context.newPage()
   const errors = []
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text())
+    if (m.type() === 'error') errors.push(`${m.text()} @ ${m.location()?.url ?? ''}`)
   })
   page.on('pageerror', (e) => errors.push(String(e)))
   page.on('dialog', (d) => d.accept())
