@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import { chromium } from 'playwright-core'
+import { startIdentityStub } from './identity-stub.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const WEB_DIST = resolve(process.env.PARCHMENT_WEB_DIST ?? join(here, '..', 'dist'))
@@ -36,6 +37,39 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
+let stubNoted = false
+
+async function spawnServer(bin, env, url) {
+  const log = []
+  const child = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.on('data', (d) => log.push(d.toString()))
+  child.stderr.on('data', (d) => log.push(d.toString()))
+  let exited = null
+  child.on('exit', (code) => (exited = code ?? 'signal'))
+  const deadline = Date.now() + 30000
+  for (;;) {
+    if (exited !== null) throw new Error(`server exited (${exited}):\n${log.join('')}`)
+    try {
+      const r = await fetch(`${url}/auth/sessions/current`)
+      if (r.status === 204 || r.status === 200) break
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${log.join('')}`)
+    await sleep(100)
+  }
+  return {
+    log,
+    async stop() {
+      if (exited === null) {
+        child.kill('SIGTERM')
+        for (let i = 0; i < 50 && exited === null; i++) await sleep(100)
+        if (exited === null) child.kill('SIGKILL')
+      }
+    },
+  }
+}
+
 /** Starts one server on http://localhost:<port> with its own SQLite dir and mail dir. */
 export async function startServer({ name = 'a', env = {} } = {}) {
   const bin = serverBin()
@@ -59,24 +93,21 @@ export async function startServer({ name = 'a', env = {} } = {}) {
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
     ...env,
   }
-  const log = []
-  const child = spawn(bin, ['serve'], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout.on('data', (d) => log.push(d.toString()))
-  child.stderr.on('data', (d) => log.push(d.toString()))
-  let exited = null
-  child.on('exit', (code) => (exited = code))
-  const deadline = Date.now() + 30000
-  for (;;) {
-    if (exited !== null) throw new Error(`server exited (${exited}):\n${log.join('')}`)
-    try {
-      const r = await fetch(`${url}/auth/sessions/current`)
-      if (r.status === 204 || r.status === 200) break
-    } catch {
-      /* not up yet */
+  let proc = await spawnServer(bin, fullEnv, url)
+  // Issue-6 endpoints missing on this server build: put the stand-in in front (see identity-stub.mjs).
+  let stub = null
+  const probe = await fetch(`${url}/users/me/identity`)
+  if (probe.status === 404 && process.env.PARCHMENT_WEB_IDENTITY_STUB !== '0') {
+    await proc.stop()
+    const inner = await freePort()
+    proc = await spawnServer(bin, { ...fullEnv, PARCHMENT_BIND: `127.0.0.1:${inner}` }, `http://127.0.0.1:${inner}`)
+    stub = await startIdentityStub({ db: join(dataDir, 'parchment.db'), upstream: `http://127.0.0.1:${inner}`, port, publicUrl: url })
+    if (!stubNoted) {
+      stubNoted = true
+      console.log('# NOTE: this parchment-server has no issue-6 endpoints (GET /users/me/identity is 404); using tests/identity-stub.mjs for them')
     }
-    if (Date.now() > deadline) throw new Error(`server did not start:\n${log.join('')}`)
-    await sleep(100)
   }
+  const log = proc.log
   const server = {
     url,
     port,
@@ -100,12 +131,10 @@ export async function startServer({ name = 'a', env = {} } = {}) {
     cli(args) {
       return execFileSync(bin, args, { env: fullEnv, encoding: 'utf8' })
     },
+    stubbed: !!stub,
     async stop() {
-      if (exited === null) {
-        child.kill('SIGTERM')
-        for (let i = 0; i < 50 && exited === null; i++) await sleep(100)
-        if (exited === null) child.kill('SIGKILL')
-      }
+      await stub?.close()
+      await proc.stop()
       rmSync(dir, { recursive: true, force: true })
     },
   }

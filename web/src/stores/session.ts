@@ -8,6 +8,8 @@ import * as webauthn from '../webauthn'
 
 export const DEVICE_ID_KEY = 'parchment-device-id'
 export const SEED_KEY = 'parchment-identity-seed'
+/** sessionStorage flag: an identity reset happened, former friends may need notifying. */
+export const AFTER_RESET = 'parchment-after-reset'
 
 export type Status = 'loading' | 'signed-out' | 'needs-setup' | 'locked' | 'unlocked'
 
