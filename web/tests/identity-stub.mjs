@@ -21,7 +21,7 @@ const q = (v) => (v === null || v === undefined ? 'NULL' : typeof v === 'number'
 
 export function startIdentityStub({ db, upstream, port, publicUrl }) {
   const sql = (text) => {
-    const out = execFileSync('sqlite3', ['-cmd', '.timeout 5000', '-json', db, text], { encoding: 'utf8' })
+    const out = execFileSync('sqlite3', ['-cmd', '.timeout 5000', '-json', db], { encoding: 'utf8', input: text, maxBuffer: 64 << 20 })
     return out.trim() ? JSON.parse(out) : []
   }
   sql(SCHEMA)

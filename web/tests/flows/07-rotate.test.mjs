@@ -80,7 +80,7 @@ test('two devices rotate: the second gets a clear 409, reloads, and retries', as
   const { server } = fx
   if (!(await requireEndpoints(t, server, ROTATE_ENDPOINTS))) return
   const a = await newDevice(fx.browser)
-  const key = await newUser(a.page, server, 'jo@example.com', 'jo')
+  const key = await newUser(a.page, server, 'jo@example.com', 'jojo')
   await addPlace(a.page, 'Pier', '1', '2')
   const b = await newDevice(fx.browser)
   await signInWithCode(b.page, server, 'jo@example.com')
@@ -130,7 +130,7 @@ test('rotation time with 100 blobs', async (t) => {
   id.free()
   const { ms } = await rotate(a.page, server)
   figure('rotate_100_blobs_ms', ms, 'ms (fetch 100 × 1 KiB blobs, re-encrypt in WASM, commit; UI-measured)')
-  assert.equal(server.sql(`SELECT COUNT(*) AS n FROM encrypted_user_blobs WHERE km_version = 2`)[0].n, 100)
+  assert.equal(server.sql(`SELECT COUNT(*) AS n FROM encrypted_user_blobs WHERE km_version = 2 AND user_id = '${userId}'`)[0].n, 100)
   a.assertNoConsoleErrors([/library\/collections/])
   await a.close()
 })
