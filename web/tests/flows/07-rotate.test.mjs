@@ -111,6 +111,43 @@ test('two devices rotate: the second gets a clear 409, reloads, and retries', as
   await b.close()
 })
 
+test('a true race: both devices prepared a commit; the server\'s compare-and-swap refuses the second (409)', async (t) => {
+  const { server } = fx
+  if (!(await requireEndpoints(t, server, ROTATE_ENDPOINTS))) return
+  const a = await newDevice(fx.browser)
+  const key = await newUser(a.page, server, 'lu@example.com', 'lulu')
+  await addPlace(a.page, 'Dock', '3', '4')
+  const b = await newDevice(fx.browser)
+  await signInWithCode(b.page, server, 'lu@example.com')
+  await b.page.fill('[data-test=recovery-input]', key)
+  await b.page.click('[data-test=unlock-recovery]')
+  await b.page.waitForSelector('[data-test=place]')
+  await b.page.goto(`${server.url}/settings`)
+  // Hold B's commit until A has rotated.
+  let release
+  const held = new Promise((r) => (release = r))
+  await b.page.route('**/users/me/km-version/commit', async (route) => {
+    release()
+    await aDone
+    await route.continue()
+  })
+  let aDoneResolve
+  const aDone = new Promise((r) => (aDoneResolve = r))
+  await b.page.click('[data-test=rotate]')
+  await held
+  await rotate(a.page, server)
+  const blobAfterA = server.sql(`SELECT encrypted_blob FROM encrypted_user_blobs`)
+  aDoneResolve()
+  const err = await b.page.waitForSelector('[data-test=rotate-error]')
+  assert.match(await err.textContent(), /Another device rotated/)
+  assert.equal(server.sql(`SELECT km_version FROM users WHERE email='lu@example.com'`)[0].km_version, 2)
+  assert.deepEqual(server.sql(`SELECT encrypted_blob FROM encrypted_user_blobs`), blobAfterA, 'the refused commit wrote nothing')
+  a.assertNoConsoleErrors([/library\/collections/])
+  b.assertNoConsoleErrors([/library\/collections/, /km-version\/commit/])
+  await a.close()
+  await b.close()
+})
+
 test('rotation time with 100 blobs', async (t) => {
   const { server } = fx
   if (!(await requireEndpoints(t, server, ROTATE_ENDPOINTS))) return
