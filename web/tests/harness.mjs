@@ -243,8 +243,7 @@ export async function createIdentity(page, alias, { screenshots = false } = {}) 
   await page.waitForSelector('[data-test=create-identity]')
   if (screenshots) await shot(page, '02-setup-start')
   await page.click('[data-test=create-identity]')
-  const keyEl = await page.waitForSelector('[data-test=recovery-key]')
-  const recoveryKey = await keyEl.getAttribute('data-key')
+  const recoveryKey = await readRecoveryKey(page)
   if (screenshots) await shot(page, '02-setup-recovery-key')
   await page.click('[data-test=saved-key]')
   const n = Number(await page.textContent('[data-test=ask-group]'))
@@ -354,4 +353,10 @@ export async function addPasskey(page, server, name = 'Test key') {
   await page.waitForSelector('[data-test=passkey-done], [data-test=passkey-error]')
   const err = await page.locator('[data-test=passkey-error]').count()
   if (err) throw new Error(await page.textContent('[data-test=passkey-error]'))
+}
+
+/** The recovery key as the page shows it (groups of four, joined). */
+export async function readRecoveryKey(page, scope = '') {
+  const el = await page.waitForSelector(`${scope} [data-test=recovery-key]`.trim())
+  return (await el.textContent()).replace(/\s+/g, '')
 }

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { fixture, newDevice, signInWithCode, shot, apiFromPage, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
+import { readRecoveryKey, fixture, newDevice, signInWithCode, shot, apiFromPage, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
 
 let fx
 before(async () => {
@@ -22,8 +22,7 @@ test('first run creates keys in the browser and publishes only public keys', asy
   await page.waitForURL('**/setup')
   await shot(page, '02-setup-start')
   await page.click('[data-test=create-identity]')
-  const keyEl = await page.waitForSelector('[data-test=recovery-key]')
-  const recoveryKey = await keyEl.getAttribute('data-key')
+  const recoveryKey = await readRecoveryKey(page)
   assert.match(recoveryKey, /^[A-Za-z0-9+/]{43}=$/, 'a 44-character base64 recovery key')
   await shot(page, '02-setup-recovery-key')
 

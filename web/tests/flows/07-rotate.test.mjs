@@ -2,7 +2,7 @@
 // with compare-and-swap; a 409 (another device rotated first) is explained and retried after reload.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { fixture, newDevice, newUser, signInWithCode, shot, addPlace, addPasskey, apiFromPage, figure, requireEndpoints, IDENTITY_ENDPOINTS, BLOB_ENDPOINTS, SLOT_ENDPOINTS } from '../harness.mjs'
+import { readRecoveryKey, fixture, newDevice, newUser, signInWithCode, shot, addPlace, addPasskey, apiFromPage, figure, requireEndpoints, IDENTITY_ENDPOINTS, BLOB_ENDPOINTS, SLOT_ENDPOINTS } from '../harness.mjs'
 
 const ROTATE_ENDPOINTS = [...IDENTITY_ENDPOINTS, ...BLOB_ENDPOINTS, ['GET', '/users/me/km-version'], ['POST', '/users/me/km-version/commit']]
 
@@ -19,7 +19,7 @@ async function rotate(page, server) {
   await page.click('[data-test=rotate]')
   await page.waitForSelector('[data-test=rotated], [data-test=rotate-error]')
   if (await page.locator('[data-test=rotate-error]').count()) throw new Error(await page.textContent('[data-test=rotate-error]'))
-  const key = await page.getAttribute('[data-test=rotated] [data-test=recovery-key]', 'data-key')
+  const key = await readRecoveryKey(page, '[data-test=rotated]')
   const summary = await page.textContent('[data-test=rotated] .success')
   return { key, ms: Number(summary.match(/in (\d+) ms/)[1]) }
 }
@@ -97,7 +97,6 @@ test('two devices rotate: the second gets a clear 409, reloads, and retries', as
   await shot(b.page, '07-rotate-conflict')
   assert.equal(server.sql(`SELECT km_version FROM users WHERE email='jo@example.com'`)[0].km_version, 2, 'nothing more was written')
   await b.page.click('[data-test=reload-after-conflict]')
-  await b.page.goto(server.url)
   await b.page.waitForURL('**/unlock')
   await b.page.fill('[data-test=recovery-input]', keyA)
   await b.page.click('[data-test=unlock-recovery]')
