@@ -16,7 +16,13 @@ build_web() {
     # Reinstall when the lock file is newer than the install (or nothing is installed).
     # @parchment/core is a symlink to ../wasm/pkg, so a wasm rebuild needs no reinstall.
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-      npm ci --no-audit --no-fund
+      # The registry mirror on these machines lacks other platforms' optional packages
+      # (@rollup/rollup-darwin-*, …), so the lock file cannot list them and `npm ci` calls it
+      # out of sync. `npm install` then installs exactly the locked versions it does list.
+      if ! npm ci --no-audit --no-fund; then
+        echo "web: npm ci refused the lock file; installing the locked versions with npm install" >&2
+        npm install --no-audit --no-fund
+      fi
     fi
     npm run build
   )
