@@ -297,7 +297,9 @@ export async function fixture() {
 /** Whether the server has a route (signed out: a guarded route answers 401, a missing one 404). */
 export async function hasEndpoint(server, method, path) {
   const r = await fetch(`${server.url}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'GET' ? undefined : '{}' })
-  return r.status !== 404 && r.status !== 405
+  // Unrouted GETs fall through to the web app's index.html.
+  const html = (r.headers.get('content-type') ?? '').includes('text/html')
+  return r.status !== 404 && r.status !== 405 && !html
 }
 
 /** Skips a test when the server lacks an endpoint the flow needs (reported, not hidden). */

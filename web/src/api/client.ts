@@ -44,6 +44,12 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
     throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.')
   }
   const text = await res.text()
+  // Paths the server does not route fall through to the web app's index.html (SPA fallback):
+  // an HTML answer to an API call means "no such endpoint on this server".
+  const type = res.headers.get('content-type') ?? ''
+  if (res.ok && text && type.includes('text/html')) {
+    throw new ApiError(404, 'not_found', 'This server does not offer that feature yet.')
+  }
   let parsed: unknown = null
   if (text) {
     try {

@@ -60,3 +60,13 @@ test('alice@A and bob@B become friends, see the same safety number, and bob remo
   await alice.close()
   await bob.close()
 })
+
+test('the friends screen renders (invite form, or a clear notice when the server lacks federation)', async () => {
+  const dev = await newDevice(browser)
+  await newUser(dev.page, A, 'carol@example.com', 'carol')
+  await dev.page.goto(`${A.url}/friends`)
+  await dev.page.waitForSelector('[data-test=friends-unavailable], [data-test=invite-handle]')
+  await shot(dev.page, '08-friends-screen')
+  dev.assertNoConsoleErrors([/\/friends/])
+  await dev.close()
+})

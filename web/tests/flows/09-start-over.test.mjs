@@ -62,3 +62,19 @@ test('reset wipes encrypted data, keeps the account, and notifies former friends
   }
   await alice.close()
 })
+
+test('start over needs the typed confirmation', async () => {
+  const dev = await newDevice(browser)
+  await newUser(dev.page, A, 'dan@example.com', 'dan_the_man')
+  await dev.page.goto(`${A.url}/settings`)
+  await dev.page.click('[data-test=start-over]')
+  await dev.page.waitForURL('**/start-over')
+  assert.equal(await dev.page.isDisabled('[data-test=do-reset]'), true)
+  await dev.page.fill('[data-test=confirm-reset]', 'erase all my dat')
+  assert.equal(await dev.page.isDisabled('[data-test=do-reset]'), true)
+  await dev.page.fill('[data-test=confirm-reset]', 'erase all my data')
+  assert.equal(await dev.page.isDisabled('[data-test=do-reset]'), false)
+  await shot(dev.page, '09-start-over-confirm')
+  dev.assertNoConsoleErrors()
+  await dev.close()
+})
