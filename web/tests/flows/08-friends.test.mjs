@@ -25,13 +25,13 @@ test('alice@A and bob@B become friends, see the same safety number, and bob remo
   const bobHandle = `bob@localhost:${B.port}`
   const aliceHandle = `alice@localhost:${A.port}`
 
-  await alice.page.goto(`${A.url}/friends`)
+  await alice.page.goto(`${A.url}/people`)
   await alice.page.fill('[data-test=invite-handle]', bobHandle)
   await alice.page.click('[data-test=invite]')
   await alice.page.waitForSelector('[data-test=outgoing-invite]')
   await shot(alice.page, '08-friends-invited')
 
-  await bob.page.goto(`${B.url}/friends`)
+  await bob.page.goto(`${B.url}/people`)
   await bob.page.waitForSelector('[data-test=incoming-invite]', { timeout: 20000 })
   assert.match(await bob.page.textContent('[data-test=incoming-invite]'), new RegExp(aliceHandle))
   await bob.page.click('[data-test=accept]')
@@ -64,7 +64,7 @@ test('alice@A and bob@B become friends, see the same safety number, and bob remo
 test('the friends screen renders (invite form, or a clear notice when the server lacks federation)', async () => {
   const dev = await newDevice(browser)
   await newUser(dev.page, A, 'carol@example.com', 'carol')
-  await dev.page.goto(`${A.url}/friends`)
+  await dev.page.goto(`${A.url}/people`)
   await dev.page.waitForSelector('[data-test=friends-unavailable], [data-test=invite-handle]')
   await shot(dev.page, '08-friends-screen')
   dev.assertNoConsoleErrors([/\/friends/])

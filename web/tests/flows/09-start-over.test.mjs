@@ -29,10 +29,10 @@ test('reset wipes encrypted data, keeps the account, and notifies former friends
   if (withFriends) {
     bob = await newDevice(browser)
     await newUser(bob.page, B, 'bob@example.com', 'bob')
-    await alice.page.goto(`${A.url}/friends`)
+    await alice.page.goto(`${A.url}/people`)
     await alice.page.fill('[data-test=invite-handle]', bobHandle)
     await alice.page.click('[data-test=invite]')
-    await bob.page.goto(`${B.url}/friends`)
+    await bob.page.goto(`${B.url}/people`)
     await bob.page.waitForSelector('[data-test=incoming-invite]', { timeout: 20000 })
     await bob.page.click('[data-test=accept]')
     await bob.page.waitForSelector('[data-test=friend]')
