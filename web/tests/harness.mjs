@@ -222,6 +222,8 @@ export async function newDevice(browser, { width = 1100, height = 900, mobile = 
 
 export async function shot(page, name) {
   mkdirSync(RESULTS, { recursive: true })
+  // A sticky header lands mid-page in a full-page capture: pin it to the top for the picture.
+  await page.addStyleTag({ content: '.topbar { position: static !important; }' })
   await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage: true })
 }
 
