@@ -16,6 +16,16 @@ export class ApiError extends Error {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
+let unauthorized: (() => void) | null = null
+
+/** Called when a signed-in call answers 401 (the session ended elsewhere or expired). */
+export function onUnauthorized(handler: () => void) {
+  unauthorized = handler
+}
+
+// Sign-in calls answer 401 for a wrong code or passkey: that is not "the session ended".
+const SIGN_IN_PATHS = ['/auth/verify', '/auth/sessions', '/auth/passkeys/authenticate/']
+
 function describeStatus(status: number): string {
   if (status === 401) return 'You are signed out. Sign in again.'
   if (status === 403) return "You don't have permission to do that."
@@ -62,6 +72,9 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
     const obj = (parsed && typeof parsed === 'object' ? parsed : {}) as { code?: unknown; message?: unknown }
     const code = typeof obj.code === 'string' ? obj.code : `http_${res.status}`
     const message = typeof obj.message === 'string' && obj.message ? obj.message : describeStatus(res.status)
+    if (res.status === 401 && unauthorized && !(method === 'POST' && SIGN_IN_PATHS.some((p) => path.startsWith(p)))) {
+      unauthorized()
+    }
     throw new ApiError(res.status, code, message, parsed)
   }
   return parsed as T

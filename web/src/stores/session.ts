@@ -226,6 +226,14 @@ export function setHandle(handle: string | null) {
   state.handle = handle
 }
 
+/** The server says our session is gone: forget it (returns whether we had one). */
+export function sessionEnded(): boolean {
+  if (state.status === 'signed-out' || state.status === 'loading') return false
+  clear()
+  state.status = 'signed-out'
+  return true
+}
+
 export async function signOut() {
   try {
     await auth.signOut()
