@@ -75,24 +75,27 @@ async function loadIdentity() {
   }
 }
 
-/** Unwraps the seed this device keeps (crypto.md §6.1). */
-async function unlockFromDevice(user: User): Promise<boolean> {
+/** Unwraps the seed this device keeps (crypto.md §6.1). `secret` may already be on its way. */
+async function unlockFromDevice(user: User, secret?: Promise<string | null>): Promise<boolean> {
   const wrapped = localStorage.getItem(SEED_KEY)
   if (!wrapped) return false
-  let secret: string
-  try {
-    secret = (await identityApi.wrapSecret(deviceId())).secret
-  } catch {
-    // Network or session trouble: keep the envelope for the next try.
-    return false
-  }
-  const ok = await keyring.unlockFromDevice(secret, deviceId(), wrapped, user.signingKey)
+  const deviceSecret = await (secret ?? fetchDeviceSecret())
+  // Network or session trouble: keep the envelope for the next try.
+  if (!deviceSecret) return false
+  const ok = await keyring.unlockFromDevice(deviceSecret, deviceId(), wrapped, user.signingKey)
   if (!ok) {
     localStorage.removeItem(SEED_KEY)
     state.lockReason =
       'This device was signed out everywhere or its keys were rotated, so its saved key no longer opens. Unlock with your recovery key or a passkey.'
   }
   return ok
+}
+
+function fetchDeviceSecret(): Promise<string | null> {
+  return identityApi.wrapSecret(deviceId()).then(
+    (r) => r.secret,
+    () => null,
+  )
 }
 
 /** Keeps the unlocked seed on this device, wrapped under the server-held device secret. */
@@ -120,6 +123,8 @@ async function tryPendingPrf(user: User): Promise<boolean> {
 
 /** Asks the server who we are and settles the status; called on load and after sign-in. */
 export async function refresh(): Promise<Status> {
+  // Start fetching and compiling the WASM module now if this device holds a key to unwrap.
+  if (localStorage.getItem(SEED_KEY)) keyring.ready().catch(() => {})
   let current
   try {
     current = await auth.current()
@@ -136,16 +141,23 @@ export async function refresh(): Promise<Status> {
   const sameUser = state.user?.id === user.id
   state.user = user
   if (!sameUser) keyring.lock()
-  const [perms] = await Promise.all([auth.permissions().catch(() => ({ roles: [], permissions: [] })), loadIdentity()])
+  const unlockedAlready = keyring.isUnlocked() && keyring.publicKeys().signingKey === user.signingKey
+  // On a reload the device secret, the WASM module and the rest load side by side.
+  const secret =
+    user.signingKey && !unlockedAlready && localStorage.getItem(SEED_KEY) ? fetchDeviceSecret() : undefined
+  const [perms] = await Promise.all([
+    auth.permissions().catch(() => ({ roles: [], permissions: [] })),
+    loadIdentity(),
+    keyring.ready(),
+  ])
   state.permissions = perms.permissions
   state.roles = perms.roles
-  await keyring.ready()
   if (!user.signingKey) {
     keyring.lock()
     state.status = 'needs-setup'
-  } else if (keyring.isUnlocked() && keyring.publicKeys().signingKey === user.signingKey) {
+  } else if (unlockedAlready) {
     state.status = 'unlocked'
-  } else if ((await unlockFromDevice(user)) || (await tryPendingPrf(user))) {
+  } else if ((await unlockFromDevice(user, secret)) || (await tryPendingPrf(user))) {
     state.status = 'unlocked'
     state.lockReason = null
   } else {
