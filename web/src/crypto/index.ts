@@ -151,7 +151,8 @@ export const keyring = {
 
   /** Signs a v2 federation action (invite, accept, reject, revoke) for the server to forward. */
   signAction(messageType: string, from: string, to: string): { signature: string; nonce: string; timestamp: string } {
-    const nonce = crypto.randomUUID()
+    // federation.md: base64 of 16 random bytes (24 characters).
+    const nonce = toBase64(crypto.getRandomValues(new Uint8Array(16)))
     const timestamp = new Date().toISOString()
     const env = need().signFederationEnvelope({
       protocol_version: 2,
