@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every flow spec in web/tests/flows/ one after another (each starts its own server and
+// Runs the unit tests in web/tests/unit/, then every flow spec in web/tests/flows/, one after another (each starts its own server and
 // browser). Builds nothing: expects web/dist and PARCHMENT_SERVER_BIN.
 //   PARCHMENT_SERVER_BIN=target/debug/parchment-server node web/tests/run.mjs [filter]
 import { run } from 'node:test'
@@ -10,12 +10,15 @@ import { fileURLToPath } from 'node:url'
 import { serverBin } from './harness.mjs'
 
 serverBin() // fail early with a clear message
-const dir = join(dirname(fileURLToPath(import.meta.url)), 'flows')
+const here = dirname(fileURLToPath(import.meta.url))
 const filter = process.argv[2]
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.test.mjs') && (!filter || f.includes(filter)))
-  .sort()
-  .map((f) => join(dir, f))
+// Unit tests of src/crypto first, then one spec per flow.
+const files = ['unit', 'flows'].flatMap((sub) =>
+  readdirSync(join(here, sub))
+    .filter((f) => f.endsWith('.test.mjs') && (!filter || f.includes(filter)))
+    .sort()
+    .map((f) => join(here, sub, f)),
+)
 
 let failed = 0
 const stream = run({ files, concurrency: 1, timeout: 180000 })
