@@ -100,7 +100,7 @@ pub struct CurrentSession {
 pub enum CurrentSessionResponse {
     /// Signed in.
     #[oai(status = 200)]
-    SignedIn(Json<CurrentSession>),
+    SignedIn(Json<Box<CurrentSession>>),
     /// Not signed in (no, unknown or expired session).
     #[oai(status = 204)]
     SignedOut,
@@ -284,15 +284,17 @@ impl AuthApi {
         else {
             return Ok(CurrentSessionResponse::SignedOut);
         };
-        Ok(CurrentSessionResponse::SignedIn(Json(CurrentSession {
-            user: user.into(),
-            subscription: Subscription {
-                is_premium: true,
-                is_basic: false,
-                has_subscription: false,
-                tier: "premium".into(),
+        Ok(CurrentSessionResponse::SignedIn(Json(Box::new(
+            CurrentSession {
+                user: user.into(),
+                subscription: Subscription {
+                    is_premium: true,
+                    is_basic: false,
+                    has_subscription: false,
+                    tier: "premium".into(),
+                },
             },
-        })))
+        ))))
     }
 
     /// The caller's roles and the permissions they grant.

@@ -163,12 +163,9 @@ pub enum CreateUserResponse {
 pub struct ProfilePatch {
     /// A string sets the name (1–100 characters after trimming), `null` clears it, absent
     /// keeps it.
-    #[oai(default)]
     pub first_name: MaybeUndefined<String>,
-    #[oai(default)]
     pub last_name: MaybeUndefined<String>,
     /// http(s) URL, `null` clears.
-    #[oai(default)]
     pub picture: MaybeUndefined<String>,
 }
 

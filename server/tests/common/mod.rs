@@ -1,0 +1,356 @@
+//! Test harness: the real app on an ephemeral loopback port, over real HTTP, on a fresh
+//! SQLite file or a fresh PostgreSQL database (when `PARCHMENT_TEST_POSTGRES_URL` is set).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use parchment_server::app;
+use parchment_server::config::ServeArgs;
+use parchment_server::service::sessions::{self, SESSION_TTL_MS};
+use parchment_server::service::users::{self, CreateUser};
+use parchment_server::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Executor;
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on SQLite, or on PostgreSQL when a test cluster is configured.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if std::env::var("PARCHMENT_TEST_POSTGRES_URL").is_err() {
+                        eprintln!("PARCHMENT_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+                        return;
+                    }
+                    super::$name($crate::common::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub struct Options {
+    pub open_registration: bool,
+    pub rate_limits: bool,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            open_registration: false,
+            rate_limits: true,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub origin: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub db_url: String,
+    pub mail_dir: PathBuf,
+    pub dir: TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A fresh database URL for one test.
+pub async fn fresh_database(db: Db, dir: &TempDir) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+        Db::Postgres => {
+            let admin_url =
+                std::env::var("PARCHMENT_TEST_POSTGRES_URL").expect("PARCHMENT_TEST_POSTGRES_URL");
+            let name = format!(
+                "t_{}",
+                parchment_server::service::secrets::random_id().to_lowercase()
+            );
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("connect to the PostgreSQL test cluster");
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start(db: Db) -> TestServer {
+        Self::start_with(db, Options::default()).await
+    }
+
+    pub async fn start_with(db: Db, options: Options) -> TestServer {
+        let dir = TempDir::new().expect("temp dir");
+        let db_url = fresh_database(db, &dir).await;
+        let store = Store::connect(&db_url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let bound = app::bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let port = bound.addr.port();
+        let origin = format!("http://localhost:{port}");
+        let mail_dir = dir.path().join("mail");
+        let mut args = ServeArgs::defaults();
+        args.bind = bound.addr;
+        args.public_url = Some(origin.parse().expect("url"));
+        args.server_key_file = Some(dir.path().join("server.key"));
+        args.server_key = None;
+        args.open_registration = options.open_registration;
+        args.web_dir = None;
+        args.smtp_url = None;
+        args.mail_from = None;
+        args.mail_dir = Some(mail_dir.clone());
+        args.rate_limits = if options.rate_limits { "on" } else { "off" }.into();
+        args.trusted_proxies = Vec::new();
+        args.max_body_bytes = options.max_body_bytes;
+        let state = app::build_state(store.clone(), &args, dir.path()).expect("state");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app::serve(bound, state, &args, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        TestServer {
+            base: format!("http://127.0.0.1:{port}"),
+            origin,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            store,
+            db_url,
+            mail_dir,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops serving and waits for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates a user directly in the store and returns (user id, bearer token).
+    pub async fn user(&self, email: &str, role: &str) -> (String, String) {
+        let (row, _) = users::create(
+            &self.store,
+            CreateUser {
+                email,
+                first_name: Some("Test"),
+                last_name: Some("User"),
+                picture: None,
+                roles: vec![role.to_string()],
+            },
+        )
+        .await
+        .expect("create user");
+        let session = sessions::create(&self.store, &row.id, SESSION_TTL_MS, None, None)
+            .await
+            .expect("session");
+        (row.id, session.token)
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Reply::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::DELETE, path, token, None).await
+    }
+
+    /// The newest sign-in code mailed to `email`.
+    pub fn code_for(&self, email: &str) -> String {
+        let mut files: Vec<_> = std::fs::read_dir(&self.mail_dir)
+            .expect("mail dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                std::fs::read_to_string(p)
+                    .map(|t| {
+                        t.to_lowercase()
+                            .contains(&format!("to: {}", email.to_lowercase()))
+                    })
+                    .unwrap_or(false)
+            })
+            .collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().expect("a mail for this address"))
+            .expect("read mail");
+        let start = text.find("code is: ").expect("code line") + "code is: ".len();
+        text[start..start + 8].to_string()
+    }
+
+    /// Requests a code and exchanges it; returns the bearer token.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let sent = self
+            .post("/auth/verify", None, json!({ "email": email }))
+            .await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text);
+        let code = self.code_for(email);
+        let done = self
+            .post(
+                "/auth/sessions",
+                None,
+                json!({ "method": "otp", "email": email, "token": code }),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::CREATED, "{}", done.text);
+        done.json["token"].as_str().expect("token").to_string()
+    }
+
+    /// Runs raw SQL against the test database (to age codes and sessions).
+    pub async fn sql(&self, statement: &str) {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db_url)
+            .await
+            .expect("connect");
+        conn.execute(statement).await.expect("sql");
+    }
+
+    pub async fn sql_i64(&self, query: &str) -> i64 {
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db_url)
+            .await
+            .expect("connect");
+        let (value,): (i64,) = sqlx::query_as(query)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query");
+        value
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Reply {
+    pub async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    /// Asserts the status and, for errors, the `{code, message}` shape; returns self.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        if status >= 400 {
+            self.assert_error_shape();
+        }
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Reply {
+        let reply = self.expect(status);
+        assert_eq!(reply.json["code"], code, "body: {}", reply.text);
+        reply
+    }
+
+    #[track_caller]
+    pub fn assert_error_shape(&self) {
+        let obj = self
+            .json
+            .as_object()
+            .unwrap_or_else(|| panic!("error body is not JSON: {}", self.text));
+        assert!(
+            obj["code"].is_string() && obj["message"].is_string(),
+            "{}",
+            self.text
+        );
+        assert_eq!(obj.len(), 2, "{}", self.text);
+        let content_type = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+    }
+
+    pub fn set_cookie(&self) -> Option<String> {
+        self.headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    }
+}
