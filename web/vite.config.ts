@@ -4,7 +4,7 @@ import vue from '@vitejs/plugin-vue'
 // The app is served by `parchment-server --web-dir web/dist` at `/`, on the same origin as
 // the API. `npm run dev` proxies the API to a local server (PARCHMENT_API, default :8080).
 const api = process.env.PARCHMENT_API ?? 'http://localhost:8080'
-const apiPaths = ['/auth', '/users', '/library', '/friends', '/federation', '/.well-known', '/docs']
+const apiPaths = ['/auth', '/users', '/library', '/friends', '/federation', '/.well-known', '/docs', '/openapi.json']
 
 export default defineConfig({
   plugins: [vue()],

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Builds the web app (web/dist) from web/: npm ci when node_modules is missing or stale, then
-# npm run build (type check + vite build). Needs wasm/pkg (wasm/build.sh) first: the app depends
-# on it as a local file package. Sourced by scripts/test and scripts/run; callable alone too.
+# Builds the web app (web/dist) from web/: wasm/pkg first if it is missing (wasm/build.sh; the app
+# depends on it as a local file package), npm ci when node_modules is missing or stale, then
+# npm run build (type check + vite build). Sourced by scripts/test and scripts/run; callable alone too.
 #   source scripts/lib/web.sh && build_web
 #   test_web <path to parchment-server>   # the Playwright flows in headless Chromium
 build_web() {
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   if [ ! -f "$root/wasm/pkg/package.json" ]; then
-    echo "web: wasm/pkg is missing; run wasm/build.sh first" >&2
-    return 1
+    if [ -x "$root/wasm/build.sh" ]; then
+      "$root/wasm/build.sh"
+    else
+      echo "web: wasm/pkg is missing and there is no wasm/build.sh to make it" >&2
+      return 1
+    fi
   fi
   (
     cd "$root/web"
