@@ -87,7 +87,8 @@ export const keyring = {
     const c = await lib()
     let handle: IdentityHandle
     try {
-      handle = c.Identity.fromRecoveryKey(text.trim())
+      // Typed from a printout or pasted from the grouped display: spaces and line breaks are not part of the key.
+      handle = c.Identity.fromRecoveryKey(text.replace(/\s+/g, ''))
     } catch (e) {
       throw new Error(`That is not a valid recovery key (${e instanceof Error ? e.message : e}).`)
     }
