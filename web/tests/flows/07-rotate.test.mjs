@@ -91,6 +91,19 @@ test('two devices rotate: the second gets a clear 409, reloads, and retries', as
   await b.page.waitForSelector('[data-test=rotate]')
 
   const { key: keyA } = await rotate(a.page, server)
+  // B still holds the old key (no reload): its places screen says so, and a save is refused
+  // rather than overwriting A's re-encrypted blob with old-key ciphertext.
+  const blobAfterA = server.sql(`SELECT encrypted_blob FROM encrypted_user_blobs`)
+  await b.page.click('nav a[href="/"]')
+  await b.page.waitForSelector('[data-test=load-error] [data-test=reload-stale]')
+  assert.match(await b.page.textContent('[data-test=load-error]'), /rotated on another device/)
+  await b.page.fill('[data-test=place-name]', 'Written with the old key')
+  await b.page.click('[data-test=add-place]')
+  await b.page.waitForSelector('[data-test=error] [data-test=reload-stale]')
+  assert.deepEqual(server.sql(`SELECT encrypted_blob FROM encrypted_user_blobs`), blobAfterA, 'nothing overwritten')
+  await shot(b.page, '07-places-stale-key')
+  await b.page.click('nav a[href="/settings"]')
+  await b.page.waitForSelector('[data-test=rotate]')
   await b.page.click('[data-test=rotate]')
   const err = await b.page.waitForSelector('[data-test=rotate-error]')
   assert.match(await err.textContent(), /Another device rotated/)
