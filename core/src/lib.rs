@@ -53,6 +53,7 @@ pub mod safety;
 pub mod seed;
 pub mod seed_wrap;
 pub mod share;
+pub mod timestamp;
 
 pub use rand_core;
 pub use seed::Seed;

@@ -6,6 +6,7 @@ use parchment_core::derive::{self, SymmetricKey, WrapSecret};
 use parchment_core::ecies::{self, friend_share, ShareBinding};
 use parchment_core::encoding::from_base64;
 use parchment_core::envelope::{self, Aad, Algorithm};
+use parchment_core::federation::discovery::{ServerManifest, UserDocument};
 use parchment_core::federation::{Envelope, MessageType, UnsignedMessage};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, Ed25519Signature, X25519PublicKey};
 use parchment_core::{key_slot, seed_wrap, Seed};
@@ -149,6 +150,12 @@ proptest! {
     }
 
     #[test]
+    fn timestamps_round_trip(ms in -62_135_596_800_000i64..253_402_300_799_999) {
+        let text = parchment_core::timestamp::format_millis(ms);
+        prop_assert_eq!(parchment_core::timestamp::parse_millis(&text).unwrap(), ms);
+    }
+
+    #[test]
     fn seed_recovery_key_round_trip(bytes in any::<[u8; 32]>()) {
         let seed = Seed::from_bytes(bytes);
         let key = seed.to_recovery_key();
@@ -238,6 +245,9 @@ proptest! {
             let _ = canonical::parse(input);
             let _ = Envelope::parse(input);
             let _ = parchment_core::handle::Handle::parse(input);
+            let _ = parchment_core::timestamp::parse_millis(input);
+            let _ = ServerManifest::parse(input, "b.example");
+            let _ = UserDocument::parse(input, &parchment_core::handle::Handle::parse("bob@b.example").unwrap());
         }
     }
 

@@ -18,6 +18,9 @@ use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
 use crate::api::auth::AuthApi;
+use crate::api::identity::IdentityApi;
+use crate::api::keys::KeysApi;
+use crate::api::library::LibraryApi;
 use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
@@ -25,25 +28,29 @@ use crate::error::ApiError;
 use crate::service::mail::Mailer;
 use crate::service::passkeys::build_webauthn;
 use crate::service::rate_limit::RateLimiter;
-use crate::service::sessions::{self, SESSION_COOKIE};
+use crate::service::sessions::{self, SessionCache, SESSION_COOKIE};
 use crate::service::{now_ms, AppState, Inner, Settings};
 use crate::store::Store;
 
 /// Path prefixes the API owns; everything else is the web app (when configured).
 pub const API_PREFIXES: &[&str] = &["/auth", "/users", "/.well-known", "/federation", "/library"];
 
-pub type Api = (AuthApi, UsersApi);
+pub type Api = (AuthApi, UsersApi, IdentityApi, KeysApi, LibraryApi);
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
-    OpenApiService::new((AuthApi, UsersApi), "Parchment", env!("CARGO_PKG_VERSION"))
-        .description(
-            "Self-hostable end-to-end-encrypted identity and federation server. Every error \
+    OpenApiService::new(
+        (AuthApi, UsersApi, IdentityApi, KeysApi, LibraryApi),
+        "Parchment",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Self-hostable end-to-end-encrypted identity and federation server. Every error \
              is JSON `{\"code\", \"message\"}` with its status. Sign in with an emailed code \
              (`POST /auth/verify`, then `POST /auth/sessions`) or a passkey; send the session \
              token as `Authorization: Bearer` or let the browser keep the cookie.",
-        )
-        .server("/")
+    )
+    .server("/")
 }
 
 /// Resolves configuration into the shared state (mailer, passkeys, server key).
@@ -70,6 +77,7 @@ pub fn build_state(store: Store, args: &ServeArgs, data_dir: &Path) -> anyhow::R
         settings,
         mailer,
         server_key,
+        session_cache: SessionCache::new(Duration::from_millis(args.session_cache_ms)),
     }))
 }
 
@@ -393,7 +401,9 @@ pub async fn serve(
 
 /// Deletes expired sessions, codes, challenges and old rate-limit windows every 10 minutes.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let period = Duration::from_secs(600);
+    // The first round one period after start, not at once: start-up stays quick.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tick.tick().await;
         let now = now_ms();

@@ -127,6 +127,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "PARCHMENT_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// How long a process may reuse a session lookup, in milliseconds (0: every request
+    /// asks the database). A sign-out on another replica takes effect here within this time.
+    #[arg(long, env = "PARCHMENT_SESSION_CACHE_MS", default_value_t = 1000)]
+    pub session_cache_ms: u64,
     /// Per-request time limit, in seconds.
     #[arg(long, env = "PARCHMENT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

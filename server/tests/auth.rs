@@ -22,6 +22,7 @@ db_tests!(
     session_expiry_slides_and_cookie_is_reissued,
     sessions_list_and_delete,
     sign_out_with_bearer_and_everywhere,
+    sign_out_is_immediate_with_the_session_cache,
     sessions_are_isolated_between_users,
     cookie_writes_need_our_origin,
     passkey_ceremony_edges,
@@ -284,6 +285,7 @@ async fn new_code_replaces_old_one(db: Db) {
 async fn code_requests_are_rate_limited_per_email(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
+    common::fresh_rate_window(900).await;
     for _ in 0..5 {
         s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
             .await
@@ -478,6 +480,52 @@ async fn sign_out_with_bearer_and_everywhere(db: Db) {
     s.delete("/auth/sessions/all", Some(&t4)).await.expect(204);
     s.get("/users/me/preferences", Some(&t4)).await.expect(401);
     s.get("/users/me/preferences", Some(&t5)).await.expect(401);
+    s.stop().await;
+}
+
+async fn sign_out_is_immediate_with_the_session_cache(db: Db) {
+    let s = TestServer::start_with(
+        db,
+        Options {
+            session_cache_ms: 60_000,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, t1) = s.user("ada@example.com", "user").await;
+    let t2 = s.sign_in("ada@example.com").await;
+    let t3 = s.sign_in("ada@example.com").await;
+    let t4 = s.sign_in("ada@example.com").await;
+    for t in [&t1, &t2, &t3, &t4] {
+        s.get("/users/me/preferences", Some(t)).await.expect(200);
+    }
+    s.delete("/auth/sessions", Some(&t1)).await.expect(204);
+    s.get("/users/me/preferences", Some(&t1)).await.expect(401);
+    let list = s.get("/auth/sessions", Some(&t4)).await.expect(200);
+    let t2_id = list
+        .json
+        .as_array()
+        .and_then(|a| a.last())
+        .map(|v| v["id"].clone());
+    s.delete(
+        &format!(
+            "/auth/sessions/{}",
+            t2_id
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        ),
+        Some(&t4),
+    )
+    .await
+    .expect(204);
+    s.get("/users/me/preferences", Some(&t2)).await.expect(401);
+    s.delete("/auth/sessions/others", Some(&t4))
+        .await
+        .expect(204);
+    s.get("/users/me/preferences", Some(&t3)).await.expect(401);
+    s.get("/users/me/preferences", Some(&t4)).await.expect(200);
+    s.delete("/auth/sessions/all", Some(&t4)).await.expect(204);
+    s.get("/users/me/preferences", Some(&t4)).await.expect(401);
     s.stop().await;
 }
 

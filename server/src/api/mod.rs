@@ -1,6 +1,9 @@
 //! HTTP handlers: parse, call a service, answer. One file per resource.
 
 pub mod auth;
+pub mod identity;
+pub mod keys;
+pub mod library;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -2,6 +2,9 @@
 //! the store.
 
 pub mod auth;
+pub mod identity;
+pub mod keys;
+pub mod library;
 pub mod mail;
 pub mod passkeys;
 pub mod rate_limit;
@@ -39,6 +42,16 @@ impl Settings {
             .is_some_and(|url| url.scheme() == "https")
     }
 
+    /// The federation domain: host[:port] of the public URL.
+    pub fn domain(&self) -> Option<String> {
+        let url = self.public_url.as_ref()?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    }
+
     /// The origin (`scheme://host[:port]`) cookie-authenticated writes must come from.
     pub fn public_origin(&self) -> Option<String> {
         self.public_url
@@ -59,6 +72,7 @@ pub struct Inner {
     /// `None` when no usable public URL (WebAuthn needs a domain origin).
     pub webauthn: Option<Webauthn>,
     pub server_key: Ed25519SecretKey,
+    pub session_cache: sessions::SessionCache,
 }
 
 impl AppState {

@@ -1,8 +1,12 @@
 //! Sessions: opaque random tokens, stored only as a SHA-256 digest, sliding expiry.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
-use crate::store::{NewSession, SessionRow, Store};
+use crate::store::{NewSession, SessionLookup, SessionRow, Store};
 
 pub const SESSION_COOKIE: &str = "parchment_session";
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -30,6 +34,57 @@ pub struct Resolved {
 pub struct Created {
     pub token: String,
     pub max_age_secs: i64,
+}
+
+/// A short-lived per-process memo of token lookups, so a busy client costs one indexed
+/// query per `ttl` instead of one per request. Sign-outs handled by this process drop
+/// their entries at once; a sign-out on another replica is seen here within `ttl` (1 s by
+/// default; 0 turns the memo off).
+pub struct SessionCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (SessionLookup, Instant)>>,
+}
+
+/// Past this many entries the memo starts over (it only saves queries, never decides).
+const CACHE_MAX_ENTRIES: usize = 50_000;
+
+impl SessionCache {
+    pub fn new(ttl: Duration) -> Self {
+        SessionCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, token_hash: &str) -> Option<SessionLookup> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let (found, at) = entries.get(token_hash)?;
+        (at.elapsed() < self.ttl).then(|| found.clone())
+    }
+
+    fn put(&self, token_hash: String, found: SessionLookup) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(token_hash, (found, Instant::now()));
+        }
+    }
+
+    /// Forgets sessions of `user_id` (all of them, or only `session_id`).
+    fn forget(&self, user_id: &str, session_id: Option<&str>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (s, _)| {
+                s.user_id != user_id || session_id.is_some_and(|id| id != s.id)
+            });
+        }
+    }
 }
 
 fn token_hash(token: &str) -> String {
@@ -76,12 +131,16 @@ pub async fn resolve(
     if token.is_empty() || token.len() > 256 {
         return Ok(None);
     }
-    let Some(found) = state
-        .store
-        .session_by_token_hash(&token_hash(token))
-        .await?
-    else {
-        return Ok(None);
+    let hash = token_hash(token);
+    let found = match state.session_cache.get(&hash) {
+        Some(found) => found,
+        None => match state.store.session_by_token_hash(&hash).await? {
+            Some(found) => {
+                state.session_cache.put(hash.clone(), found.clone());
+                found
+            }
+            None => return Ok(None),
+        },
     };
     let now = now_ms();
     if found.expires_at <= now {
@@ -89,10 +148,15 @@ pub async fn resolve(
     }
     let refreshed = found.expires_at - now < REFRESH_BELOW_MS;
     if refreshed {
-        state
-            .store
-            .extend_session(&found.id, now + SESSION_TTL_MS)
-            .await?;
+        let expires_at = now + SESSION_TTL_MS;
+        state.store.extend_session(&found.id, expires_at).await?;
+        state.session_cache.put(
+            hash,
+            SessionLookup {
+                expires_at,
+                ..found.clone()
+            },
+        );
     }
     Ok(Some(Resolved {
         principal: Principal {
@@ -124,6 +188,7 @@ pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<SessionRow>, Ap
 }
 
 pub async fn delete_one(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {
+    state.session_cache.forget(user_id, Some(id));
     if state.store.delete_session(user_id, id).await? {
         Ok(())
     } else {
@@ -133,23 +198,42 @@ pub async fn delete_one(state: &AppState, user_id: &str, id: &str) -> Result<(),
 
 pub async fn sign_out(state: &AppState, principal: &Principal) -> Result<(), AppError> {
     state
+        .session_cache
+        .forget(&principal.user_id, Some(&principal.session_id));
+    state
         .store
         .delete_session(&principal.user_id, &principal.session_id)
         .await?;
     Ok(())
 }
 
-/// Deletes every session of the caller (`keep_current` spares the calling one).
-pub async fn sign_out_all(
-    state: &AppState,
-    principal: &Principal,
-    keep_current: bool,
-) -> Result<(), AppError> {
-    let keep = keep_current.then_some(principal.session_id.as_str());
+/// Sign out everywhere: every session of the caller and every device wrap secret.
+pub async fn sign_out_all(state: &AppState, principal: &Principal) -> Result<(), AppError> {
+    state.session_cache.forget(&principal.user_id, None);
     state
         .store
-        .delete_sessions_of_user(&principal.user_id, keep)
+        .delete_sessions_of_user(&principal.user_id, None)
         .await?;
+    super::keys::rotate_device_secrets(state, &principal.user_id, None).await?;
+    Ok(())
+}
+
+/// Signs out the caller's other sessions and rotates the wrap secrets of every device but
+/// `device_id` (the caller's, when given).
+pub async fn sign_out_others(
+    state: &AppState,
+    principal: &Principal,
+    device_id: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(device_id) = device_id {
+        super::keys::check_device_id(device_id)?;
+    }
+    state.session_cache.forget(&principal.user_id, None);
+    state
+        .store
+        .delete_sessions_of_user(&principal.user_id, Some(&principal.session_id))
+        .await?;
+    super::keys::rotate_device_secrets(state, &principal.user_id, device_id).await?;
     Ok(())
 }
 

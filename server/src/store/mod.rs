@@ -1,14 +1,19 @@
 //! SQL. One `Store` over `sqlx::AnyPool`: every query is written once with `$n` placeholders,
 //! which both SQLite and PostgreSQL accept; timestamps are Unix milliseconds.
 
+mod identity;
+mod keys;
 mod otp;
 mod passkeys;
 mod rate_limits;
+mod rotation;
 mod sessions;
 mod users;
 
+pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use passkeys::{ChallengeRow, PasskeyRow};
+pub use rotation::{CollectionRow, Commit, CommitRefused, NewSlot, SlotRow};
 pub use sessions::{NewSession, SessionLookup, SessionRow};
 pub use users::{NewUser, PreferencesRow, ProfileUpdate, UserListRow, UserRow};
 
@@ -81,7 +86,7 @@ impl Store {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let pool_options = match backend {
             Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         // WAL lets readers run beside the writer; busy_timeout makes writers

@@ -53,6 +53,8 @@ pub struct Options {
     pub open_registration: bool,
     pub rate_limits: bool,
     pub max_body_bytes: usize,
+    /// 0 in tests that age or delete sessions behind the server's back.
+    pub session_cache_ms: u64,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             open_registration: false,
             rate_limits: true,
             max_body_bytes: 64 * 1024,
+            session_cache_ms: 0,
         }
     }
 }
@@ -130,6 +133,7 @@ impl TestServer {
         args.rate_limits = if options.rate_limits { "on" } else { "off" }.into();
         args.trusted_proxies = Vec::new();
         args.max_body_bytes = options.max_body_bytes;
+        args.session_cache_ms = options.session_cache_ms;
         let state = app::build_state(store.clone(), &args, dir.path()).expect("state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -352,5 +356,16 @@ impl Reply {
             .get("set-cookie")
             .and_then(|v| v.to_str().ok())
             .map(String::from)
+    }
+}
+
+/// Rate limits use fixed windows aligned to the clock; a test that fills one sleeps past
+/// the boundary first when it is less than 10 s away, so the window cannot roll over mid-test.
+pub async fn fresh_rate_window(window_secs: i64) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let window_ms = window_secs * 1000;
+    let left = window_ms - now.rem_euclid(window_ms);
+    if left < 10_000 {
+        tokio::time::sleep(Duration::from_millis(left as u64 + 50)).await;
     }
 }
