@@ -101,10 +101,7 @@ export function startIdentityStub({ db, upstream, port, publicUrl }) {
     }
     if (path === '/auth/sessions/others' && req.method === 'DELETE') {
       const user = await whoami(req)
-      let deviceId = null
-      try {
-        deviceId = JSON.parse(raw.toString() || '{}').deviceId ?? null
-      } catch { /* none */ }
+      const deviceId = url.searchParams.get('deviceId')
       const status = await forward(req, res, raw)
       if (user && status < 300) rotate(user.id, deviceId)
       return

@@ -18,7 +18,7 @@ export const auth = {
   sessions: () => api.get<SessionInfo[]>('/auth/sessions'),
   signOut: () => api.del<null>('/auth/sessions'),
   signOutAll: () => api.del<null>('/auth/sessions/all'),
-  signOutOthers: (deviceId: string) => api.del<null>('/auth/sessions/others', { deviceId }),
+  signOutOthers: (deviceId: string) => api.del<null>(`/auth/sessions/others?deviceId=${enc(deviceId)}`),
   deleteSession: (id: string) => api.del<null>(`/auth/sessions/${enc(id)}`),
   passkeyRegisterOptions: () => api.post<Ceremony>('/auth/passkeys/register/options'),
   passkeyRegisterVerify: (challengeId: string, credential: unknown, name?: string) =>
