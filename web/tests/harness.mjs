@@ -9,7 +9,6 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
 import { chromium } from 'playwright-core'
-import { startIdentityStub } from './identity-stub.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const WEB_DIST = resolve(process.env.PARCHMENT_WEB_DIST ?? join(here, '..', 'dist'))
@@ -36,8 +35,6 @@ export function freePort() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-let stubNoted = false
 
 async function spawnServer(bin, env, url) {
   const log = []
@@ -93,20 +90,7 @@ export async function startServer({ name = 'a', env = {} } = {}) {
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
     ...env,
   }
-  let proc = await spawnServer(bin, fullEnv, url)
-  // Issue-6 endpoints missing on this server build: put the stand-in in front (see identity-stub.mjs).
-  let stub = null
-  const probe = await fetch(`${url}/users/me/identity`)
-  if (probe.status === 404 && process.env.PARCHMENT_WEB_IDENTITY_STUB !== '0') {
-    await proc.stop()
-    const inner = await freePort()
-    proc = await spawnServer(bin, { ...fullEnv, PARCHMENT_BIND: `127.0.0.1:${inner}` }, `http://127.0.0.1:${inner}`)
-    stub = await startIdentityStub({ db: join(dataDir, 'parchment.db'), upstream: `http://127.0.0.1:${inner}`, port, publicUrl: url })
-    if (!stubNoted) {
-      stubNoted = true
-      console.log('# NOTE: this parchment-server has no issue-6 endpoints (GET /users/me/identity is 404); using tests/identity-stub.mjs for them')
-    }
-  }
+  const proc = await spawnServer(bin, fullEnv, url)
   const log = proc.log
   const server = {
     url,
@@ -131,9 +115,7 @@ export async function startServer({ name = 'a', env = {} } = {}) {
     cli(args) {
       return execFileSync(bin, args, { env: fullEnv, encoding: 'utf8' })
     },
-    stubbed: !!stub,
     async stop() {
-      await stub?.close()
       await proc.stop()
       rmSync(dir, { recursive: true, force: true })
     },

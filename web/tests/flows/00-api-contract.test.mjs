@@ -1,7 +1,7 @@
 // The typed client (src/api/endpoints.ts) against the server's generated OpenAPI document:
 // every call the app makes exists with that method, and the JSON fields the app sends and reads
 // are the document's. Endpoints of later issues that the server does not have yet are listed
-// as diagnostics (their flows run against tests/identity-stub.mjs or are skipped).
+// as diagnostics (the flows that need them are skipped with that reason).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'

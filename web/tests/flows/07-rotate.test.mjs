@@ -178,7 +178,7 @@ test('rotation time with 100 blobs', async (t) => {
   }
   id.free()
   const { ms, cryptoMs } = await rotate(a.page, server)
-  figure('rotate_100_blobs_ms', ms, `ms (fetch 100 × 1 KiB blobs, re-encrypt in WASM, commit; UI-measured${server.stubbed ? '; issue-6 endpoints by the test stub' : ''})`)
+  figure('rotate_100_blobs_ms', ms, `ms (fetch 100 × 1 KiB blobs, re-encrypt in WASM, commit; UI-measured, debug server build)`)
   figure('rotate_100_blobs_reencrypt_ms', cryptoMs, 'ms (decrypt + encrypt 100 × 1 KiB blobs in WASM, new identity)')
   assert.equal(server.sql(`SELECT COUNT(*) AS n FROM encrypted_user_blobs WHERE km_version = 2 AND user_id = '${userId}'`)[0].n, 100)
   a.assertNoConsoleErrors([/library\/collections/])
