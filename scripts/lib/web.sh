@@ -36,10 +36,10 @@ test_web() {
   local root bin
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   bin="${1:-${PARCHMENT_SERVER_BIN:-$root/target/debug/parchment-server}}"
-  if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
-    apt-get install -y chromium
-  fi
-  command -v sqlite3 >/dev/null 2>&1 || apt-get install -y sqlite3
+  # shellcheck source=chromium.sh
+  . "$root/scripts/lib/chromium.sh"
+  ensure_chromium
+  command -v sqlite3 >/dev/null 2>&1 || apt_install sqlite3
   PARCHMENT_SERVER_BIN="$bin" node "$root/web/tests/run.mjs"
 }
 
