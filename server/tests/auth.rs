@@ -98,10 +98,7 @@ async fn unknown_email_is_404_unless_registration_is_open(db: Db) {
 async fn code_is_single_use(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let code = s.code_for("ada@example.com");
+    let code = s.request_code("ada@example.com").await;
     let body = json!({ "method": "otp", "email": "ada@example.com", "token": code });
     let first = s
         .post("/auth/sessions", None, body.clone())
@@ -122,10 +119,7 @@ async fn code_is_single_use(db: Db) {
 async fn five_wrong_codes_burn_the_code(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let code = s.code_for("ada@example.com");
+    let code = s.request_code("ada@example.com").await;
     let wrong = if code == "00000000" {
         "00000001"
     } else {
@@ -154,10 +148,7 @@ async fn five_wrong_codes_burn_the_code(db: Db) {
 async fn concurrent_guesses_compare_at_most_five_times(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let code = s.code_for("ada@example.com");
+    let code = s.request_code("ada@example.com").await;
     // 19 wrong guesses and the right one, all at once: the right one may only win if it
     // was among the first five to reserve a try.
     let mut guesses: Vec<String> = (0..19)
@@ -200,10 +191,7 @@ async fn concurrent_guesses_compare_at_most_five_times(db: Db) {
 async fn concurrent_correct_codes_sign_in_once(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let code = s.code_for("ada@example.com");
+    let code = s.request_code("ada@example.com").await;
     let tasks: Vec<_> = (0..4)
         .map(|_| {
             let http = s.http.clone();
@@ -233,10 +221,7 @@ async fn concurrent_correct_codes_sign_in_once(db: Db) {
 async fn expired_code_is_refused(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let code = s.code_for("ada@example.com");
+    let code = s.request_code("ada@example.com").await;
     s.sql("UPDATE otp_codes SET expires_at = 1").await;
     s.post(
         "/auth/sessions",
@@ -251,16 +236,10 @@ async fn expired_code_is_refused(db: Db) {
 async fn new_code_replaces_old_one(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let old = s.code_for("ada@example.com");
+    let old = s.request_code("ada@example.com").await;
     // Mail files sort by time; make sure the second one sorts after the first.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let new = s.code_for("ada@example.com");
+    let new = s.request_code("ada@example.com").await;
     assert_eq!(s.sql_i64("SELECT COUNT(*) FROM otp_codes").await, 1);
     if old != new {
         s.post(
@@ -384,10 +363,7 @@ async fn expired_session_is_signed_out(db: Db) {
 async fn session_expiry_slides_and_cookie_is_reissued(db: Db) {
     let s = TestServer::start(db).await;
     s.user("ada@example.com", "user").await;
-    s.post("/auth/verify", None, json!({ "email": "ada@example.com" }))
-        .await
-        .expect(201);
-    let code = s.code_for("ada@example.com");
+    let code = s.request_code("ada@example.com").await;
     let signed = s
         .post(
             "/auth/sessions",

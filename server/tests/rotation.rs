@@ -16,6 +16,7 @@ db_tests!(
     failing_commit_writes_nothing,
     slots_are_verified_and_owned,
     collections_are_per_user,
+    database_holds_no_seed_key_or_plaintext,
 );
 
 fn envelope(len: usize) -> String {
@@ -479,5 +480,102 @@ async fn collections_are_per_user(db: Db) {
     s.get("/library/collections", None)
         .await
         .expect_error(401, "unauthorized");
+    s.stop().await;
+}
+
+/// A client flow with the real client crypto (seed → keys, sealed blobs, a rotation); then
+/// the raw database file must not contain the seed, a private key or the plaintext.
+async fn database_holds_no_seed_key_or_plaintext(db: Db) {
+    use parchment_core::derive;
+    use parchment_core::envelope::{seal_base64, Aad, Algorithm};
+    use parchment_core::Seed;
+
+    let s = TestServer::start(db).await;
+    let (user_id, token) = s.user("ada@example.com", "user").await;
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    let plaintext = b"PLAINTEXT-MARKER my search history: 52.37N 4.89E".to_vec();
+    secrets.push(plaintext.clone());
+    let seal = |seed: &Seed, blob_type: &str| {
+        let aad = Aad {
+            user_id: &user_id,
+            record_type: "personal-blob",
+            record_id: blob_type,
+            key_context: "personal",
+        };
+        seal_base64(
+            &derive::personal_key(seed),
+            Algorithm::Aes256Gcm,
+            &aad,
+            &plaintext,
+            &mut OsRng,
+        )
+        .expect("seal")
+    };
+    let mut seeds = Vec::new();
+    for _ in 0..2 {
+        let mut raw = [0u8; 32];
+        OsRng.fill_bytes(&mut raw);
+        secrets.push(raw.to_vec());
+        secrets.push(to_base64(&raw).into_bytes());
+        let seed = Seed::from_bytes(raw);
+        secrets.push(seed.to_recovery_key().as_bytes().to_vec());
+        secrets.push(
+            derive::signing_key(&seed)
+                .export_base64()
+                .as_bytes()
+                .to_vec(),
+        );
+        seeds.push(seed);
+    }
+    let first = &seeds[0];
+    s.put(
+        "/users/me/keys",
+        Some(&token),
+        json!({
+            "signingKey": derive::signing_key(first).public_key().to_base64(),
+            "encryptionKey": derive::encryption_key(first).public_key().to_base64(),
+        }),
+    )
+    .await
+    .expect(200);
+    s.put(
+        "/users/me/blobs/search-history",
+        Some(&token),
+        json!({ "encryptedBlob": seal(first, "search-history") }),
+    )
+    .await
+    .expect(200);
+    let second = &seeds[1];
+    s.post(
+        "/users/me/km-version/commit",
+        Some(&token),
+        json!({
+            "expectedCurrent": 1,
+            "signingKey": derive::signing_key(second).public_key().to_base64(),
+            "encryptionKey": derive::encryption_key(second).public_key().to_base64(),
+            "blobs": [{ "blobType": "search-history", "encryptedBlob": seal(second, "search-history") }],
+        }),
+    )
+    .await
+    .expect(200);
+    if db == Db::Sqlite {
+        // The main file and the write-ahead log hold every byte the server wrote.
+        let mut raw = Vec::new();
+        for file in ["test.db", "test.db-wal"] {
+            raw.extend(std::fs::read(s.dir.path().join(file)).unwrap_or_default());
+        }
+        // Control: what the server must store (the public key) is found by the same search.
+        let public = derive::signing_key(second)
+            .public_key()
+            .to_base64()
+            .into_bytes();
+        assert!(raw.windows(public.len()).any(|w| w == public.as_slice()));
+        for secret in &secrets {
+            assert!(
+                !raw.windows(secret.len()).any(|w| w == secret.as_slice()),
+                "secret bytes found in the database file"
+            );
+        }
+    }
     s.stop().await;
 }

@@ -14,6 +14,8 @@ pub struct Role {
     pub description: &'static str,
     /// `None` means every permission.
     pub permissions: Option<&'static [&'static str]>,
+    /// A role whose permissions this one also grants (premium ⊃ basic, alpha ⊃ premium).
+    pub inherits: Option<&'static str>,
 }
 
 pub const USERS_READ: &str = "users:read";
@@ -167,19 +169,8 @@ const BASIC: &[&str] = &[
     "layers:write",
 ];
 
+/// What premium adds to basic.
 const PREMIUM: &[&str] = &[
-    "library:read",
-    "library:write",
-    "social:read",
-    "social:write",
-    "sharing:read",
-    "sharing:write",
-    "location:sharing",
-    "notes:write",
-    "integrations:read:user",
-    "integrations:write:user",
-    "layers:read",
-    "layers:write",
     "layers:delete",
     "search:auto_refresh",
     "premium:data_providers",
@@ -189,26 +180,8 @@ const PREMIUM: &[&str] = &[
     "premium:location_sharing",
 ];
 
+/// What alpha adds to premium.
 const ALPHA: &[&str] = &[
-    "library:read",
-    "library:write",
-    "social:read",
-    "social:write",
-    "sharing:read",
-    "sharing:write",
-    "location:sharing",
-    "notes:write",
-    "integrations:read:user",
-    "integrations:write:user",
-    "layers:read",
-    "layers:write",
-    "layers:delete",
-    "search:auto_refresh",
-    "premium:data_providers",
-    "premium:layers",
-    "premium:custom_maps",
-    "premium:navigation",
-    "premium:location_sharing",
     "users:read",
     "roles:read",
     "permissions:read",
@@ -223,30 +196,35 @@ pub const ROLES: &[Role] = &[
         name: "User",
         description: "Own data and social features",
         permissions: Some(&["layers:read", "layers:write"]),
+        inherits: None,
     },
     Role {
         id: "basic",
         name: "Basic",
         description: "Library, sharing and social features",
         permissions: Some(BASIC),
+        inherits: None,
     },
     Role {
         id: "premium",
         name: "Premium",
         description: "Basic plus premium features",
         permissions: Some(PREMIUM),
+        inherits: Some("basic"),
     },
     Role {
         id: "alpha",
         name: "Alpha tester",
         description: "Premium plus read access to administration",
         permissions: Some(ALPHA),
+        inherits: Some("premium"),
     },
     Role {
         id: "admin",
         name: "Administrator",
         description: "Every permission",
         permissions: None,
+        inherits: None,
     },
 ];
 
@@ -258,12 +236,19 @@ pub fn role(id: &str) -> Option<&'static Role> {
 pub fn permissions_of<S: AsRef<str>>(roles: &[S]) -> BTreeSet<&'static str> {
     let mut set = BTreeSet::new();
     for role in roles.iter().filter_map(|r| role(r.as_ref())) {
-        match role.permissions {
-            None => set.extend(PERMISSIONS.iter().map(|p| p.id)),
-            Some(list) => set.extend(list.iter().copied()),
-        }
+        grant(role, &mut set);
     }
     set
+}
+
+fn grant(granted: &Role, set: &mut BTreeSet<&'static str>) {
+    match granted.permissions {
+        None => set.extend(PERMISSIONS.iter().map(|p| p.id)),
+        Some(list) => set.extend(list.iter().copied()),
+    }
+    if let Some(parent) = granted.inherits.and_then(role) {
+        grant(parent, set);
+    }
 }
 
 #[cfg(test)]
@@ -281,5 +266,10 @@ mod tests {
         assert_eq!(permissions_of(&["admin"]).len(), 31);
         assert!(!permissions_of(&["user"]).contains(USERS_READ));
         assert!(permissions_of(&["alpha"]).contains(USERS_CREATE));
+        // The api.md table: basic 12, premium = basic + 7, alpha = premium + 6.
+        assert_eq!(permissions_of(&["basic"]).len(), 12);
+        assert_eq!(permissions_of(&["premium"]).len(), 19);
+        assert_eq!(permissions_of(&["alpha"]).len(), 25);
+        assert!(permissions_of(&["alpha"]).contains("library:write"));
     }
 }

@@ -75,8 +75,9 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The device's secret, created with `fresh` on first use. Racing first calls both end
-    /// up reading the one row that won the insert.
+    /// The device's secret, created with `fresh` on first use. Reads first, so the usual
+    /// call writes nothing; racing first calls both insert-or-ignore, then read the one row
+    /// that won.
     pub async fn device_secret(
         &self,
         user_id: &str,
@@ -84,6 +85,16 @@ impl Store {
         fresh: &str,
         now: i64,
     ) -> StoreResult<String> {
+        let read = || {
+            sqlx::query_as::<_, (String,)>(
+                "SELECT secret FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
+            )
+            .bind(user_id)
+            .bind(device_id)
+        };
+        if let Some((secret,)) = read().fetch_optional(&self.pool).await? {
+            return Ok(secret);
+        }
         sqlx::query(
             "INSERT INTO device_wrap_secrets (user_id, device_id, secret, created_at, rotated_at) \
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (user_id, device_id) DO NOTHING",
@@ -94,13 +105,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let (secret,): (String,) = sqlx::query_as(
-            "SELECT secret FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
-        )
-        .bind(user_id)
-        .bind(device_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let (secret,) = read().fetch_one(&self.pool).await?;
         Ok(secret)
     }
 

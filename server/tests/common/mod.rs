@@ -252,13 +252,18 @@ impl TestServer {
         text[start..start + 8].to_string()
     }
 
-    /// Requests a code and exchanges it; returns the bearer token.
-    pub async fn sign_in(&self, email: &str) -> String {
+    /// Requests a sign-in code (201 expected) and returns it from the mail.
+    pub async fn request_code(&self, email: &str) -> String {
         let sent = self
             .post("/auth/verify", None, json!({ "email": email }))
             .await;
         assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text);
-        let code = self.code_for(email);
+        self.code_for(email)
+    }
+
+    /// Requests a code and exchanges it; returns the bearer token.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let code = self.request_code(email).await;
         let done = self
             .post(
                 "/auth/sessions",
