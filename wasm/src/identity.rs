@@ -1,0 +1,646 @@
+//! `Identity`: the opaque handle that owns a seed and everything derived from it.
+//!
+//! The seed, the Ed25519 signing key (held with its public key, so a signature costs one
+//! base-point multiplication, where noble's `sign(message, secretKey)` does two), the X25519
+//! key and the lazily derived personal and metadata keys live in wasm memory and are zeroized
+//! when the handle is freed.
+//! No method returns them; `exportRecoveryKey` is the one deliberate exit for the seed.
+
+use std::cell::OnceCell;
+
+use js_sys::{JsString, Object, Uint8Array};
+use parchment_core::canonical::{Object as JsonObject, Value};
+use parchment_core::derive::{self, IdentityKeys, ShareContext, SymmetricKey, WrapSecret};
+use parchment_core::device_transfer;
+use parchment_core::ecies::{self, friend_share, ShareBinding};
+use parchment_core::envelope::{self, Aad, Algorithm, LegacyCiphertext};
+use parchment_core::federation::{message::new_nonce, MessageType, UnsignedMessage};
+use parchment_core::key_slot::{self, slot_signable, KeySlot};
+use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519PublicKey, X25519SecretKey};
+use parchment_core::share;
+use parchment_core::{seed_wrap, Seed};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{
+    bytes, bytes_out, error, json_value, object, parse_json, secret_bytes, secret_string, set,
+    string, string_field, Result,
+};
+use crate::record::RecordKey;
+use crate::rng::rng;
+
+/// Everything secret an identity holds. Boxed once so it never moves; every member zeroizes
+/// itself on drop (core's secret types and `SymmetricKey` are `ZeroizeOnDrop`).
+struct Keys {
+    seed: Seed,
+    signing: Ed25519SecretKey,
+    signing_public: Ed25519PublicKey,
+    encryption: X25519SecretKey,
+    encryption_public: X25519PublicKey,
+    // Derived on first use: most sessions touch one or two record keys, and deriving all of
+    // them up front would slow down every `fromSeed`.
+    personal: OnceCell<SymmetricKey>,
+    metadata: OnceCell<SymmetricKey>,
+}
+
+impl Keys {
+    fn new(seed: Seed) -> Box<Self> {
+        let IdentityKeys {
+            signing,
+            encryption,
+        } = IdentityKeys::derive(&seed);
+        Box::new(Keys {
+            signing_public: signing.public_key(),
+            encryption_public: encryption.public_key(),
+            seed,
+            signing,
+            encryption,
+            personal: OnceCell::new(),
+            metadata: OnceCell::new(),
+        })
+    }
+
+    /// Runs `f` with the named record key (cached for personal and metadata, derived per call
+    /// for collections, whose ids are unbounded).
+    fn with_record_key<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&SymmetricKey) -> Result<T>,
+    ) -> Result<T> {
+        match RecordKey::parse(name).map_err(error)? {
+            RecordKey::Personal => f(self
+                .personal
+                .get_or_init(|| derive::personal_key(&self.seed))),
+            RecordKey::Metadata => f(self
+                .metadata
+                .get_or_init(|| derive::metadata_key(&self.seed))),
+            RecordKey::Collection { id, version } => {
+                f(&derive::collection_key(&self.seed, id, version).map_err(error)?)
+            }
+        }
+    }
+}
+
+/// An identity: a master seed and the keys derived from it, held inside WebAssembly.
+///
+/// Create one with `Identity.generate()`, `Identity.fromSeed(bytes)`,
+/// `Identity.fromRecoveryKey(text)`, `Identity.unwrapSeed(...)` or `Identity.fromKeySlot(...)`.
+/// Call `free()` when done: it zeroizes the secrets, and any later use throws.
+#[wasm_bindgen]
+pub struct Identity {
+    // `None` after `free()`: every method checks it and throws a clear error, instead of the
+    // "null pointer passed to rust" that wasm-bindgen reports for a destroyed handle.
+    keys: Option<Box<Keys>>,
+}
+
+const FREED: &str = "this Identity has been freed; create a new one";
+
+/// The AAD of a record context `{userId, recordType, recordId, keyContext}`.
+struct RecordContext {
+    user_id: String,
+    record_type: String,
+    record_id: String,
+    key_context: String,
+}
+
+impl RecordContext {
+    fn from_js(value: &JsValue) -> Result<Self> {
+        let ctx = object(value, "ctx")?;
+        Ok(Self {
+            user_id: string_field(ctx, "userId", "ctx")?,
+            record_type: string_field(ctx, "recordType", "ctx")?,
+            record_id: string_field(ctx, "recordId", "ctx")?,
+            key_context: string_field(ctx, "keyContext", "ctx")?,
+        })
+    }
+
+    fn aad(&self) -> Aad<'_> {
+        Aad {
+            user_id: &self.user_id,
+            record_type: &self.record_type,
+            record_id: &self.record_id,
+            key_context: &self.key_context,
+        }
+    }
+}
+
+/// A friend-share binding `{senderId, recipientId, timestamp}` (the relationship id is
+/// computed from the two handles, as the original does).
+fn share_binding(value: &JsValue) -> Result<ShareBinding> {
+    let binding = object(value, "binding")?;
+    Ok(ShareBinding::new(
+        &string_field(binding, "senderId", "binding")?,
+        &string_field(binding, "recipientId", "binding")?,
+        &string_field(binding, "timestamp", "binding")?,
+    ))
+}
+
+pub(crate) fn key_slot(value: &JsValue) -> Result<KeySlot> {
+    let slot = object(value, "slot")?;
+    Ok(KeySlot {
+        credential_id: string_field(slot, "credentialId", "slot")?,
+        wrapped_km: string_field(slot, "wrappedKm", "slot")?,
+        wrap_algo: string_field(slot, "wrapAlgo", "slot")?,
+        slot_signature: string_field(slot, "slotSignature", "slot")?,
+    })
+}
+
+/// The members `signFederationEnvelope` reads; anything else would go out unsigned, so it is
+/// refused rather than silently dropped.
+const ENVELOPE_MEMBERS: [&str; 9] = [
+    "protocol_version",
+    "message_type",
+    "message_version",
+    "from",
+    "to",
+    "nonce",
+    "timestamp",
+    "payload",
+    "signature",
+];
+
+fn unsigned_message(value: &Value) -> Result<UnsignedMessage> {
+    let Value::Object(members) = value else {
+        return Err(error("envelope must be an object"));
+    };
+    for (name, _) in members.iter() {
+        if !ENVELOPE_MEMBERS.iter().any(|m| name.eq_str(m)) {
+            let name = String::from_utf16_lossy(name.units());
+            return Err(error(if name == "type" {
+                "envelope.type is the legacy v1 form; signFederationEnvelope signs protocol v2 \
+                 (use message_type)"
+                    .to_owned()
+            } else {
+                format!("envelope.{name} is not a member of a federation envelope")
+            }));
+        }
+    }
+    let text = |name: &str| -> Result<Option<String>> {
+        match members.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| error(format!("envelope.{name} must be a string"))),
+        }
+    };
+    let required = |name: &str| -> Result<String> {
+        text(name)?.ok_or_else(|| error(format!("envelope.{name} is required")))
+    };
+    match members.get("protocol_version") {
+        None => {}
+        Some(Value::Number(v)) if *v == 2.0 => {}
+        Some(_) => {
+            return Err(error(
+                "envelope.protocol_version must be 2 (signFederationEnvelope signs protocol v2)",
+            ))
+        }
+    }
+    let message_type: MessageType = required("message_type")?.parse().map_err(error)?;
+    let message_version = match members.get("message_version") {
+        None => 1,
+        Some(Value::Number(v)) if v.fract() == 0.0 && *v >= 1.0 && *v <= f64::from(u32::MAX) => {
+            *v as u32
+        }
+        Some(_) => return Err(error("envelope.message_version must be a positive integer")),
+    };
+    let payload = match members.get("payload") {
+        None => JsonObject::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => return Err(error("envelope.payload must be an object")),
+    };
+    let nonce = match text("nonce")? {
+        Some(nonce) => nonce,
+        None => new_nonce(&mut rng()?),
+    };
+    let timestamp = match text("timestamp")? {
+        Some(timestamp) => timestamp,
+        // The protocol signs `Date.prototype.toISOString()` as an opaque string.
+        None => String::from(js_sys::Date::new_0().to_iso_string()),
+    };
+    Ok(UnsignedMessage {
+        message_type,
+        message_version,
+        from: required("from")?,
+        to: required("to")?,
+        nonce,
+        timestamp,
+        payload,
+    })
+}
+
+impl Identity {
+    pub(crate) fn from_seed_value(seed: Seed) -> Identity {
+        Identity {
+            keys: Some(Keys::new(seed)),
+        }
+    }
+
+    fn keys(&self) -> Result<&Keys> {
+        self.keys.as_deref().ok_or_else(|| error(FREED))
+    }
+}
+
+#[wasm_bindgen]
+impl Identity {
+    /// A new identity from 32 bytes of the platform CSPRNG.
+    pub fn generate() -> Result<Identity> {
+        Ok(Identity::from_seed_value(Seed::generate(&mut rng()?)))
+    }
+
+    /// The identity of a 32-byte seed.
+    #[wasm_bindgen(js_name = fromSeed)]
+    pub fn from_seed(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] seed: JsValue,
+    ) -> Result<Identity> {
+        let bytes = secret_bytes(&seed, "seed")?;
+        Ok(Identity::from_seed_value(
+            Seed::from_slice(&bytes).map_err(error)?,
+        ))
+    }
+
+    /// The identity of a recovery key (base64 of the seed; whitespace tolerated).
+    #[wasm_bindgen(js_name = fromRecoveryKey)]
+    pub fn from_recovery_key(
+        #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
+    ) -> Result<Identity> {
+        let text = secret_string(&text, "recovery key")?;
+        Ok(Identity::from_seed_value(
+            Seed::from_recovery_key(&text).map_err(error)?,
+        ))
+    }
+
+    /// The recovery key: base64 of the seed (44 characters). The only way the seed leaves.
+    #[wasm_bindgen(js_name = exportRecoveryKey)]
+    pub fn export_recovery_key(&self) -> Result<JsString> {
+        // Built from the zeroizing string, so no unzeroized copy is left in wasm memory.
+        Ok(JsString::from(self.keys()?.seed.to_recovery_key().as_str()))
+    }
+
+    /// The Ed25519 signing public key, base64.
+    #[wasm_bindgen(getter, js_name = signingPublicKey)]
+    pub fn signing_public_key(&self) -> Result<String> {
+        Ok(self.keys()?.signing_public.to_base64())
+    }
+
+    /// The X25519 encryption public key, base64.
+    #[wasm_bindgen(getter, js_name = encryptionPublicKey)]
+    pub fn encryption_public_key(&self) -> Result<String> {
+        Ok(self.keys()?.encryption_public.to_base64())
+    }
+
+    /// Ed25519 signature (base64) of `message`.
+    pub fn sign(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] message: JsValue,
+    ) -> Result<String> {
+        let keys = self.keys()?;
+        Ok(keys.signing.sign(&bytes(&message, "message")?).to_base64())
+    }
+
+    /// Signs a protocol-v2 federation envelope. Takes `{message_type, from, to, payload?,
+    /// message_version?, nonce?, timestamp?}`; fills `protocol_version: 2`,
+    /// `message_version: 1`, `payload: {}`, a fresh nonce and the current time where absent,
+    /// and returns the envelope with its `signature`, members in canonical order (so
+    /// `JSON.stringify` of it is the exact wire body).
+    #[wasm_bindgen(js_name = signFederationEnvelope, unchecked_return_type = "FederationEnvelope")]
+    pub fn sign_federation_envelope(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "UnsignedFederationEnvelope")] envelope: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        object(&envelope, "envelope")?;
+        let message = unsigned_message(&json_value(&envelope, "envelope")?)?;
+        parse_json(&message.sign(&keys.signing).body())
+    }
+
+    /// Encrypts a record under the named derived key (`"personal"`, `"metadata"`,
+    /// `"collection:<id>"`, `"collection:<id>:v<N>"`), bound to `ctx`. Writes our default
+    /// algorithm (XChaCha20-Poly1305).
+    #[wasm_bindgen(js_name = encryptRecord)]
+    pub fn encrypt_record(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let name = string(&key, "key")?;
+        let ctx = RecordContext::from_js(&ctx)?;
+        let plaintext = secret_bytes(&plaintext, "plaintext")?;
+        let mut rng = rng()?;
+        keys.with_record_key(&name, |key| {
+            let sealed = envelope::seal(key, Algorithm::DEFAULT, &ctx.aad(), &plaintext, &mut rng)
+                .map_err(error)?;
+            Ok(bytes_out(&sealed))
+        })
+    }
+
+    /// Decrypts a record envelope of any algorithm (including the original's AES-256-GCM).
+    #[wasm_bindgen(js_name = decryptRecord)]
+    pub fn decrypt_record(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] envelope: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let name = string(&key, "key")?;
+        let ctx = RecordContext::from_js(&ctx)?;
+        let sealed = bytes(&envelope, "envelope")?;
+        keys.with_record_key(&name, |key| {
+            let plaintext = envelope::open(key, &ctx.aad(), &sealed).map_err(error)?;
+            Ok(bytes_out(&plaintext))
+        })
+    }
+
+    /// Wraps the seed for local storage under the device wrap secret (base64 of 32 bytes,
+    /// from the server) and the device id. Returns the base64 value to store.
+    #[wasm_bindgen(js_name = wrapSeed)]
+    pub fn wrap_seed(
+        &self,
+        #[wasm_bindgen(js_name = deviceSecret, unchecked_param_type = "string")]
+        device_secret: JsValue,
+        #[wasm_bindgen(js_name = deviceId, unchecked_param_type = "string")] device_id: JsValue,
+    ) -> Result<String> {
+        let keys = self.keys()?;
+        let secret = wrap_secret(&device_secret)?;
+        let device_id = string(&device_id, "deviceId")?;
+        seed_wrap::wrap_seed(
+            &keys.seed,
+            &secret,
+            &device_id,
+            Algorithm::DEFAULT,
+            &mut rng()?,
+        )
+        .map_err(error)
+    }
+
+    /// The identity in a value made by `wrapSeed` (or by the original client).
+    #[wasm_bindgen(js_name = unwrapSeed)]
+    pub fn unwrap_seed(
+        #[wasm_bindgen(js_name = deviceSecret, unchecked_param_type = "string")]
+        device_secret: JsValue,
+        #[wasm_bindgen(js_name = deviceId, unchecked_param_type = "string")] device_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] wrapped: JsValue,
+    ) -> Result<Identity> {
+        let secret = wrap_secret(&device_secret)?;
+        let device_id = string(&device_id, "deviceId")?;
+        let wrapped = string(&wrapped, "wrapped")?;
+        let seed = seed_wrap::unwrap_seed(&wrapped, &secret, &device_id).map_err(error)?;
+        Ok(Identity::from_seed_value(seed))
+    }
+
+    /// A passkey-PRF key slot for `credentialId`: the seed sealed under the PRF output (as the
+    /// original writes it, AES-256-GCM) and signed with this identity.
+    /// Returns `{credentialId, wrappedKm, wrapAlgo, slotSignature}`.
+    #[wasm_bindgen(js_name = createKeySlot, unchecked_return_type = "KeySlot")]
+    pub fn create_key_slot(
+        &self,
+        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
+        #[wasm_bindgen(js_name = credentialId, unchecked_param_type = "string")]
+        credential_id: JsValue,
+        #[wasm_bindgen(js_name = prfOutput, unchecked_param_type = "Uint8Array")]
+        prf_output: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let user_id = string(&user_id, "userId")?;
+        let credential_id = string(&credential_id, "credentialId")?;
+        let prf_output = secret_bytes(&prf_output, "prfOutput")?;
+        let slot = key_slot::create_slot(
+            &keys.seed,
+            &user_id,
+            &credential_id,
+            &prf_output,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        slot_to_js(&slot)
+    }
+
+    /// The slot signature (base64) over `{credentialId, wrappedKm, wrapAlgo}` for `userId`:
+    /// for re-signing slots, e.g. after a K_m rotation re-seals them.
+    #[wasm_bindgen(js_name = signKeySlot)]
+    pub fn sign_key_slot(
+        &self,
+        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UnsignedKeySlot")] slot: JsValue,
+    ) -> Result<String> {
+        let keys = self.keys()?;
+        let user_id = string(&user_id, "userId")?;
+        let slot = object(&slot, "slot")?;
+        let signable = slot_signable(
+            &user_id,
+            &string_field(slot, "credentialId", "slot")?,
+            &string_field(slot, "wrapAlgo", "slot")?,
+            &string_field(slot, "wrappedKm", "slot")?,
+        );
+        Ok(keys.signing.sign(signable.as_bytes()).to_base64())
+    }
+
+    /// Opens a key slot with the passkey's PRF output, in the original's order: the slot
+    /// signature must verify under `signingPublicKey` (the key the server publishes for the
+    /// account), and the recovered seed must derive that same key.
+    #[wasm_bindgen(js_name = fromKeySlot)]
+    pub fn from_key_slot(
+        #[wasm_bindgen(unchecked_param_type = "KeySlot")] slot: JsValue,
+        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
+        #[wasm_bindgen(js_name = prfOutput, unchecked_param_type = "Uint8Array")]
+        prf_output: JsValue,
+        #[wasm_bindgen(js_name = signingPublicKey, unchecked_param_type = "string")]
+        signing_public_key: JsValue,
+    ) -> Result<Identity> {
+        let slot = key_slot(&slot)?;
+        let user_id = string(&user_id, "userId")?;
+        let prf_output = secret_bytes(&prf_output, "prfOutput")?;
+        let signing_key =
+            Ed25519PublicKey::from_base64(&string(&signing_public_key, "signingPublicKey")?)
+                .map_err(error)?;
+        let seed = slot
+            .open(&user_id, &prf_output, &signing_key)
+            .map_err(error)?;
+        Ok(Identity::from_seed_value(seed))
+    }
+
+    /// Opens a box made by `sealTo(thisIdentity.encryptionPublicKey, …)`.
+    #[wasm_bindgen(js_name = openSealed)]
+    pub fn open_sealed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] sealed: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let sealed = bytes(&sealed, "sealed")?;
+        let plaintext = ecies::open(&keys.encryption, &sealed).map_err(error)?;
+        Ok(bytes_out(&plaintext))
+    }
+
+    /// Seals a friend share (the original's ECIES v2, e.g. a live location) for the friend
+    /// whose encryption key is given, signed by this identity and bound to `{senderId,
+    /// recipientId, timestamp}`. Returns the blob bytes (the wire carries their base64).
+    #[wasm_bindgen(js_name = sealFriendShare)]
+    pub fn seal_friend_share(
+        &self,
+        #[wasm_bindgen(js_name = recipientEncryptionPublicKey, unchecked_param_type = "string")]
+        recipient: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ShareBinding")] binding: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let recipient =
+            X25519PublicKey::from_base64(&string(&recipient, "recipientEncryptionPublicKey")?)
+                .map_err(error)?;
+        let plaintext = secret_bytes(&plaintext, "plaintext")?;
+        let binding = share_binding(&binding)?;
+        let blob = friend_share::seal(&plaintext, &keys.signing, &recipient, &binding, &mut rng()?)
+            .map_err(error)?;
+        Ok(bytes_out(&blob))
+    }
+
+    /// Opens a friend share sent to this identity: verifies the sender's signature (with
+    /// their signing key) before decrypting, with the same binding the sender used.
+    #[wasm_bindgen(js_name = openFriendShare)]
+    pub fn open_friend_share(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] blob: JsValue,
+        #[wasm_bindgen(js_name = senderSigningPublicKey, unchecked_param_type = "string")]
+        sender: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ShareBinding")] binding: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let blob = bytes(&blob, "blob")?;
+        let sender = Ed25519PublicKey::from_base64(&string(&sender, "senderSigningPublicKey")?)
+            .map_err(error)?;
+        let binding = share_binding(&binding)?;
+        let plaintext =
+            friend_share::open(&blob, &keys.encryption, &sender, &binding).map_err(error)?;
+        Ok(bytes_out(&plaintext))
+    }
+
+    /// Seals this identity's seed for a new device (crypto.md §7): to the receiver's
+    /// ephemeral key, bound to the session, signed with this identity. Returns the upload
+    /// `{senderEphemeralPub, sealedSeed, senderSignature}` (AES-256-GCM, so the original's
+    /// receiver opens it too).
+    #[wasm_bindgen(js_name = sealDeviceTransfer, unchecked_return_type = "SealedDeviceTransfer")]
+    pub fn seal_device_transfer(
+        &self,
+        #[wasm_bindgen(js_name = receiverEphemeralPub, unchecked_param_type = "string")]
+        receiver: JsValue,
+        #[wasm_bindgen(js_name = sessionId, unchecked_param_type = "string")] session_id: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let receiver = X25519PublicKey::from_base64(&string(&receiver, "receiverEphemeralPub")?)
+            .map_err(|e| error(format!("receiverEphemeralPub: {e}")))?;
+        let session_id = string(&session_id, "sessionId")?;
+        let transfer = device_transfer::seal(
+            &keys.seed,
+            &keys.signing,
+            &receiver,
+            &session_id,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        crate::transfer::sealed_transfer_to_js(&transfer)
+    }
+
+    /// The legacy static-DH friend encryption (crypto.md §4, D6) that RESOURCE_SHARE still
+    /// carries: `{ciphertext, nonce}` under `HKDF(X25519(mine, friend's), context)`, no AAD.
+    /// `context` is the HKDF label: `"parchment-share-v1"`, `"parchment-share-collection-v1"`
+    /// or `"parchment-collection-key-wrap:<collectionId>"`.
+    #[wasm_bindgen(js_name = encryptForFriend, unchecked_return_type = "LegacyCiphertext")]
+    pub fn encrypt_for_friend(
+        &self,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] context: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let friend = friend_key(&friend)?;
+        let context = string(&context, "context")?;
+        let plaintext = secret_bytes(&plaintext, "plaintext")?;
+        let sealed = share::encrypt_for_friend(
+            &plaintext,
+            &keys.encryption,
+            &friend,
+            share_context(&context)?,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        let out = Object::new();
+        set(&out, "ciphertext", &sealed.ciphertext.as_str().into())?;
+        set(&out, "nonce", &sealed.nonce.as_str().into())?;
+        Ok(out.into())
+    }
+
+    /// Opens a legacy `{ciphertext, nonce}` from a friend (the sender's long-term encryption
+    /// key), with the same `context` label the sender used.
+    #[wasm_bindgen(js_name = decryptFromFriend)]
+    pub fn decrypt_from_friend(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LegacyCiphertext")] sealed: JsValue,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] context: JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let sealed_object = object(&sealed, "sealed")?;
+        let sealed = LegacyCiphertext {
+            ciphertext: string_field(sealed_object, "ciphertext", "sealed")?,
+            nonce: string_field(sealed_object, "nonce", "sealed")?,
+        };
+        let friend = friend_key(&friend)?;
+        let context = string(&context, "context")?;
+        let plaintext = share::decrypt_from_friend(
+            &sealed,
+            &keys.encryption,
+            &friend,
+            share_context(&context)?,
+        )
+        .map_err(error)?;
+        Ok(bytes_out(&plaintext))
+    }
+
+    /// Zeroizes the seed and every key. Any later use of this handle throws. Calling it twice
+    /// is harmless.
+    // wasm-bindgen also emits a `free()` that destroys the handle (later calls then fail with
+    // "null pointer passed to rust"). It writes its own first in the class body, so this one,
+    // defined later, is what `identity.free()` and `[Symbol.dispose]` call; the handle itself
+    // is released by the FinalizationRegistry once unreachable. api.test.mjs pins this.
+    pub fn free(&mut self) {
+        // Dropping `Keys` zeroizes each secret (ZeroizeOnDrop) before the memory is released.
+        self.keys = None;
+    }
+}
+
+fn friend_key(value: &JsValue) -> Result<X25519PublicKey> {
+    X25519PublicKey::from_base64(&string(value, "friendEncryptionPublicKey")?)
+        .map_err(|e| error(format!("friendEncryptionPublicKey: {e}")))
+}
+
+/// The D6 label as the original spells it.
+fn share_context(label: &str) -> Result<ShareContext<'_>> {
+    match label {
+        derive::info::SHARE_V1 => Ok(ShareContext::Default),
+        derive::info::SHARE_COLLECTION_V1 => Ok(ShareContext::Collection),
+        _ => match label.strip_prefix(derive::info::COLLECTION_KEY_WRAP_PREFIX) {
+            Some(id) => Ok(ShareContext::CollectionKeyWrap(id)),
+            None => Err(error(format!(
+                "unknown friend-share context {label:?}: expected \"parchment-share-v1\", \
+                 \"parchment-share-collection-v1\" or \"parchment-collection-key-wrap:<id>\""
+            ))),
+        },
+    }
+}
+
+fn wrap_secret(value: &JsValue) -> Result<WrapSecret> {
+    let text = secret_string(value, "deviceSecret")?;
+    WrapSecret::from_base64(&text).map_err(|e| error(format!("deviceSecret: {e}")))
+}
+
+fn slot_to_js(slot: &KeySlot) -> Result<JsValue> {
+    let out = Object::new();
+    set(&out, "credentialId", &slot.credential_id.as_str().into())?;
+    set(&out, "wrappedKm", &slot.wrapped_km.as_str().into())?;
+    set(&out, "wrapAlgo", &slot.wrap_algo.as_str().into())?;
+    set(&out, "slotSignature", &slot.slot_signature.as_str().into())?;
+    Ok(out.into())
+}
