@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::api::auth::AuthApi;
 use crate::api::identity::IdentityApi;
+use crate::api::keys::KeysApi;
 use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
@@ -33,12 +34,12 @@ use crate::store::Store;
 /// Path prefixes the API owns; everything else is the web app (when configured).
 pub const API_PREFIXES: &[&str] = &["/auth", "/users", "/.well-known", "/federation", "/library"];
 
-pub type Api = (AuthApi, UsersApi, IdentityApi);
+pub type Api = (AuthApi, UsersApi, IdentityApi, KeysApi);
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (AuthApi, UsersApi, IdentityApi),
+        (AuthApi, UsersApi, IdentityApi, KeysApi),
         "Parchment",
         env!("CARGO_PKG_VERSION"),
     )

@@ -59,6 +59,28 @@ fn protected() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::GET, "/auth/passkeys", None),
         (Method::DELETE, "/auth/passkeys/someid", None),
+        (Method::GET, "/users/me/identity", None),
+        (
+            Method::PATCH,
+            "/users/me/alias",
+            Some(json!({ "alias": "alice" })),
+        ),
+        (
+            Method::PUT,
+            "/users/me/keys",
+            Some(json!({ "signingKey": "a", "encryptionKey": "b" })),
+        ),
+        (Method::GET, "/users/me/km-version", None),
+        (Method::GET, "/users/me/blobs", None),
+        (Method::GET, "/users/me/blobs/x", None),
+        (
+            Method::PUT,
+            "/users/me/blobs/x",
+            Some(json!({ "encryptedBlob": "AAAA" })),
+        ),
+        (Method::DELETE, "/users/me/blobs/x", None),
+        (Method::GET, "/users/me/devices/device-01/wrap-secret", None),
+        (Method::POST, "/users/me/device-wrap-secrets/rotate", None),
     ]
 }
 

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem::Request;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use serde_json::Value;
@@ -348,21 +348,26 @@ impl AuthApi {
         Ok(SignedOut::Done(sessions::clear_cookie_header(&state)))
     }
 
-    /// Sign out everywhere (every session of the caller, this one included).
+    /// Sign out everywhere (every session of the caller, this one included) and rotate
+    /// every device wrap secret.
     #[oai(path = "/auth/sessions/all", method = "delete")]
     async fn sign_out_all(&self, state: Data<&AppState>, session: Session) -> ApiResult<SignedOut> {
-        sessions::sign_out_all(&state, session.principal(), false).await?;
+        sessions::sign_out_all(&state, session.principal()).await?;
         Ok(SignedOut::Done(sessions::clear_cookie_header(&state)))
     }
 
-    /// Sign out every other session of the caller.
+    /// Sign out every other session of the caller and rotate the wrap secrets of every
+    /// device except `deviceId` (the caller's own device; all of them when absent).
     #[oai(path = "/auth/sessions/others", method = "delete")]
     async fn sign_out_others(
         &self,
         state: Data<&AppState>,
         session: Session,
+        /// The calling device, whose wrap secret is kept.
+        #[oai(name = "deviceId")]
+        device_id: Query<Option<String>>,
     ) -> ApiResult<Deleted> {
-        sessions::sign_out_all(&state, session.principal(), true).await?;
+        sessions::sign_out_others(&state, session.principal(), device_id.0.as_deref()).await?;
         Ok(Deleted::Done)
     }
 

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod identity;
+pub mod keys;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

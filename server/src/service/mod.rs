@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod identity;
+pub mod keys;
 pub mod mail;
 pub mod passkeys;
 pub mod rate_limit;

@@ -48,6 +48,19 @@ pub const PASSKEY_PER_IP: Limit = Limit {
     window_secs: 60,
 };
 
+/// Device wrap-secret reads per user (api.md §0.1).
+pub const WRAP_SECRET_READ: Limit = Limit {
+    name: "wrap-secret-read",
+    limit: 60,
+    window_secs: 60,
+};
+/// Device wrap-secret rotations per user (api.md §0.1).
+pub const WRAP_SECRET_ROTATE: Limit = Limit {
+    name: "wrap-secret-rotate",
+    limit: 10,
+    window_secs: 60,
+};
+
 impl RateLimiter {
     pub fn new(store: Store, enabled: bool) -> Self {
         RateLimiter { store, enabled }

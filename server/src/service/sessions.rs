@@ -207,18 +207,33 @@ pub async fn sign_out(state: &AppState, principal: &Principal) -> Result<(), App
     Ok(())
 }
 
-/// Deletes every session of the caller (`keep_current` spares the calling one).
-pub async fn sign_out_all(
-    state: &AppState,
-    principal: &Principal,
-    keep_current: bool,
-) -> Result<(), AppError> {
-    let keep = keep_current.then_some(principal.session_id.as_str());
+/// Sign out everywhere: every session of the caller and every device wrap secret.
+pub async fn sign_out_all(state: &AppState, principal: &Principal) -> Result<(), AppError> {
     state.session_cache.forget(&principal.user_id, None);
     state
         .store
-        .delete_sessions_of_user(&principal.user_id, keep)
+        .delete_sessions_of_user(&principal.user_id, None)
         .await?;
+    super::keys::rotate_device_secrets(state, &principal.user_id, None).await?;
+    Ok(())
+}
+
+/// Signs out the caller's other sessions and rotates the wrap secrets of every device but
+/// `device_id` (the caller's, when given).
+pub async fn sign_out_others(
+    state: &AppState,
+    principal: &Principal,
+    device_id: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(device_id) = device_id {
+        super::keys::check_device_id(device_id)?;
+    }
+    state.session_cache.forget(&principal.user_id, None);
+    state
+        .store
+        .delete_sessions_of_user(&principal.user_id, Some(&principal.session_id))
+        .await?;
+    super::keys::rotate_device_secrets(state, &principal.user_id, device_id).await?;
     Ok(())
 }
 

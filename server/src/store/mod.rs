@@ -2,12 +2,14 @@
 //! which both SQLite and PostgreSQL accept; timestamps are Unix milliseconds.
 
 mod identity;
+mod keys;
 mod otp;
 mod passkeys;
 mod rate_limits;
 mod sessions;
 mod users;
 
+pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use passkeys::{ChallengeRow, PasskeyRow};
 pub use sessions::{NewSession, SessionLookup, SessionRow};

@@ -358,3 +358,14 @@ impl Reply {
             .map(String::from)
     }
 }
+
+/// Rate limits use fixed windows aligned to the clock; a test that fills one sleeps past
+/// the boundary first when it is less than 10 s away, so the window cannot roll over mid-test.
+pub async fn fresh_rate_window(window_secs: i64) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let window_ms = window_secs * 1000;
+    let left = window_ms - now.rem_euclid(window_ms);
+    if left < 10_000 {
+        tokio::time::sleep(Duration::from_millis(left as u64 + 50)).await;
+    }
+}

@@ -1,0 +1,139 @@
+use sqlx::FromRow;
+
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BlobRow {
+    pub blob_type: String,
+    pub encrypted_blob: String,
+    pub km_version: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct BlobInfoRow {
+    pub blob_type: String,
+    pub km_version: i64,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub async fn blobs_of_user(&self, user_id: &str) -> StoreResult<Vec<BlobInfoRow>> {
+        Ok(sqlx::query_as(
+            "SELECT blob_type, km_version, updated_at FROM encrypted_user_blobs \
+             WHERE user_id = $1 ORDER BY blob_type",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn blob(&self, user_id: &str, blob_type: &str) -> StoreResult<Option<BlobRow>> {
+        Ok(sqlx::query_as(
+            "SELECT blob_type, encrypted_blob, km_version, updated_at FROM encrypted_user_blobs \
+             WHERE user_id = $1 AND blob_type = $2",
+        )
+        .bind(user_id)
+        .bind(blob_type)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Full replace of one blob; `km_version` `None` means the user's current version.
+    pub async fn put_blob(
+        &self,
+        user_id: &str,
+        blob_type: &str,
+        encrypted_blob: &str,
+        km_version: Option<i64>,
+        now: i64,
+    ) -> StoreResult<Option<BlobRow>> {
+        Ok(sqlx::query_as(
+            "INSERT INTO encrypted_user_blobs (user_id, blob_type, encrypted_blob, km_version, updated_at) \
+             SELECT id, $2, $3, COALESCE($4, km_version), $5 FROM users WHERE id = $1 \
+             ON CONFLICT (user_id, blob_type) DO UPDATE SET \
+             encrypted_blob = excluded.encrypted_blob, km_version = excluded.km_version, \
+             updated_at = excluded.updated_at \
+             RETURNING blob_type, encrypted_blob, km_version, updated_at",
+        )
+        .bind(user_id)
+        .bind(blob_type)
+        .bind(encrypted_blob)
+        .bind(km_version)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn delete_blob(&self, user_id: &str, blob_type: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM encrypted_user_blobs WHERE user_id = $1 AND blob_type = $2")
+                .bind(user_id)
+                .bind(blob_type)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The device's secret, created with `fresh` on first use. Racing first calls both end
+    /// up reading the one row that won the insert.
+    pub async fn device_secret(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        fresh: &str,
+        now: i64,
+    ) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO device_wrap_secrets (user_id, device_id, secret, created_at, rotated_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (user_id, device_id) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .bind(fresh)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let (secret,): (String,) = sqlx::query_as(
+            "SELECT secret FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(secret)
+    }
+
+    /// Gives every device secret of the user (except `keep`) a fresh value, in one
+    /// transaction.
+    pub async fn rotate_device_secrets(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        mut fresh: impl FnMut() -> String,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let devices: Vec<(String,)> = sqlx::query_as(
+            "SELECT device_id FROM device_wrap_secrets WHERE user_id = $1 AND device_id <> $2",
+        )
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .fetch_all(&mut *tx)
+        .await?;
+        for (device_id,) in &devices {
+            sqlx::query(
+                "UPDATE device_wrap_secrets SET secret = $3, rotated_at = $4 \
+                 WHERE user_id = $1 AND device_id = $2",
+            )
+            .bind(user_id)
+            .bind(device_id)
+            .bind(fresh())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(devices.len() as u64)
+    }
+}
