@@ -24,6 +24,8 @@ db_tests!(
     friends_across_servers,
     inbox_rejects_attacks_and_stores_nothing,
     queued_while_peer_is_down_then_delivered_once,
+    changed_server_key_is_refused_until_unpinned,
+    local_friends_reject_and_cancel,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_parchment-server");
@@ -618,6 +620,27 @@ async fn inbox_rejects_attacks_and_stores_nothing(db: Db) {
     unsigned.signature = String::new();
     assert_eq!(post_raw(&a, &unsigned).await.status, 401);
 
+    // A legacy v1 envelope from the original's servers still verifies; a second invitation
+    // from bob is idempotent.
+    let mut legacy = Envelope {
+        protocol_version: None,
+        message_type: None,
+        legacy_type: Some("FRIEND_INVITE".into()),
+        message_version: None,
+        nonce: None,
+        from: bob.handle.clone(),
+        to: alice.handle.clone(),
+        timestamp: format_millis(now_ms()),
+        signature: String::new(),
+        payload: None,
+    };
+    legacy.signature = bob
+        .signing
+        .sign(legacy.signable().unwrap().as_bytes())
+        .to_base64();
+    let v1 = raw(&b, &b.key, &a, body_of(&legacy), now_ms());
+    assert_eq!(post_raw(&a, &v1).await.status, 202);
+
     // Nothing of the rejected messages was stored.
     assert_eq!(a.count(stored).await, 1);
     assert_eq!(
@@ -690,4 +713,139 @@ async fn queued_while_peer_is_down_then_delivered_once(db: Db) {
             .await,
         3
     );
+}
+
+async fn changed_server_key_is_refused_until_unpinned(db: Db) {
+    let a = Peer::start(db).await;
+    let mut b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let invite = |to: &str| {
+        let (m, signature) = message(MessageType::FriendInvite, &bob, to, Object::new());
+        m.with_signature(&signature).body()
+    };
+    let first = raw(&b, &b.key, &a, invite(&alice.handle), now_ms());
+    assert_eq!(post_raw(&a, &first).await.status, 202);
+
+    // B comes back with another key: A re-fetches its manifest on the signature failure,
+    // sees the changed key and refuses it.
+    b.stop();
+    b.key = Ed25519SecretKey::generate(&mut OsRng);
+    b.spawn().await;
+    let rotated = raw(&b, &b.key, &a, invite(&alice.handle), now_ms());
+    expect(post_raw(&a, &rotated).await, 401, "federation_auth_failed");
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_message_nonces")
+            .await,
+        1
+    );
+    // The operator accepts the rotation.
+    let out = a.admin(&["federation", "unpin", "--domain", &b.domain()]);
+    assert!(out.starts_with("unpinned"), "{out}");
+    let again = raw(&b, &b.key, &a, invite(&alice.handle), now_ms());
+    let reply = post_raw(&a, &again).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+}
+
+async fn local_friends_reject_and_cancel(db: Db) {
+    let a = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let carol = a.user("carol").await;
+    let dave = a.user("dave").await;
+    // Same server: delivered without HTTP, through the same checks.
+    befriend(&a, &alice, &a, &carol).await;
+    // dave invites alice; alice rejects.
+    let mut body = signed(MessageType::FriendInvite, &dave, &alice.handle);
+    body["handle"] = json!(alice.handle);
+    a.call("POST", "/friends/invite", &dave, Some(body.clone()))
+        .await
+        .ok();
+    // A second pending invitation to the same person is refused.
+    let mut again = signed(MessageType::FriendInvite, &dave, &alice.handle);
+    again["handle"] = json!(alice.handle);
+    let dup = a.call("POST", "/friends/invite", &dave, Some(again)).await;
+    assert_eq!(dup.status, 409, "{}", dup.text);
+    let incoming = poll("dave's invitation", || async {
+        let list = a
+            .call(
+                "GET",
+                "/friends/invitations?direction=incoming",
+                &alice,
+                None,
+            )
+            .await
+            .ok();
+        list["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["fromHandle"] == dave.handle && i["status"] == "pending")
+            .cloned()
+    })
+    .await;
+    let id = incoming["id"].as_str().unwrap();
+    // A signature for another message type is refused.
+    let wrong = a
+        .call(
+            "POST",
+            &format!("/friends/invitations/{id}/reject"),
+            &alice,
+            Some(signed(MessageType::FriendAccept, &alice, &dave.handle)),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.text);
+    a.call(
+        "POST",
+        &format!("/friends/invitations/{id}/reject"),
+        &alice,
+        Some(signed(MessageType::FriendReject, &alice, &dave.handle)),
+    )
+    .await
+    .ok();
+    poll("the rejection at dave", || async {
+        let list = a
+            .call(
+                "GET",
+                "/friends/invitations?direction=outgoing",
+                &dave,
+                None,
+            )
+            .await
+            .ok();
+        (list["invitations"][0]["status"] == "rejected").then_some(Value::Null)
+    })
+    .await;
+    // Accepting a rejected invitation is a conflict.
+    let late = a
+        .call(
+            "POST",
+            &format!("/friends/invitations/{id}/accept"),
+            &alice,
+            Some(signed(MessageType::FriendAccept, &alice, &dave.handle)),
+        )
+        .await;
+    assert_eq!(late.status, 409, "{}", late.text);
+    // dave invites carol and cancels.
+    let mut body = signed(MessageType::FriendInvite, &dave, &carol.handle);
+    body["handle"] = json!(carol.handle);
+    let created = a
+        .call("POST", "/friends/invite", &dave, Some(body))
+        .await
+        .ok();
+    let id = created["invitation"]["id"].as_str().unwrap();
+    a.call("DELETE", &format!("/friends/invitations/{id}"), &dave, None)
+        .await
+        .ok();
+    let list = a
+        .call(
+            "GET",
+            "/friends/invitations?direction=outgoing",
+            &dave,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(list["invitations"][0]["status"], "cancelled");
+    let friends = a.call("GET", "/friends", &dave, None).await.ok();
+    assert_eq!(friends["friends"], json!([]));
 }

@@ -100,6 +100,17 @@ impl Client {
 /// different from the pin is refused hard and logged. When the peer cannot be reached, a
 /// pinned key is still used.
 pub async fn peer_key(state: &AppState, host: &str) -> Result<Ed25519PublicKey, PeerError> {
+    resolve_peer(state, host, false).await.map(|(key, _)| key)
+}
+
+/// Like [`peer_key`]; `refresh` fetches the manifest even when the cache is fresh (after a
+/// signature failure, so a changed key is detected and logged at once). Also says whether
+/// the key came from the cache.
+pub async fn resolve_peer(
+    state: &AppState,
+    host: &str,
+    refresh: bool,
+) -> Result<(Ed25519PublicKey, bool), PeerError> {
     let host = host.to_ascii_lowercase();
     let now = now_ms();
     let pinned = state.store.peer(&host).await?;
@@ -110,8 +121,8 @@ pub async fn peer_key(state: &AppState, host: &str) -> Result<Ed25519PublicKey, 
         })
     };
     if let Some(pin) = &pinned {
-        if now - pin.fetched_at < MANIFEST_TTL_MS {
-            return pinned_key(&pin.public_key);
+        if !refresh && now - pin.fetched_at < MANIFEST_TTL_MS {
+            return pinned_key(&pin.public_key).map(|key| (key, true));
         }
     }
     let json = match state
@@ -124,7 +135,7 @@ pub async fn peer_key(state: &AppState, host: &str) -> Result<Ed25519PublicKey, 
             return match &pinned {
                 Some(pin) => {
                     tracing::warn!(peer = %host, error = %err, "manifest refresh failed; using the pin");
-                    pinned_key(&pin.public_key)
+                    pinned_key(&pin.public_key).map(|key| (key, true))
                 }
                 None => Err(err),
             }
@@ -148,7 +159,7 @@ pub async fn peer_key(state: &AppState, host: &str) -> Result<Ed25519PublicKey, 
         }
         Some(_) => {
             state.store.refresh_peer(&host, &key, &json, now).await?;
-            Ok(manifest.public_key)
+            Ok((manifest.public_key, false))
         }
         None => {
             if !state.store.pin_peer(&host, &key, &json, now).await? {
@@ -167,7 +178,7 @@ pub async fn peer_key(state: &AppState, host: &str) -> Result<Ed25519PublicKey, 
             } else {
                 tracing::info!(peer = %host, key = %key, "pinned new peer server key");
             }
-            Ok(manifest.public_key)
+            Ok((manifest.public_key, false))
         }
     }
 }

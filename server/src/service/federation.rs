@@ -154,11 +154,8 @@ pub async fn receive(
         return Err(auth_failed("malformed server id"));
     }
     let sender = headers.server_id.to_ascii_lowercase();
-    let key = federation::peer_key(state, &sender)
-        .await
-        .map_err(|e| auth_failed(format!("peer server key: {e}")))?;
     let hash = body_hash(&canonical_body);
-    RequestSignable {
+    let signable = RequestSignable {
         method: "POST",
         path: federation::INBOX_PATH,
         body_hash: &hash,
@@ -167,9 +164,25 @@ pub async fn receive(
         peer_server_id: &our_id,
         sender_server_id: &headers.server_id,
         protocol_version: version,
+    };
+    let sender_ref = sender.as_str();
+    let peer_key = |refresh| async move {
+        federation::resolve_peer(state, sender_ref, refresh)
+            .await
+            .map_err(|e| auth_failed(format!("peer server key: {e}")))
+    };
+    let (key, cached) = peer_key(false).await?;
+    if let Err(err) = signable.verify(&key, &headers.signature) {
+        // A cached manifest may be stale: fetch it once more (a changed key is refused
+        // and logged there), then the signature must verify with the current pin.
+        if !cached {
+            return Err(auth_failed(err));
+        }
+        let (key, _) = peer_key(true).await?;
+        signable
+            .verify(&key, &headers.signature)
+            .map_err(auth_failed)?;
     }
-    .verify(&key, &headers.signature)
-    .map_err(auth_failed)?;
     let fresh = state
         .store
         .record_transport_nonce(&sender, &headers.nonce, now, now - TRANSPORT_NONCE_TTL_MS)
