@@ -50,10 +50,15 @@ struct Peer {
     dir: TempDir,
     child: Option<Child>,
     http: reqwest::Client,
+    extra: Vec<String>,
 }
 
 impl Peer {
     async fn start(db: Db) -> Peer {
+        Self::start_with(db, &[]).await
+    }
+
+    async fn start_with(db: Db, extra: &[&str]) -> Peer {
         let dir = TempDir::new().unwrap();
         let db_url = fresh_database(db, &dir).await;
         let mut peer = Peer {
@@ -66,6 +71,7 @@ impl Peer {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         peer.spawn().await;
         peer
@@ -97,6 +103,7 @@ impl Peer {
             .arg("--federation-allow-http")
             .arg("--mail-dir")
             .arg(self.dir.path().join("mail"))
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -848,4 +855,134 @@ async fn local_friends_reject_and_cancel(db: Db) {
     assert_eq!(list["invitations"][0]["status"], "cancelled");
     let friends = a.call("GET", "/friends", &dave, None).await.ok();
     assert_eq!(friends["friends"], json!([]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Benchmark (ignored; run with
+// `cargo test --release -p parchment-server --test federation -- --ignored --nocapture`).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_inbox_sqlite() {
+    bench_inbox(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_inbox_postgres() {
+    if std::env::var("PARCHMENT_TEST_POSTGRES_URL").is_err() {
+        eprintln!("PARCHMENT_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    bench_inbox(Db::Postgres).await
+}
+
+async fn blast(
+    a: &Peer,
+    requests: std::sync::Arc<Vec<Raw>>,
+    concurrency: usize,
+) -> (f64, Vec<(u16, f64)>) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (requests, next, http, url) = (
+            requests.clone(),
+            next.clone(),
+            a.http.clone(),
+            a.url("/federation/inbox"),
+        );
+        tasks.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(raw) = requests.get(i) else { break };
+                let t = Instant::now();
+                let resp = http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Parchment-Server-Id", &raw.server_id)
+                    .header("X-Parchment-Protocol-Version", "2")
+                    .header("X-Parchment-Nonce", &raw.nonce)
+                    .header("X-Parchment-Timestamp", &raw.timestamp)
+                    .header("X-Parchment-Server-Signature", &raw.signature)
+                    .body(raw.body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let _ = resp.bytes().await;
+                out.push((status, t.elapsed().as_secs_f64() * 1000.0));
+            }
+            out
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.unwrap());
+    }
+    (started.elapsed().as_secs_f64(), all)
+}
+
+fn report(label: &str, elapsed: f64, results: &[(u16, f64)], expect_status: u16) {
+    let ok = results.iter().filter(|(s, _)| *s == expect_status).count();
+    let mut latencies: Vec<f64> = results.iter().map(|(_, l)| *l).collect();
+    latencies.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "{label}: {} requests, {ok} answered {expect_status}, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+        results.len(),
+        results.len() as f64 / elapsed,
+        pct(0.5),
+        pct(0.99)
+    );
+    assert_eq!(ok, results.len(), "{label}: unexpected statuses");
+}
+
+async fn bench_inbox(db: Db) {
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let a = Peer::start_with(db, &["--rate-limits", "off"]).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&b, &bob, &a, &alice).await;
+    let t = Instant::now();
+    let requests: Vec<Raw> = (0..n)
+        .map(|i| {
+            let mut payload = Object::new();
+            payload.insert("resourceType", CValue::string("collection"));
+            payload.insert("resourceId", CValue::string(&format!("c{i}")));
+            payload.insert("encryptedData", CValue::string("AAAAAAAAAAAAAAAAAAAAAAAA"));
+            payload.insert("nonce", CValue::string("BBBBBBBBBBBBBBBB"));
+            payload.insert("role", CValue::string("viewer"));
+            let (m, signature) = message(MessageType::ResourceShare, &bob, &alice.handle, payload);
+            raw(
+                &b,
+                &b.key,
+                &a,
+                m.with_signature(&signature).body(),
+                now_ms(),
+            )
+        })
+        .collect();
+    eprintln!(
+        "pre-signed {n} requests in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let requests = std::sync::Arc::new(requests);
+    let (elapsed, results) = blast(&a, requests.clone(), 64).await;
+    report(&format!("{db:?} valid"), elapsed, &results, 202);
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM incoming_shares").await,
+        n as i64
+    );
+    let (elapsed, results) = blast(&a, requests, 64).await;
+    report(&format!("{db:?} replay flood"), elapsed, &results, 401);
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM incoming_shares").await,
+        n as i64
+    );
 }
