@@ -432,9 +432,11 @@ pub async fn serve(
     result.context("server failed")
 }
 
-/// Deletes expired sessions, codes, challenges and old rate-limit windows every 10 minutes.
+/// Deletes expired sessions, codes, challenges, old rate-limit windows and federation
+/// replay memory past its window, and expires invitations, every 5 minutes (transport
+/// nonces live 600 s, so a replay is caught for 600-900 s).
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
         let now = now_ms();

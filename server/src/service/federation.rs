@@ -185,7 +185,7 @@ pub async fn receive(
     }
     let fresh = state
         .store
-        .record_transport_nonce(&sender, &headers.nonce, now, now - TRANSPORT_NONCE_TTL_MS)
+        .record_transport_nonce(&sender, &headers.nonce, now)
         .await?;
     if !fresh {
         return Err(auth_failed("replayed nonce"));

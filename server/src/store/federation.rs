@@ -76,14 +76,14 @@ impl Store {
     }
 
     /// Records a transport nonce of `sender`; `false` when it was seen before (a replay).
+    /// Old nonces are pruned by housekeeping ([`Store::prune_federation`]), not per request.
     pub async fn record_transport_nonce(
         &self,
         sender: &str,
         nonce: &str,
         now: i64,
-        forget_before: i64,
     ) -> StoreResult<bool> {
-        let inserted = match sqlx::query(
+        match sqlx::query(
             "INSERT INTO federation_nonces (sender, nonce, created_at) VALUES ($1, $2, $3)",
         )
         .bind(sender)
@@ -93,18 +93,10 @@ impl Store {
         .await
         .map_err(StoreError::from)
         {
-            Ok(_) => true,
-            Err(StoreError::UniqueViolation) => false,
-            Err(err) => return Err(err),
-        };
-        if inserted {
-            sqlx::query("DELETE FROM federation_nonces WHERE sender = $1 AND created_at < $2")
-                .bind(sender)
-                .bind(forget_before)
-                .execute(&self.pool)
-                .await?;
+            Ok(_) => Ok(true),
+            Err(StoreError::UniqueViolation) => Ok(false),
+            Err(err) => Err(err),
         }
-        Ok(inserted)
     }
 
     /// Records the user-level (from, nonce) of a v2 message; `false` when already processed.
