@@ -18,6 +18,8 @@ use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
 use crate::api::auth::AuthApi;
+use crate::api::federation::FederationApi;
+use crate::api::friends::FriendsApi;
 use crate::api::identity::IdentityApi;
 use crate::api::keys::KeysApi;
 use crate::api::library::LibraryApi;
@@ -33,14 +35,37 @@ use crate::service::{now_ms, AppState, Inner, Settings};
 use crate::store::Store;
 
 /// Path prefixes the API owns; everything else is the web app (when configured).
-pub const API_PREFIXES: &[&str] = &["/auth", "/users", "/.well-known", "/federation", "/library"];
+pub const API_PREFIXES: &[&str] = &[
+    "/auth",
+    "/users",
+    "/.well-known",
+    "/federation",
+    "/friends",
+    "/library",
+];
 
-pub type Api = (AuthApi, UsersApi, IdentityApi, KeysApi, LibraryApi);
+pub type Api = (
+    AuthApi,
+    UsersApi,
+    IdentityApi,
+    KeysApi,
+    FederationApi,
+    FriendsApi,
+    LibraryApi,
+);
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (AuthApi, UsersApi, IdentityApi, KeysApi, LibraryApi),
+        (
+            AuthApi,
+            UsersApi,
+            IdentityApi,
+            KeysApi,
+            FederationApi,
+            FriendsApi,
+            LibraryApi,
+        ),
         "Parchment",
         env!("CARGO_PKG_VERSION"),
     )
@@ -69,6 +94,9 @@ pub fn build_state(store: Store, args: &ServeArgs, data_dir: &Path) -> anyhow::R
         open_registration: args.open_registration,
         trusted_proxies: args.trusted_proxies.clone(),
         federation_allow_http: args.federation_allow_http,
+        federation_max_age_ms: i64::try_from(args.federation_max_age_secs.max(60))
+            .unwrap_or(i64::MAX / 2_000)
+            .saturating_mul(1000),
     };
     Ok(AppState::new(Inner {
         limiter: RateLimiter::new(store.clone(), args.rate_limits == "on"),
@@ -78,6 +106,8 @@ pub fn build_state(store: Store, args: &ServeArgs, data_dir: &Path) -> anyhow::R
         mailer,
         server_key,
         session_cache: SessionCache::new(Duration::from_millis(args.session_cache_ms)),
+        federation: crate::federation::Client::new(args.federation_allow_http)?,
+        outbox_wake: tokio::sync::Notify::new(),
     }))
 }
 
@@ -390,18 +420,26 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let worker = args
+        .federation_worker
+        .then(|| tokio::spawn(crate::federation::outbox::worker(state.clone())));
     let app = build_app(state, args);
     tracing::info!(addr = %bound.addr, "listening");
     let result = poem::Server::new_with_acceptor(bound.acceptor)
         .run_with_graceful_shutdown(app.into_endpoint(), shutdown, Some(Duration::from_secs(30)))
         .await;
     housekeeping.abort();
+    if let Some(worker) = worker {
+        worker.abort();
+    }
     result.context("server failed")
 }
 
-/// Deletes expired sessions, codes, challenges and old rate-limit windows every 10 minutes.
+/// Deletes expired sessions, codes, challenges, old rate-limit windows and federation
+/// replay memory past its window, and expires invitations, every 5 minutes (transport
+/// nonces live 600 s, so a replay is caught for 600-900 s).
 async fn housekeeping(state: AppState) {
-    let period = Duration::from_secs(600);
+    let period = Duration::from_secs(300);
     // The first round one period after start, not at once: start-up stays quick.
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
@@ -413,6 +451,20 @@ async fn housekeeping(state: AppState) {
             .await
         {
             tracing::warn!(error = %err, "housekeeping failed");
+        }
+        let federation = async {
+            state
+                .store
+                .prune_federation(
+                    now - crate::service::federation::TRANSPORT_NONCE_TTL_MS,
+                    now - state.settings.federation_max_age_ms
+                        - crate::service::federation::TRANSPORT_NONCE_TTL_MS,
+                )
+                .await?;
+            state.store.expire_invitations(now).await
+        };
+        if let Err(err) = federation.await {
+            tracing::warn!(error = %err, "federation housekeeping failed");
         }
     }
 }

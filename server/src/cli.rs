@@ -7,7 +7,7 @@ use poem_openapi::types::ToJSON;
 
 use crate::api::users::{CreatedUser, RoleInfo};
 use crate::app;
-use crate::config::{AdminCommand, Cli, Command, DbArgs, ServeArgs};
+use crate::config::{AdminCommand, Cli, Command, DbArgs, FederationCommand, ServeArgs};
 use crate::service::sessions;
 use crate::service::users::{self, CreateUser};
 use crate::store::Store;
@@ -105,6 +105,16 @@ async fn run_admin(db: &DbArgs, command: AdminCommand) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", created.token);
+            Ok(())
+        }
+        AdminCommand::Federation(FederationCommand::Unpin { domain }) => {
+            let host = domain.trim().to_ascii_lowercase();
+            if store.unpin_peer(&host).await? {
+                tracing::warn!(peer = %host, "peer server pin removed by the operator");
+                println!("unpinned {host}; its next manifest will be pinned");
+            } else {
+                println!("no pin for {host}");
+            }
             Ok(())
         }
     };

@@ -59,6 +59,20 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 30)]
         ttl_days: u32,
     },
+    /// Federation administration.
+    #[command(subcommand)]
+    Federation(FederationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FederationCommand {
+    /// Forget the pinned key of a peer server, so its next manifest is pinned anew (accept
+    /// a legitimate key rotation).
+    Unpin {
+        /// The peer's server id (host[:port]).
+        #[arg(long)]
+        domain: String,
+    },
 }
 
 /// Where the store lives; shared by every subcommand.
@@ -118,6 +132,13 @@ pub struct ServeArgs {
     /// Allow plain-HTTP federation peers (loopback testing only).
     #[arg(long, env = "PARCHMENT_FEDERATION_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub federation_allow_http: bool,
+    /// How long an outbound federation message is retried, and how long a received v2
+    /// message's (from, nonce) is remembered (so an old, queued message is accepted once).
+    #[arg(long, env = "PARCHMENT_FEDERATION_MAX_AGE_SECS", default_value_t = 24 * 3600)]
+    pub federation_max_age_secs: u64,
+    /// Run the outbound delivery worker in this process (default on).
+    #[arg(long, env = "PARCHMENT_FEDERATION_WORKER", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub federation_worker: bool,
     /// `on` (default) or `off` (load benchmarks only).
     #[arg(long, env = "PARCHMENT_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
     pub rate_limits: String,

@@ -29,6 +29,13 @@ pub enum AppError {
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// A server-to-server request failed authentication (headers, window, peer key,
+    /// signature, replayed transport nonce).
+    #[error("Federation auth failed: {0}")]
+    FederationAuth(String),
+    /// A body over a limit the service enforces itself.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("The email could not be sent")]
     Mail(String),
     #[error(transparent)]
@@ -142,6 +149,12 @@ impl From<AppError> for ApiError {
             }
             AppError::Unavailable(_) => {
                 ApiError::Unavailable(ErrorBody::new("unavailable", message))
+            }
+            AppError::FederationAuth(_) => {
+                ApiError::Unauthorized(ErrorBody::new("federation_auth_failed", message))
+            }
+            AppError::TooLarge(_) => {
+                ApiError::PayloadTooLarge(ErrorBody::new("payload_too_large", message))
             }
             AppError::Mail(detail) => {
                 tracing::error!(error = %detail, "sending mail failed");

@@ -8,5 +8,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod federation;
 pub mod service;
 pub mod store;

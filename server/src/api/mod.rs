@@ -1,6 +1,8 @@
 //! HTTP handlers: parse, call a service, answer. One file per resource.
 
 pub mod auth;
+pub mod federation;
+pub mod friends;
 pub mod identity;
 pub mod keys;
 pub mod library;

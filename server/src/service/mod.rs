@@ -2,6 +2,8 @@
 //! the store.
 
 pub mod auth;
+pub mod federation;
+pub mod friends;
 pub mod identity;
 pub mod keys;
 pub mod library;
@@ -32,6 +34,8 @@ pub struct Settings {
     pub open_registration: bool,
     pub trusted_proxies: Vec<IpAddr>,
     pub federation_allow_http: bool,
+    /// Retry horizon of the outbox and the age up to which a v2 message is accepted.
+    pub federation_max_age_ms: i64,
 }
 
 impl Settings {
@@ -73,6 +77,10 @@ pub struct Inner {
     pub webauthn: Option<Webauthn>,
     pub server_key: Ed25519SecretKey,
     pub session_cache: sessions::SessionCache,
+    /// Outbound federation HTTP client.
+    pub federation: crate::federation::Client,
+    /// Wakes the outbox worker when a message is queued.
+    pub outbox_wake: tokio::sync::Notify,
 }
 
 impl AppState {

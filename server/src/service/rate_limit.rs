@@ -82,3 +82,17 @@ impl RateLimiter {
         Ok(())
     }
 }
+
+/// Discovery documents (`/.well-known/parchment-server`, `/.well-known/user/*`) per client
+/// address (federation.md §10).
+pub const FEDERATION_WELL_KNOWN_PER_IP: Limit = Limit {
+    name: "federation-well-known-ip",
+    limit: 60,
+    window_secs: 60,
+};
+/// Inbox deliveries per client address (federation.md §10).
+pub const FEDERATION_INBOX_PER_IP: Limit = Limit {
+    name: "federation-inbox-ip",
+    limit: 120,
+    window_secs: 60,
+};

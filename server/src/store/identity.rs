@@ -44,3 +44,17 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+impl Store {
+    /// The user whose alias is `alias` in any letter case (the unique index is on the
+    /// lowercase form).
+    pub async fn user_by_alias(&self, alias: &str) -> StoreResult<Option<super::UserRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {} FROM users WHERE alias_normalized = $1",
+            super::users::USER_COLUMNS
+        ))
+        .bind(alias.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+}

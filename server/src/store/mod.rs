@@ -1,17 +1,23 @@
 //! SQL. One `Store` over `sqlx::AnyPool`: every query is written once with `$n` placeholders,
 //! which both SQLite and PostgreSQL accept; timestamps are Unix milliseconds.
 
+mod federation;
+mod friends;
 mod identity;
 mod keys;
 mod otp;
+mod outbox;
 mod passkeys;
 mod rate_limits;
 mod rotation;
 mod sessions;
 mod users;
 
+pub use federation::PeerRow;
+pub use friends::{FriendRow, InvitationRow, LocationRow, NewShare};
 pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
+pub use outbox::{NewOutboxRow, OutboxRow};
 pub use passkeys::{ChallengeRow, PasskeyRow};
 pub use rotation::{CollectionRow, Commit, CommitRefused, NewSlot, SlotRow};
 pub use sessions::{NewSession, SessionLookup, SessionRow};

@@ -2,7 +2,8 @@ use sqlx::FromRow;
 
 use super::{Store, StoreResult};
 
-const USER_COLUMNS: &str = "id, email, first_name, last_name, picture, alias, signing_key, \
+pub(super) const USER_COLUMNS: &str =
+    "id, email, first_name, last_name, picture, alias, signing_key, \
      encryption_key, km_version, onboarding_completed_at, created_at, updated_at";
 
 #[derive(Debug, Clone, FromRow)]

@@ -1,0 +1,147 @@
+//! Server-to-server endpoints: discovery documents and the inbox.
+
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use parchment_core::federation::request::{
+    HEADER_NONCE, HEADER_PROTOCOL_VERSION, HEADER_SERVER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
+use poem_openapi::ApiResponse;
+
+use super::identity::Success;
+use super::{client_ip, ApiTags};
+use crate::error::ApiResult;
+use crate::service::rate_limit::{FEDERATION_INBOX_PER_IP, FEDERATION_WELL_KNOWN_PER_IP};
+use crate::service::{federation as service, now_ms, AppState};
+
+#[derive(Debug, ApiResponse)]
+pub enum InboxAccepted {
+    /// Authenticated, verified and processed.
+    #[oai(status = 202)]
+    Accepted(Json<Success>),
+}
+
+/// This server's federation manifest (federation.md §3).
+#[derive(Debug, Clone, Object)]
+pub struct ServerManifestBody {
+    /// Server id: host[:port] of the public URL; the domain of every local handle.
+    pub server_id: String,
+    /// Ed25519 server identity key, base64.
+    pub public_key: String,
+    pub protocol_versions: Vec<u32>,
+    pub minimum_protocol_version: Option<u32>,
+    pub capabilities: Vec<String>,
+    /// Always `null`.
+    pub key_transparency_anchor: Option<String>,
+}
+
+/// A local user's public document (federation.md §9).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UserDocumentBody {
+    /// `alias@domain`.
+    pub handle: String,
+    /// Ed25519 identity key, base64.
+    pub signing_key: String,
+    /// X25519 key, base64, or `""` when none is published.
+    pub encryption_key: String,
+    /// Where peers deliver messages for this user.
+    pub inbox: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub picture: Option<String>,
+}
+
+pub struct FederationApi;
+
+#[OpenApi(tag = "ApiTags::Federation")]
+impl FederationApi {
+    /// This server's identity: server id, Ed25519 key, protocol versions, capabilities.
+    /// No authentication; 60 requests per minute per client address (shared with user
+    /// documents).
+    #[oai(path = "/.well-known/parchment-server", method = "get")]
+    async fn manifest(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+    ) -> ApiResult<Json<ServerManifestBody>> {
+        state
+            .limiter
+            .check(FEDERATION_WELL_KNOWN_PER_IP, &client_ip(req), now_ms())
+            .await?;
+        let doc = service::manifest(&state)?;
+        Ok(Json(ServerManifestBody {
+            server_id: doc.server_id,
+            public_key: doc.public_key,
+            protocol_versions: doc.protocol_versions,
+            minimum_protocol_version: doc.minimum_protocol_version,
+            capabilities: doc.capabilities,
+            key_transparency_anchor: doc.key_transparency_anchor,
+        }))
+    }
+
+    /// The public document of the local user `alias` (any letter case): handle, keys,
+    /// inbox, display name. 404 when there is no such alias or no published signing key.
+    #[oai(path = "/.well-known/user/:alias", method = "get")]
+    async fn user_document(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        alias: Path<String>,
+    ) -> ApiResult<Json<UserDocumentBody>> {
+        state
+            .limiter
+            .check(FEDERATION_WELL_KNOWN_PER_IP, &client_ip(req), now_ms())
+            .await?;
+        let doc = service::user_document(&state, &alias).await?;
+        Ok(Json(UserDocumentBody {
+            handle: doc.handle,
+            signing_key: doc.signing_key,
+            encryption_key: doc.encryption_key,
+            inbox: doc.inbox,
+            name: doc.name,
+            picture: doc.picture,
+        }))
+    }
+
+    /// Server-to-server delivery of one user-signed envelope (v2, or legacy v1). Body:
+    /// `{protocol_version?, message_type?, type?, message_version?, nonce?, from, to,
+    /// timestamp, signature, payload?}`; other members are dropped before the body hash.
+    /// Checked in order: schema (422), size (413), the five `X-Parchment-*` headers, protocol
+    /// version, ±300 s, the sender server's pinned key, the signature over method, path and
+    /// body hash, the transport nonce (each 401 `federation_auth_failed`); then the sending
+    /// server must be `from`'s home server, `to` local, the user signature valid (400), a v2
+    /// (from, nonce) new (409 `replay`), the type known (400 `unsupported_type`). 120
+    /// requests per minute per client address.
+    #[oai(path = "/federation/inbox", method = "post")]
+    async fn inbox(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<serde_json::Value>,
+    ) -> ApiResult<InboxAccepted> {
+        state
+            .limiter
+            .check(FEDERATION_INBOX_PER_IP, &client_ip(req), now_ms())
+            .await?;
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let headers = service::InboundHeaders {
+            server_id: header(HEADER_SERVER_ID),
+            protocol_version: header(HEADER_PROTOCOL_VERSION),
+            nonce: header(HEADER_NONCE),
+            timestamp: header(HEADER_TIMESTAMP),
+            signature: header(HEADER_SIGNATURE),
+        };
+        service::receive(&state, headers, &body).await?;
+        Ok(InboxAccepted::Accepted(Json(Success { success: true })))
+    }
+}

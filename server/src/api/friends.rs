@@ -1,0 +1,410 @@
+//! Friends across servers: invitations, friendships, messages to friends, and what friends
+//! sent. Every message is signed by the client (a v2 envelope with `message_version` 1 and
+//! `from` = the caller's handle); the server verifies it before queuing it.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, Object, OpenApi};
+
+use super::identity::Success;
+use super::{timestamp, ApiTags, Session};
+use crate::error::ApiResult;
+use crate::service::federation as fed;
+use crate::service::friends::{self as service, InvitationView, Signed};
+use crate::service::AppState;
+use chrono::{DateTime, Utc};
+use parchment_core::handle::Handle;
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteRequest {
+    /// `alias@domain` of the invitee, exactly as signed in `to`.
+    pub handle: String,
+    /// base64 Ed25519 signature by the caller's identity key over the v2 FRIEND_INVITE
+    /// envelope `{from: <caller's handle>, to: handle, nonce, timestamp, payload: {},
+    /// message_version: 1, protocol_version: 2}` (canonical JSON).
+    pub signature: String,
+    /// base64 of 16 random bytes.
+    pub nonce: String,
+    /// ISO-8601, within 300 s of the server's clock.
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedRequest {
+    /// Signature over the v2 envelope the server sends (see `POST /friends/invite`).
+    pub signature: String,
+    pub nonce: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessageRequest {
+    /// `LOCATION_UPDATE` (payload `{encryptedLocation, nonce: <sentAt ISO>}`),
+    /// `LOCATION_REQUEST` (`{}`) or `RESOURCE_SHARE` (`{resourceType, resourceId,
+    /// encryptedData, nonce, role}`).
+    pub message_type: String,
+    /// The payload exactly as signed.
+    pub payload: serde_json::Value,
+    pub signature: String,
+    pub nonce: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    pub from_handle: String,
+    pub to_handle: String,
+    /// `incoming` or `outgoing`.
+    pub direction: String,
+    /// `pending`, `accepted`, `rejected`, `cancelled` or `expired`.
+    pub status: String,
+    /// Delivery of the message we sent for it: `pending`, `delivered` or `failed`.
+    pub delivery: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<InvitationView> for Invitation {
+    fn from(v: InvitationView) -> Self {
+        Invitation {
+            id: v.row.id,
+            from_handle: v.row.from_handle,
+            to_handle: v.row.to_handle,
+            direction: v.row.direction,
+            status: v.status,
+            delivery: v.delivery,
+            created_at: timestamp(v.row.created_at),
+            expires_at: timestamp(v.row.expires_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct InvitationCreated {
+    pub invitation: Invitation,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Invitations {
+    pub invitations: Vec<Invitation>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Friend {
+    pub handle: String,
+    /// The friend's Ed25519 key as of the friendship's start; their messages are verified
+    /// with it.
+    pub signing_key: String,
+    pub encryption_key: Option<String>,
+    pub name: Option<String>,
+    pub established_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Friends {
+    pub friends: Vec<Friend>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FriendLocation {
+    pub from_handle: String,
+    /// The ciphertext as sent.
+    pub encrypted_location: String,
+    pub sent_at: DateTime<Utc>,
+    /// The signed envelope as received (canonical JSON), for the client to verify.
+    pub envelope: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct FriendLocations {
+    pub locations: Vec<FriendLocation>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Queued {
+    /// Outbox id; follow it at `GET /federation/outbox`.
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: String,
+    pub message_type: String,
+    pub to_handle: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Outbox {
+    pub messages: Vec<OutboxEntry>,
+}
+
+/// A user document (federation.md §9).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ResolvedUser {
+    pub handle: String,
+    pub signing_key: String,
+    pub encryption_key: String,
+    pub inbox: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub picture: Option<String>,
+}
+
+fn signed(body: &SignedRequest) -> Signed<'_> {
+    Signed {
+        signature: &body.signature,
+        nonce: &body.nonce,
+        timestamp: &body.timestamp,
+    }
+}
+
+pub struct FriendsApi;
+
+#[OpenApi(tag = "ApiTags::Federation")]
+impl FriendsApi {
+    /// Invite `alias@domain`. The server builds the v2 FRIEND_INVITE envelope, verifies the
+    /// caller's signature over it (400 `invalid_signature`, nothing sent), records the
+    /// outgoing invitation and queues the message. 409 when already friends or already
+    /// invited.
+    #[oai(path = "/friends/invite", method = "post")]
+    async fn invite(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<InviteRequest>,
+    ) -> ApiResult<Json<InvitationCreated>> {
+        let view = service::invite(
+            &state,
+            &session.principal().user_id,
+            &body.handle,
+            Signed {
+                signature: &body.signature,
+                nonce: &body.nonce,
+                timestamp: &body.timestamp,
+            },
+        )
+        .await?;
+        Ok(Json(InvitationCreated {
+            invitation: view.into(),
+        }))
+    }
+
+    /// The caller's invitations, newest first, with their state and delivery.
+    #[oai(path = "/friends/invitations", method = "get")]
+    async fn invitations(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        direction: Query<Option<Direction>>,
+    ) -> ApiResult<Json<Invitations>> {
+        let direction = direction.0.map(|d| match d {
+            Direction::Incoming => "incoming",
+            Direction::Outgoing => "outgoing",
+        });
+        let list = service::invitations(&state, &session.principal().user_id, direction).await?;
+        Ok(Json(Invitations {
+            invitations: list.into_iter().map(Invitation::from).collect(),
+        }))
+    }
+
+    /// Accept a pending incoming invitation (signature over the v2 FRIEND_ACCEPT to the
+    /// inviter). The friendship starts at once; the message is queued.
+    #[oai(path = "/friends/invitations/:id/accept", method = "post")]
+    async fn accept(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        id: Path<String>,
+        body: Json<SignedRequest>,
+    ) -> ApiResult<Json<Success>> {
+        service::accept(&state, &session.principal().user_id, &id, signed(&body)).await?;
+        Ok(Json(Success { success: true }))
+    }
+
+    /// Reject a pending incoming invitation (signature over the v2 FRIEND_REJECT).
+    #[oai(path = "/friends/invitations/:id/reject", method = "post")]
+    async fn reject(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        id: Path<String>,
+        body: Json<SignedRequest>,
+    ) -> ApiResult<Json<Success>> {
+        service::reject(&state, &session.principal().user_id, &id, signed(&body)).await?;
+        Ok(Json(Success { success: true }))
+    }
+
+    /// Cancel one's own pending outgoing invitation (no message is sent).
+    #[oai(path = "/friends/invitations/:id", method = "delete")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        id: Path<String>,
+    ) -> ApiResult<Json<Success>> {
+        service::cancel(&state, &session.principal().user_id, &id).await?;
+        Ok(Json(Success { success: true }))
+    }
+
+    /// The caller's friends.
+    #[oai(path = "/friends", method = "get")]
+    async fn friends(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Friends>> {
+        let rows = service::friends(&state, &session.principal().user_id).await?;
+        Ok(Json(Friends {
+            friends: rows
+                .into_iter()
+                .map(|f| Friend {
+                    handle: f.friend_handle,
+                    signing_key: f.signing_key,
+                    encryption_key: f.encryption_key,
+                    name: f.name,
+                    established_at: timestamp(f.established_at),
+                })
+                .collect(),
+        }))
+    }
+
+    /// End a friendship (signature over the v2 RELATIONSHIP_REVOKE to the friend): the
+    /// friendship and everything the friend shared are deleted here; the peer is notified.
+    #[oai(path = "/friends/:handle", method = "delete")]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        handle: Path<String>,
+        body: Json<SignedRequest>,
+    ) -> ApiResult<Json<Success>> {
+        service::remove(&state, &session.principal().user_id, &handle, signed(&body)).await?;
+        Ok(Json(Success { success: true }))
+    }
+
+    /// Send a friend a LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE with the payload
+    /// the caller signed; queued for delivery.
+    #[oai(path = "/friends/:handle/messages", method = "post")]
+    async fn send(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        handle: Path<String>,
+        body: Json<MessageRequest>,
+    ) -> ApiResult<Json<Queued>> {
+        let id = service::send(
+            &state,
+            &session.principal().user_id,
+            &handle,
+            &body.message_type,
+            &body.payload,
+            Signed {
+                signature: &body.signature,
+                nonce: &body.nonce,
+                timestamp: &body.timestamp,
+            },
+        )
+        .await?;
+        Ok(Json(Queued { id }))
+    }
+
+    /// The newest encrypted location each friend sent.
+    #[oai(path = "/friends/locations", method = "get")]
+    async fn locations(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<FriendLocations>> {
+        let rows = state
+            .store
+            .locations(&session.principal().user_id)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(Json(FriendLocations {
+            locations: rows
+                .into_iter()
+                .map(|r| FriendLocation {
+                    from_handle: r.from_handle,
+                    encrypted_location: r.encrypted_location,
+                    sent_at: timestamp(r.sent_at),
+                    envelope: r.envelope,
+                })
+                .collect(),
+        }))
+    }
+
+    /// A user's validated document (local, or fetched from their server and cached).
+    #[oai(path = "/friends/resolve/:handle", method = "get")]
+    async fn resolve(
+        &self,
+        state: Data<&AppState>,
+        _session: Session,
+        handle: Path<String>,
+    ) -> ApiResult<Json<ResolvedUser>> {
+        let handle = Handle::parse(&handle).map_err(|e| crate::error::AppError::BadRequest {
+            code: "invalid_handle",
+            message: format!("handle: {e}"),
+        })?;
+        let doc = fed::resolve_handle(&state, &handle, false).await?;
+        Ok(Json(ResolvedUser {
+            handle: doc.handle.to_string(),
+            signing_key: doc.signing_key.to_base64(),
+            encryption_key: doc
+                .encryption_key
+                .map(|k| k.to_base64())
+                .unwrap_or_default(),
+            inbox: doc.inbox,
+            name: doc.name,
+            picture: doc.picture,
+        }))
+    }
+
+    /// The caller's outbound federation messages, newest first (at most 100), with their
+    /// delivery state.
+    #[oai(path = "/federation/outbox", method = "get")]
+    async fn outbox(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Outbox>> {
+        let rows = state
+            .store
+            .list_outbox(&session.principal().user_id, 100)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(Json(Outbox {
+            messages: rows
+                .into_iter()
+                .map(|r| OutboxEntry {
+                    id: r.id,
+                    message_type: r.message_type,
+                    to_handle: r.to_handle,
+                    status: r.status,
+                    attempts: r.attempts,
+                    last_error: r.last_error,
+                    next_attempt_at: timestamp(r.next_attempt_at),
+                    created_at: timestamp(r.created_at),
+                    updated_at: timestamp(r.updated_at),
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,534 @@
+//! Federation decisions: what we publish about ourselves and our users (discovery), how an
+//! inbox delivery is verified, and what each message does.
+
+use parchment_core::canonical;
+use parchment_core::federation::discovery::{ManifestDocument, UserDocument, UserDocumentWire};
+use parchment_core::federation::request::{
+    body_hash, RequestSignable, ServerHeaders, HEADER_NONCE, HEADER_PROTOCOL_VERSION,
+    HEADER_SERVER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
+use parchment_core::federation::{Envelope, FederationError, MessageType};
+use parchment_core::handle::{is_valid_alias, is_valid_domain, Handle};
+use parchment_core::keys::Ed25519PublicKey;
+use parchment_core::timestamp;
+
+use super::{now_ms, AppState};
+use crate::error::AppError;
+use crate::federation;
+use crate::store::{InvitationRow, NewShare, StoreError};
+
+/// Our federation domain (server id), or 503 when no public URL is configured.
+pub fn domain(state: &AppState) -> Result<String, AppError> {
+    state.settings.domain().ok_or_else(|| {
+        AppError::Unavailable("Federation needs PARCHMENT_PUBLIC_URL (the server's domain)".into())
+    })
+}
+
+/// `GET /.well-known/parchment-server`.
+pub fn manifest(state: &AppState) -> Result<ManifestDocument, AppError> {
+    Ok(ManifestDocument::ours(
+        &domain(state)?,
+        &state.server_key.public_key(),
+    ))
+}
+
+/// Our inbox URL: the public origin plus `/federation/inbox`.
+pub fn inbox_url(state: &AppState) -> Result<String, AppError> {
+    domain(state)?;
+    let origin = state.settings.public_origin().unwrap_or_default();
+    Ok(format!("{origin}/federation/inbox"))
+}
+
+fn no_such_user() -> AppError {
+    AppError::NotFound {
+        code: "user_not_found",
+        message: "No user with this alias has published keys here".into(),
+    }
+}
+
+/// `GET /.well-known/user/{alias}`: the local user's document, only when the user has an
+/// alias and published keys. The handle carries the alias as the user spelled it.
+pub async fn user_document(state: &AppState, alias: &str) -> Result<UserDocumentWire, AppError> {
+    let domain = domain(state)?;
+    if !is_valid_alias(alias) {
+        return Err(no_such_user());
+    }
+    let user = state
+        .store
+        .user_by_alias(alias)
+        .await?
+        .ok_or_else(no_such_user)?;
+    let (Some(alias), Some(signing_key)) = (user.alias.clone(), user.signing_key.clone()) else {
+        return Err(no_such_user());
+    };
+    let name = [user.first_name.as_deref(), user.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(UserDocumentWire {
+        handle: format!("{alias}@{domain}"),
+        signing_key,
+        encryption_key: user.encryption_key.unwrap_or_default(),
+        inbox: inbox_url(state)?,
+        name: (!name.is_empty()).then_some(name),
+        picture: user.picture.filter(|p| !p.is_empty()),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Inbox
+
+/// Largest canonical inbox body accepted (413 above).
+pub const MAX_INBOX_BODY: usize = 64 * 1024;
+/// Transport timestamps: ±300 s (federation.md §7).
+pub const TRANSPORT_WINDOW_MS: i64 = 300 * 1000;
+/// Transport nonces are remembered at least this long per sender (≥ 2 × the window).
+pub const TRANSPORT_NONCE_TTL_MS: i64 = 600 * 1000;
+/// How long an invitation stays pending.
+pub const INVITATION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+/// The `X-Parchment-*` headers of an inbox request, as received.
+#[derive(Debug, Default)]
+pub struct InboundHeaders {
+    pub server_id: Option<String>,
+    pub protocol_version: Option<String>,
+    pub nonce: Option<String>,
+    pub timestamp: Option<String>,
+    pub signature: Option<String>,
+}
+
+fn auth_failed(reason: impl std::fmt::Display) -> AppError {
+    AppError::FederationAuth(reason.to_string())
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+/// `POST /federation/inbox`, verified in the spec's order (federation.md §7): schema (422),
+/// size (413), headers, protocol version, ±300 s window, peer key (pinned), signature over
+/// method/path/body hash, transport nonce unique per sender (recorded only after the
+/// signature verified) — each a 401; then the user level ([`process`]).
+pub async fn receive(
+    state: &AppState,
+    headers: InboundHeaders,
+    body: &serde_json::Value,
+) -> Result<(), AppError> {
+    let our_id = domain(state)?;
+    let envelope = Envelope::from_value(&canonical::Value::from(body))
+        .map_err(|e| AppError::validation("body", e))?;
+    // The receiver hashes its re-serialization of the normalized body (federation.md §5).
+    let canonical_body = envelope.body();
+    if canonical_body.len() > MAX_INBOX_BODY {
+        return Err(AppError::TooLarge(format!(
+            "An inbox message may have at most {MAX_INBOX_BODY} bytes"
+        )));
+    }
+    let missing = |name: &str| auth_failed(format!("missing header {name}"));
+    let headers = ServerHeaders {
+        server_id: headers.server_id.ok_or_else(|| missing(HEADER_SERVER_ID))?,
+        protocol_version: headers
+            .protocol_version
+            .ok_or_else(|| missing(HEADER_PROTOCOL_VERSION))?,
+        nonce: headers.nonce.ok_or_else(|| missing(HEADER_NONCE))?,
+        timestamp: headers.timestamp.ok_or_else(|| missing(HEADER_TIMESTAMP))?,
+        signature: headers.signature.ok_or_else(|| missing(HEADER_SIGNATURE))?,
+    };
+    let version = headers.parsed_protocol_version().map_err(auth_failed)?;
+    let now = now_ms();
+    match timestamp::within(&headers.timestamp, now, TRANSPORT_WINDOW_MS) {
+        Ok(true) => {}
+        Ok(false) => return Err(auth_failed("request timestamp outside the ±300 s window")),
+        Err(e) => return Err(auth_failed(format!("request timestamp: {e}"))),
+    }
+    if headers.nonce.is_empty() || headers.nonce.len() > 128 {
+        return Err(auth_failed("malformed nonce"));
+    }
+    if !is_valid_domain(&headers.server_id) {
+        return Err(auth_failed("malformed server id"));
+    }
+    let sender = headers.server_id.to_ascii_lowercase();
+    let hash = body_hash(&canonical_body);
+    let signable = RequestSignable {
+        method: "POST",
+        path: federation::INBOX_PATH,
+        body_hash: &hash,
+        nonce: &headers.nonce,
+        timestamp: &headers.timestamp,
+        peer_server_id: &our_id,
+        sender_server_id: &headers.server_id,
+        protocol_version: version,
+    };
+    let sender_ref = sender.as_str();
+    let peer_key = |refresh| async move {
+        federation::resolve_peer(state, sender_ref, refresh)
+            .await
+            .map_err(|e| auth_failed(format!("peer server key: {e}")))
+    };
+    let (key, cached) = peer_key(false).await?;
+    if let Err(err) = signable.verify(&key, &headers.signature) {
+        // A cached manifest may be stale: fetch it once more (a changed key is refused
+        // and logged there), then the signature must verify with the current pin.
+        if !cached {
+            return Err(auth_failed(err));
+        }
+        let (key, _) = peer_key(true).await?;
+        signable
+            .verify(&key, &headers.signature)
+            .map_err(auth_failed)?;
+    }
+    let fresh = state
+        .store
+        .record_transport_nonce(&sender, &headers.nonce, now)
+        .await?;
+    if !fresh {
+        return Err(auth_failed("replayed nonce"));
+    }
+    process(state, &envelope, Some(&sender)).await
+}
+
+/// The sender as verified: its handle and the keys its signature was checked with.
+struct Sender {
+    handle: Handle,
+    signing_key: String,
+    encryption_key: Option<String>,
+    name: Option<String>,
+}
+
+/// The user level of a message, for the inbox (`relayed_by` = the authenticated sending
+/// server) and for local delivery (`None`): the sending server must be the home server of
+/// `from`, `to` must be local, timestamps fresh, the user signature valid (friendship key
+/// first, else the validated user document, re-fetched once on failure), a v2 (from, nonce)
+/// processed once (409 `replay` otherwise); then the message's state transition. A message
+/// that fails leaves nothing stored.
+pub async fn process(
+    state: &AppState,
+    envelope: &Envelope,
+    relayed_by: Option<&str>,
+) -> Result<(), AppError> {
+    let our_id = domain(state)?;
+    let kind = envelope.kind().map_err(|e| match e {
+        FederationError::UnsupportedType(t) => {
+            bad("unsupported_type", format!("Unsupported message type: {t}"))
+        }
+        other => bad("invalid_message", other.to_string()),
+    })?;
+    let from =
+        Handle::parse(&envelope.from).map_err(|e| bad("invalid_message", format!("from: {e}")))?;
+    let to = Handle::parse(&envelope.to).map_err(|e| bad("invalid_message", format!("to: {e}")))?;
+    match relayed_by {
+        Some(server) if !from.domain().eq_ignore_ascii_case(server) => {
+            return Err(bad(
+                "foreign_sender",
+                "The sending server is not the home server of `from`",
+            ))
+        }
+        None if !from.is_on(&our_id) => {
+            return Err(bad("foreign_sender", "`from` is not a local user"))
+        }
+        _ => {}
+    }
+    if !to.is_on(&our_id) {
+        return Err(bad("not_local", "Recipient is not on this server"));
+    }
+    check_message_time(state, envelope)?;
+    if envelope.is_v2() && envelope.nonce.as_deref().is_none_or(str::is_empty) {
+        return Err(bad("invalid_message", "v2 message missing nonce"));
+    }
+    let user = state
+        .store
+        .user_by_alias(to.alias())
+        .await?
+        .filter(|u| u.signing_key.is_some())
+        .ok_or_else(|| AppError::NotFound {
+            code: "recipient_not_found",
+            message: "Recipient not found".into(),
+        })?;
+    let sender = verify_sender(state, &user.id, &from, envelope).await?;
+    let peer = federation::handle_key(&from);
+    let nonce = envelope.nonce.clone().filter(|_| envelope.is_v2());
+    if let Some(nonce) = &nonce {
+        if !state
+            .store
+            .record_message_nonce(&peer, nonce, now_ms())
+            .await?
+        {
+            return Err(AppError::Conflict {
+                code: "replay",
+                message: "This message was already received".into(),
+            });
+        }
+    }
+    let result = dispatch(state, &user.id, &peer, &sender, kind, envelope).await;
+    if result.is_err() {
+        if let Some(nonce) = &nonce {
+            state.store.forget_message_nonce(&peer, nonce).await?;
+        }
+    }
+    result
+}
+
+/// v2 messages carry a nonce deduplicated for longer than the delivery queue retries, so an
+/// old (queued) message is accepted up to the maximum age; legacy v1 has no nonce and keeps
+/// the strict ±300 s window. Never more than 300 s in the future.
+fn check_message_time(state: &AppState, envelope: &Envelope) -> Result<(), AppError> {
+    let now = now_ms();
+    let at = timestamp::parse_millis(&envelope.timestamp)
+        .map_err(|e| bad("invalid_message", format!("timestamp: {e}")))?;
+    let oldest = if envelope.is_v2() {
+        state.settings.federation_max_age_ms
+    } else {
+        TRANSPORT_WINDOW_MS
+    };
+    if at > now + TRANSPORT_WINDOW_MS || at < now - oldest {
+        return Err(bad(
+            "stale_message",
+            "Message timestamp outside acceptable skew",
+        ));
+    }
+    Ok(())
+}
+
+fn invalid_signature() -> AppError {
+    bad("invalid_signature", "Invalid signature")
+}
+
+fn verify_with(envelope: &Envelope, key: &str) -> Result<(), AppError> {
+    let key = Ed25519PublicKey::from_base64(key).map_err(|_| invalid_signature())?;
+    envelope.verify(&key).map_err(|e| match e {
+        FederationError::MalformedSignature(_) | FederationError::MissingV2Fields => {
+            bad("invalid_signature", e.to_string())
+        }
+        _ => invalid_signature(),
+    })
+}
+
+async fn verify_sender(
+    state: &AppState,
+    user_id: &str,
+    from: &Handle,
+    envelope: &Envelope,
+) -> Result<Sender, AppError> {
+    // A friend's key as cached when the friendship began: the sender's home server
+    // cannot substitute it (gap 5). A key change surfaces as a failure, never silently.
+    if let Some(friend) = state
+        .store
+        .friendship(user_id, &federation::handle_key(from))
+        .await?
+    {
+        verify_with(envelope, &friend.signing_key)?;
+        return Ok(Sender {
+            handle: from.clone(),
+            signing_key: friend.signing_key,
+            encryption_key: friend.encryption_key,
+            name: friend.name,
+        });
+    }
+    let mut refreshed = false;
+    loop {
+        let doc = resolve_handle(state, from, refreshed).await?;
+        let signing_key = doc.signing_key.to_base64();
+        match verify_with(envelope, &signing_key) {
+            Ok(()) => {
+                return Ok(Sender {
+                    handle: from.clone(),
+                    signing_key,
+                    encryption_key: doc.encryption_key.map(|k| k.to_base64()),
+                    name: doc.name,
+                })
+            }
+            Err(err) if refreshed || from.is_on(&domain(state)?) => return Err(err),
+            Err(_) => refreshed = true,
+        }
+    }
+}
+
+/// A handle's validated document: local users from the database, remote ones from their
+/// server (cached with a TTL; `refresh` skips the cache).
+pub async fn resolve_handle(
+    state: &AppState,
+    handle: &Handle,
+    refresh: bool,
+) -> Result<UserDocument, AppError> {
+    if handle.is_on(&domain(state)?) {
+        let wire = user_document(state, handle.alias()).await?;
+        let json = serde_json::to_string(&wire).map_err(|e| {
+            AppError::Unavailable(format!("serializing a user document failed: {e}"))
+        })?;
+        return UserDocument::parse(&json, handle)
+            .map_err(|e| bad("unresolvable", format!("{handle}: {e}")));
+    }
+    federation::remote_user(state, handle, refresh)
+        .await
+        .map_err(|e| bad("unresolvable", format!("Could not resolve {handle}: {e}")))
+}
+
+fn not_friend() -> AppError {
+    bad("not_friend", "Not a friend")
+}
+
+fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
+    envelope
+        .payload
+        .as_ref()
+        .and_then(|p| p.get(name))
+        .and_then(canonical::Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The state transition of each message type.
+async fn dispatch(
+    state: &AppState,
+    user_id: &str,
+    peer: &str,
+    sender: &Sender,
+    kind: MessageType,
+    envelope: &Envelope,
+) -> Result<(), AppError> {
+    let now = now_ms();
+    let store = &state.store;
+    match kind {
+        MessageType::FriendInvite => {
+            // Already friends, or already invited by them: nothing new (idempotent).
+            if store.friendship(user_id, peer).await?.is_some()
+                || store
+                    .pending_invitation(user_id, peer, "incoming", now)
+                    .await?
+                    .is_some()
+            {
+                return Ok(());
+            }
+            let row = InvitationRow {
+                id: federation::new_id(),
+                user_id: user_id.to_owned(),
+                direction: "incoming".into(),
+                from_handle: envelope.from.clone(),
+                to_handle: envelope.to.clone(),
+                peer_key: peer.to_owned(),
+                status: "pending".into(),
+                created_at: now,
+                updated_at: now,
+                expires_at: now + INVITATION_TTL_MS,
+            };
+            match store.insert_invitation(&row).await {
+                Ok(()) | Err(StoreError::UniqueViolation) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        MessageType::FriendAccept => {
+            if let Some(invitation) = store
+                .pending_invitation(user_id, peer, "outgoing", now)
+                .await?
+            {
+                store
+                    .finish_invitation(&invitation.id, "accepted", now)
+                    .await?;
+            } else if store.friendship(user_id, peer).await?.is_none() {
+                return Err(bad("invitation_not_found", "Original invitation not found"));
+            }
+            store
+                .insert_friendship(
+                    &federation::new_id(),
+                    user_id,
+                    &sender.handle.to_string(),
+                    peer,
+                    &sender.signing_key,
+                    sender.encryption_key.as_deref(),
+                    sender.name.as_deref(),
+                    now,
+                )
+                .await?;
+            Ok(())
+        }
+        MessageType::FriendReject => {
+            let invitation = store
+                .pending_invitation(user_id, peer, "outgoing", now)
+                .await?
+                .ok_or_else(|| bad("invitation_not_found", "Invitation not found"))?;
+            store
+                .finish_invitation(&invitation.id, "rejected", now)
+                .await?;
+            Ok(())
+        }
+        MessageType::RelationshipRevoke => {
+            store.end_relationship(user_id, peer, now).await?;
+            Ok(())
+        }
+        MessageType::LocationUpdate => {
+            if store.friendship(user_id, peer).await?.is_none() {
+                return Err(not_friend());
+            }
+            let encrypted = payload_string(envelope, "encryptedLocation")
+                .ok_or_else(|| bad("invalid_payload", "Missing encrypted location data"))?;
+            // `payload.nonce` is the sentAt ISO timestamp in the original; else the
+            // envelope's own timestamp.
+            let sent_at = payload_string(envelope, "nonce")
+                .and_then(|t| timestamp::parse_millis(&t).ok())
+                .map_or_else(|| timestamp::parse_millis(&envelope.timestamp), Ok)
+                .map_err(|e| bad("invalid_payload", format!("sentAt: {e}")))?;
+            let newer = store
+                .put_location(
+                    user_id,
+                    peer,
+                    &envelope.from,
+                    &encrypted,
+                    sent_at,
+                    &envelope.body(),
+                    now,
+                )
+                .await?;
+            if !newer {
+                return Err(bad("stale_location", "A newer location is already stored"));
+            }
+            Ok(())
+        }
+        MessageType::LocationRequest => {
+            if store.friendship(user_id, peer).await?.is_none() {
+                return Err(not_friend());
+            }
+            store
+                .put_location_request(user_id, peer, &envelope.from, now)
+                .await?;
+            Ok(())
+        }
+        MessageType::ResourceShare => {
+            if store.friendship(user_id, peer).await?.is_none() {
+                return Err(not_friend());
+            }
+            let field = |name: &str| {
+                payload_string(envelope, name)
+                    .ok_or_else(|| bad("invalid_payload", "Missing resource data"))
+            };
+            let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
+            let (encrypted_data, data_nonce) = (field("encryptedData")?, field("nonce")?);
+            let role = match payload_string(envelope, "role").as_deref() {
+                Some("editor") => "editor",
+                _ => "viewer",
+            };
+            store
+                .insert_share(
+                    &NewShare {
+                        id: &federation::new_id(),
+                        user_id,
+                        peer_key: peer,
+                        from_handle: &envelope.from,
+                        resource_type: &resource_type,
+                        resource_id: &resource_id,
+                        encrypted_data: &encrypted_data,
+                        data_nonce: &data_nonce,
+                        role,
+                        envelope: &envelope.body(),
+                    },
+                    now,
+                )
+                .await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! The client side of federation: invitations, friendships and messages to friends. The
+//! client signs each v2 envelope; the server builds the exact envelope (`payload` as given,
+//! `message_version` 1, `from` = the caller's handle), verifies the signature against the
+//! caller's published key (400 and nothing sent when it fails) and queues it.
+
+use parchment_core::canonical::{self, Object};
+use parchment_core::federation::{Envelope, MessageType, UnsignedMessage};
+use parchment_core::handle::Handle;
+use parchment_core::keys::Ed25519PublicKey;
+use parchment_core::timestamp;
+
+use super::federation::{self as fed, INVITATION_TTL_MS, TRANSPORT_WINDOW_MS};
+use super::{now_ms, AppState};
+use crate::error::AppError;
+use crate::federation::{self, outbox};
+use crate::store::{FriendRow, InvitationRow, StoreError};
+
+/// The client's signature over the envelope the server will send.
+pub struct Signed<'a> {
+    pub signature: &'a str,
+    pub nonce: &'a str,
+    pub timestamp: &'a str,
+}
+
+fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::BadRequest {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The caller's handle and signing key; 400 until an alias and keys are published.
+async fn me(state: &AppState, user_id: &str) -> Result<(Handle, Ed25519PublicKey), AppError> {
+    let domain = fed::domain(state)?;
+    let user = super::users::get(state, user_id).await?;
+    let (Some(alias), Some(key)) = (user.alias, user.signing_key) else {
+        return Err(bad(
+            "no_identity",
+            "Choose an alias and publish your keys first",
+        ));
+    };
+    let handle = Handle::parse(&format!("{alias}@{domain}"))
+        .map_err(|e| bad("no_identity", e.to_string()))?;
+    let key = Ed25519PublicKey::from_base64(&key).map_err(|e| bad("no_identity", e.to_string()))?;
+    Ok((handle, key))
+}
+
+fn parse_handle(text: &str) -> Result<Handle, AppError> {
+    Handle::parse(text).map_err(|e| bad("invalid_handle", format!("handle: {e}")))
+}
+
+/// Builds the envelope the client signed and checks the signature: nonce of 8–64
+/// characters, timestamp within ±300 s of now.
+fn signed_envelope(
+    kind: MessageType,
+    from: &Handle,
+    to: &str,
+    payload: Object,
+    signed: &Signed<'_>,
+    key: &Ed25519PublicKey,
+) -> Result<Envelope, AppError> {
+    if !(8..=64).contains(&signed.nonce.len()) {
+        return Err(AppError::validation("nonce", "must have 8-64 characters"));
+    }
+    match timestamp::within(signed.timestamp, now_ms(), TRANSPORT_WINDOW_MS) {
+        Ok(true) => {}
+        _ => {
+            return Err(AppError::validation(
+                "timestamp",
+                "must be an ISO-8601 time within 300 s of now",
+            ))
+        }
+    }
+    let envelope = UnsignedMessage {
+        message_type: kind,
+        message_version: 1,
+        from: from.to_string(),
+        to: to.to_owned(),
+        nonce: signed.nonce.to_owned(),
+        timestamp: signed.timestamp.to_owned(),
+        payload,
+    }
+    .with_signature(signed.signature);
+    envelope.verify(key).map_err(|_| {
+        bad(
+            "invalid_signature",
+            "The signature does not verify for this message under your published key",
+        )
+    })?;
+    Ok(envelope)
+}
+
+pub struct InvitationView {
+    pub row: InvitationRow,
+    /// pending | accepted | rejected | cancelled | expired
+    pub status: String,
+    /// Delivery of the message we sent for it: pending | delivered | failed.
+    pub delivery: Option<String>,
+}
+
+async fn view(state: &AppState, row: InvitationRow) -> Result<InvitationView, AppError> {
+    let status = if row.status == "pending" && row.expires_at <= now_ms() {
+        "expired".to_owned()
+    } else {
+        row.status.clone()
+    };
+    let delivery = state.store.invitation_delivery(&row.id).await?;
+    Ok(InvitationView {
+        row,
+        status,
+        delivery,
+    })
+}
+
+/// `POST /friends/invite`.
+pub async fn invite(
+    state: &AppState,
+    user_id: &str,
+    handle: &str,
+    signed: Signed<'_>,
+) -> Result<InvitationView, AppError> {
+    let (me, key) = me(state, user_id).await?;
+    let target = parse_handle(handle)?;
+    let peer = federation::handle_key(&target);
+    if peer == federation::handle_key(&me) {
+        return Err(bad("invalid_handle", "You cannot invite yourself"));
+    }
+    let envelope = signed_envelope(
+        MessageType::FriendInvite,
+        &me,
+        handle,
+        Object::new(),
+        &signed,
+        &key,
+    )?;
+    if state.store.friendship(user_id, &peer).await?.is_some() {
+        return Err(AppError::Conflict {
+            code: "already_friends",
+            message: "You are already friends".into(),
+        });
+    }
+    // The invitee must exist (and its server be reachable and consistent).
+    fed::resolve_handle(state, &target, false).await?;
+    let now = now_ms();
+    let row = InvitationRow {
+        id: federation::new_id(),
+        user_id: user_id.to_owned(),
+        direction: "outgoing".into(),
+        from_handle: me.to_string(),
+        to_handle: handle.to_owned(),
+        peer_key: peer,
+        status: "pending".into(),
+        created_at: now,
+        updated_at: now,
+        expires_at: now + INVITATION_TTL_MS,
+    };
+    state
+        .store
+        .insert_invitation(&row)
+        .await
+        .map_err(|e| match e {
+            StoreError::UniqueViolation => AppError::Conflict {
+                code: "invitation_exists",
+                message: "An invitation to this user is already pending".into(),
+            },
+            other => other.into(),
+        })?;
+    outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
+    view(state, row).await
+}
+
+pub async fn invitations(
+    state: &AppState,
+    user_id: &str,
+    direction: Option<&str>,
+) -> Result<Vec<InvitationView>, AppError> {
+    let mut out = Vec::new();
+    for row in state.store.list_invitations(user_id, direction).await? {
+        out.push(view(state, row).await?);
+    }
+    Ok(out)
+}
+
+async fn pending_incoming(
+    state: &AppState,
+    user_id: &str,
+    id: &str,
+) -> Result<InvitationRow, AppError> {
+    let row = state
+        .store
+        .invitation(user_id, id)
+        .await?
+        .filter(|r| r.direction == "incoming")
+        .ok_or_else(|| AppError::not_found("Invitation"))?;
+    if row.status != "pending" || row.expires_at <= now_ms() {
+        return Err(AppError::Conflict {
+            code: "invitation_closed",
+            message: "The invitation is no longer pending".into(),
+        });
+    }
+    Ok(row)
+}
+
+/// `POST /friends/invitations/{id}/accept`: the friendship starts here at once (with the
+/// inviter's keys from its validated document) and FRIEND_ACCEPT is queued.
+pub async fn accept(
+    state: &AppState,
+    user_id: &str,
+    id: &str,
+    signed: Signed<'_>,
+) -> Result<(), AppError> {
+    let (me, key) = me(state, user_id).await?;
+    let row = pending_incoming(state, user_id, id).await?;
+    let envelope = signed_envelope(
+        MessageType::FriendAccept,
+        &me,
+        &row.from_handle,
+        Object::new(),
+        &signed,
+        &key,
+    )?;
+    let inviter = parse_handle(&row.from_handle)?;
+    let doc = fed::resolve_handle(state, &inviter, false).await?;
+    let now = now_ms();
+    if !state
+        .store
+        .finish_invitation(&row.id, "accepted", now)
+        .await?
+    {
+        return Err(AppError::Conflict {
+            code: "invitation_closed",
+            message: "The invitation is no longer pending".into(),
+        });
+    }
+    state
+        .store
+        .insert_friendship(
+            &federation::new_id(),
+            user_id,
+            &row.from_handle,
+            &row.peer_key,
+            &doc.signing_key.to_base64(),
+            doc.encryption_key.map(|k| k.to_base64()).as_deref(),
+            doc.name.as_deref(),
+            now,
+        )
+        .await?;
+    outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
+    Ok(())
+}
+
+/// `POST /friends/invitations/{id}/reject`.
+pub async fn reject(
+    state: &AppState,
+    user_id: &str,
+    id: &str,
+    signed: Signed<'_>,
+) -> Result<(), AppError> {
+    let (me, key) = me(state, user_id).await?;
+    let row = pending_incoming(state, user_id, id).await?;
+    let envelope = signed_envelope(
+        MessageType::FriendReject,
+        &me,
+        &row.from_handle,
+        Object::new(),
+        &signed,
+        &key,
+    )?;
+    if !state
+        .store
+        .finish_invitation(&row.id, "rejected", now_ms())
+        .await?
+    {
+        return Err(AppError::Conflict {
+            code: "invitation_closed",
+            message: "The invitation is no longer pending".into(),
+        });
+    }
+    outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
+    Ok(())
+}
+
+/// `DELETE /friends/invitations/{id}`: cancels one's own pending outgoing invitation.
+pub async fn cancel(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {
+    let row = state
+        .store
+        .invitation(user_id, id)
+        .await?
+        .filter(|r| r.direction == "outgoing")
+        .ok_or_else(|| AppError::not_found("Invitation"))?;
+    if !state
+        .store
+        .finish_invitation(&row.id, "cancelled", now_ms())
+        .await?
+    {
+        return Err(AppError::Conflict {
+            code: "invitation_closed",
+            message: "The invitation is no longer pending".into(),
+        });
+    }
+    Ok(())
+}
+
+pub async fn friends(state: &AppState, user_id: &str) -> Result<Vec<FriendRow>, AppError> {
+    Ok(state.store.list_friends(user_id).await?)
+}
+
+async fn friend(state: &AppState, user_id: &str, handle: &str) -> Result<FriendRow, AppError> {
+    let peer = federation::handle_key(&parse_handle(handle)?);
+    state
+        .store
+        .friendship(user_id, &peer)
+        .await?
+        .ok_or_else(|| AppError::not_found("Friend"))
+}
+
+/// `DELETE /friends/{handle}`: ends the friendship here and queues RELATIONSHIP_REVOKE.
+pub async fn remove(
+    state: &AppState,
+    user_id: &str,
+    handle: &str,
+    signed: Signed<'_>,
+) -> Result<(), AppError> {
+    let (me, key) = me(state, user_id).await?;
+    let friend = friend(state, user_id, handle).await?;
+    let envelope = signed_envelope(
+        MessageType::RelationshipRevoke,
+        &me,
+        &friend.friend_handle,
+        Object::new(),
+        &signed,
+        &key,
+    )?;
+    state
+        .store
+        .end_relationship(user_id, &friend.peer_key, now_ms())
+        .await?;
+    outbox::enqueue(state, user_id, &envelope, None).await?;
+    Ok(())
+}
+
+/// `POST /friends/{handle}/messages`: LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE
+/// to a friend, with the payload the client signed. Returns the outbox id.
+pub async fn send(
+    state: &AppState,
+    user_id: &str,
+    handle: &str,
+    message_type: &str,
+    payload: &serde_json::Value,
+    signed: Signed<'_>,
+) -> Result<String, AppError> {
+    let kind: MessageType = message_type
+        .parse()
+        .map_err(|_| AppError::validation("messageType", "unknown message type"))?;
+    if !matches!(
+        kind,
+        MessageType::LocationUpdate | MessageType::LocationRequest | MessageType::ResourceShare
+    ) {
+        return Err(AppError::validation(
+            "messageType",
+            "must be LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE",
+        ));
+    }
+    let payload = match canonical::Value::from(payload) {
+        canonical::Value::Object(o) => o,
+        _ => return Err(AppError::validation("payload", "must be an object")),
+    };
+    let (me, key) = me(state, user_id).await?;
+    let friend = friend(state, user_id, handle).await?;
+    let envelope = signed_envelope(kind, &me, &friend.friend_handle, payload, &signed, &key)?;
+    if envelope.body().len() > fed::MAX_INBOX_BODY {
+        return Err(AppError::TooLarge(format!(
+            "A message may have at most {} bytes",
+            fed::MAX_INBOX_BODY
+        )));
+    }
+    outbox::enqueue(state, user_id, &envelope, None).await
+}

@@ -1,0 +1,181 @@
+//! Federation state: peer pins and manifest cache, replay memory (transport and user level),
+//! cached remote user documents.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError, StoreResult};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PeerRow {
+    pub host: String,
+    pub public_key: String,
+    pub first_seen_at: i64,
+    pub fetched_at: i64,
+}
+
+impl Store {
+    pub async fn peer(&self, host: &str) -> StoreResult<Option<PeerRow>> {
+        Ok(sqlx::query_as(
+            "SELECT host, public_key, first_seen_at, fetched_at FROM federation_peers \
+             WHERE host = $1",
+        )
+        .bind(host)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// First use of a peer: pins its key. `false` when a pin already exists (a race).
+    pub async fn pin_peer(
+        &self,
+        host: &str,
+        public_key: &str,
+        manifest: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO federation_peers (host, public_key, manifest, first_seen_at, fetched_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (host) DO NOTHING",
+        )
+        .bind(host)
+        .bind(public_key)
+        .bind(manifest)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Refreshes the cached manifest of a peer whose key is still the pinned one.
+    pub async fn refresh_peer(
+        &self,
+        host: &str,
+        public_key: &str,
+        manifest: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE federation_peers SET manifest = $3, fetched_at = $4 \
+             WHERE host = $1 AND public_key = $2",
+        )
+        .bind(host)
+        .bind(public_key)
+        .bind(manifest)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets a pin (operator-approved key rotation). `true` when one existed.
+    pub async fn unpin_peer(&self, host: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM federation_peers WHERE host = $1")
+            .bind(host)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a transport nonce of `sender`; `false` when it was seen before (a replay).
+    /// Old nonces are pruned by housekeeping ([`Store::prune_federation`]), not per request.
+    pub async fn record_transport_nonce(
+        &self,
+        sender: &str,
+        nonce: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        match sqlx::query(
+            "INSERT INTO federation_nonces (sender, nonce, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(sender)
+        .bind(nonce)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from)
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::UniqueViolation) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Records the user-level (from, nonce) of a v2 message; `false` when already processed.
+    pub async fn record_message_nonce(
+        &self,
+        from_key: &str,
+        nonce: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        match sqlx::query(
+            "INSERT INTO federation_message_nonces (from_handle, nonce, created_at) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(from_key)
+        .bind(nonce)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from)
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::UniqueViolation) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Undoes [`Store::record_message_nonce`] when processing failed (nothing is stored for
+    /// a rejected message, so the sender may retry it).
+    pub async fn forget_message_nonce(&self, from_key: &str, nonce: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM federation_message_nonces WHERE from_handle = $1 AND nonce = $2")
+            .bind(from_key)
+            .bind(nonce)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn remote_user(&self, handle_key: &str) -> StoreResult<Option<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT document, fetched_at FROM remote_users WHERE handle_key = $1")
+                .bind(handle_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn put_remote_user(
+        &self,
+        handle_key: &str,
+        document: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO remote_users (handle_key, document, fetched_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (handle_key) DO UPDATE SET document = excluded.document, \
+             fetched_at = excluded.fetched_at",
+        )
+        .bind(handle_key)
+        .bind(document)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Drops replay memory older than its window.
+    pub async fn prune_federation(
+        &self,
+        transport_before: i64,
+        message_before: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM federation_nonces WHERE created_at < $1")
+            .bind(transport_before)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM federation_message_nonces WHERE created_at < $1")
+            .bind(message_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! The federation outbox. Claims are one statement; PostgreSQL adds `FOR UPDATE SKIP
+//! LOCKED` so concurrent replicas claim disjoint rows (SQLite has one writer anyway).
+
+use sqlx::FromRow;
+
+use super::{Backend, Store, StoreResult};
+
+const OUTBOX_COLUMNS: &str = "id, user_id, message_type, to_handle, peer_host, body, \
+     invitation_id, status, attempts, next_attempt_at, last_error, created_at, updated_at";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OutboxRow {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub message_type: String,
+    pub to_handle: String,
+    pub peer_host: String,
+    pub body: String,
+    pub invitation_id: Option<String>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub struct NewOutboxRow<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub message_type: &'a str,
+    pub to_handle: &'a str,
+    pub peer_host: &'a str,
+    pub body: &'a str,
+    pub invitation_id: Option<&'a str>,
+    pub now: i64,
+}
+
+impl Store {
+    pub async fn enqueue_outbox(&self, row: &NewOutboxRow<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO federation_outbox (id, user_id, message_type, to_handle, peer_host, \
+             body, invitation_id, status, attempts, next_attempt_at, locked_until, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $8, $8)",
+        )
+        .bind(row.id)
+        .bind(row.user_id)
+        .bind(row.message_type)
+        .bind(row.to_handle)
+        .bind(row.peer_host)
+        .bind(row.body)
+        .bind(row.invitation_id)
+        .bind(row.now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Leases up to `limit` due pending rows until `lease_until`.
+    pub async fn claim_outbox(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        Ok(sqlx::query_as(&format!(
+            "UPDATE federation_outbox SET locked_until = $2 WHERE id IN (\
+             SELECT id FROM federation_outbox WHERE status = 'pending' \
+             AND next_attempt_at <= $1 AND locked_until <= $1 \
+             ORDER BY next_attempt_at LIMIT $3{lock}) RETURNING {OUTBOX_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn finish_outbox(
+        &self,
+        id: &str,
+        status: &str,
+        error: Option<&str>,
+        attempts: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE federation_outbox SET status = $2, last_error = $3, attempts = $4, \
+             locked_until = 0, updated_at = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(error)
+        .bind(attempts)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn retry_outbox(
+        &self,
+        id: &str,
+        error: &str,
+        attempts: i64,
+        next_attempt_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE federation_outbox SET last_error = $2, attempts = $3, \
+             next_attempt_at = $4, locked_until = 0, updated_at = $5 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn list_outbox(&self, user_id: &str, limit: i64) -> StoreResult<Vec<OutboxRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM federation_outbox WHERE user_id = $1 \
+             ORDER BY created_at DESC, id LIMIT $2"
+        ))
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Delivery status of the newest message sent for an invitation.
+    pub async fn invitation_delivery(&self, invitation_id: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT status FROM federation_outbox WHERE invitation_id = $1 \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(invitation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(s,)| s))
+    }
+}

@@ -1,0 +1,988 @@
+//! Two real `parchment-server` processes on loopback federating: invitations, acceptance,
+//! an encrypted location, revocation; attacks on the inbox; delivery while the peer is down.
+//! SQLite always, PostgreSQL when `PARCHMENT_TEST_POSTGRES_URL` is set.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fresh_database, Db};
+use parchment_core::canonical::{Object, Value as CValue};
+use parchment_core::ecies;
+use parchment_core::encoding::{from_base64, to_base64};
+use parchment_core::federation::message::new_nonce;
+use parchment_core::federation::request::{body_hash, RequestSignable};
+use parchment_core::federation::{Envelope, MessageType, UnsignedMessage};
+use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519SecretKey};
+use parchment_core::rand_core::OsRng;
+use parchment_core::timestamp::format_millis;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+db_tests!(
+    friends_across_servers,
+    inbox_rejects_attacks_and_stores_nothing,
+    queued_while_peer_is_down_then_delivered_once,
+    changed_server_key_is_refused_until_unpinned,
+    local_friends_reject_and_cancel,
+);
+
+const BIN: &str = env!("CARGO_BIN_EXE_parchment-server");
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One server process with its own database and key.
+struct Peer {
+    port: u16,
+    key: Ed25519SecretKey,
+    db_url: String,
+    dir: TempDir,
+    child: Option<Child>,
+    http: reqwest::Client,
+    extra: Vec<String>,
+}
+
+impl Peer {
+    async fn start(db: Db) -> Peer {
+        Self::start_with(db, &[]).await
+    }
+
+    async fn start_with(db: Db, extra: &[&str]) -> Peer {
+        let dir = TempDir::new().unwrap();
+        let db_url = fresh_database(db, &dir).await;
+        let mut peer = Peer {
+            port: free_port(),
+            key: Ed25519SecretKey::generate(&mut OsRng),
+            db_url,
+            dir,
+            child: None,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        peer.spawn().await;
+        peer
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data-dir")
+            .arg(self.dir.path())
+            .arg("--database-url")
+            .arg(&self.db_url)
+            .env(
+                "RUST_LOG",
+                "warn,webauthn_rs=off,parchment_server::service::passkeys=error",
+            );
+        cmd
+    }
+
+    async fn spawn(&mut self) {
+        let child = self
+            .command()
+            .arg("serve")
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--public-url")
+            .arg(self.origin())
+            .arg("--server-key")
+            .arg(self.key.export_base64().as_str())
+            .arg("--federation-allow-http")
+            .arg("--mail-dir")
+            .arg(self.dir.path().join("mail"))
+            .args(&self.extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start parchment-server");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(resp) = self
+                .http
+                .get(self.url("/.well-known/parchment-server"))
+                .send()
+                .await
+            {
+                if resp.status().is_success() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "server did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn domain(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn origin(&self) -> String {
+        format!("http://{}", self.domain())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    fn admin(&self, args: &[&str]) -> String {
+        let out = self.command().arg("admin").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// A user with an alias and published keys.
+    async fn user(&self, alias: &str) -> User {
+        let email = format!("{alias}@example.com");
+        self.admin(&[
+            "create-user",
+            "--email",
+            &email,
+            "--first-name",
+            alias,
+            "--last-name",
+            "Test",
+        ]);
+        let token = self.admin(&["issue-token", "--email", &email]);
+        let user = User {
+            handle: format!("{alias}@{}", self.domain()),
+            token,
+            signing: Ed25519SecretKey::generate(&mut OsRng),
+            encryption: X25519SecretKey::generate(&mut OsRng),
+        };
+        self.call(
+            "PATCH",
+            "/users/me/alias",
+            &user,
+            Some(json!({ "alias": alias })),
+        )
+        .await
+        .ok();
+        self.call(
+            "PUT",
+            "/users/me/keys",
+            &user,
+            Some(json!({
+                "signingKey": user.signing.public_key().to_base64(),
+                "encryptionKey": user.encryption.public_key().to_base64(),
+            })),
+        )
+        .await
+        .ok();
+        user
+    }
+
+    async fn call(&self, method: &str, path: &str, user: &User, body: Option<Value>) -> Reply {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .bearer_auth(&user.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        Reply {
+            status,
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    async fn count(&self, query: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db_url)
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as(query).fetch_one(&mut conn).await.unwrap();
+        n
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct User {
+    handle: String,
+    token: String,
+    signing: Ed25519SecretKey,
+    encryption: X25519SecretKey,
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    json: Value,
+    text: String,
+}
+
+impl Reply {
+    #[track_caller]
+    fn ok(self) -> Value {
+        assert!(self.status < 300, "{}: {}", self.status, self.text);
+        self.json
+    }
+}
+
+fn message(kind: MessageType, from: &User, to: &str, payload: Object) -> (UnsignedMessage, String) {
+    let unsigned = UnsignedMessage {
+        message_type: kind,
+        message_version: 1,
+        from: from.handle.clone(),
+        to: to.to_string(),
+        nonce: new_nonce(&mut OsRng),
+        timestamp: format_millis(now_ms()),
+        payload,
+    };
+    let signature = unsigned.sign(&from.signing).signature;
+    (unsigned, signature)
+}
+
+/// `{signature, nonce, timestamp}` for a client-facing call.
+fn signed(kind: MessageType, from: &User, to: &str) -> Value {
+    let (m, signature) = message(kind, from, to, Object::new());
+    json!({ "signature": signature, "nonce": m.nonce, "timestamp": m.timestamp })
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    poll(what, || {
+        let fut = check();
+        async move { fut.await.then_some(Value::Null) }
+    })
+    .await;
+}
+
+async fn poll<F, Fut>(what: &str, mut check: F) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// alice@A invites bob@B and bob accepts; returns when both see the friendship.
+async fn befriend(a: &Peer, alice: &User, b: &Peer, bob: &User) {
+    let mut body = signed(MessageType::FriendInvite, alice, &bob.handle);
+    body["handle"] = json!(bob.handle);
+    let created = a
+        .call("POST", "/friends/invite", alice, Some(body))
+        .await
+        .ok();
+    assert_eq!(created["invitation"]["direction"], "outgoing");
+    assert_eq!(created["invitation"]["status"], "pending");
+    let incoming = poll("the invitation at B", || async {
+        let incoming = b
+            .call("GET", "/friends/invitations?direction=incoming", bob, None)
+            .await
+            .ok();
+        (incoming["invitations"].as_array().unwrap().len() == 1).then_some(incoming)
+    })
+    .await;
+    let invitation = &incoming["invitations"][0];
+    assert_eq!(invitation["fromHandle"], alice.handle);
+    assert_eq!(invitation["status"], "pending");
+    let id = invitation["id"].as_str().unwrap().to_string();
+    b.call(
+        "POST",
+        &format!("/friends/invitations/{id}/accept"),
+        bob,
+        Some(signed(MessageType::FriendAccept, bob, &alice.handle)),
+    )
+    .await
+    .ok();
+    eventually("the friendship at A", || async {
+        let friends = a.call("GET", "/friends", alice, None).await.ok();
+        friends["friends"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let at_a = a.call("GET", "/friends", alice, None).await.ok();
+    assert_eq!(at_a["friends"][0]["handle"], bob.handle);
+    assert_eq!(
+        at_a["friends"][0]["signingKey"],
+        bob.signing.public_key().to_base64()
+    );
+    let at_b = b.call("GET", "/friends", bob, None).await.ok();
+    assert_eq!(at_b["friends"][0]["handle"], alice.handle);
+    let outgoing = a
+        .call(
+            "GET",
+            "/friends/invitations?direction=outgoing",
+            alice,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(outgoing["invitations"][0]["status"], "accepted");
+    assert_eq!(outgoing["invitations"][0]["delivery"], "delivered");
+}
+
+fn location_payload(bob: &User, text: &str, sent_at: i64) -> Object {
+    let sealed = ecies::seal(&bob.encryption.public_key(), text.as_bytes(), &mut OsRng).unwrap();
+    let mut payload = Object::new();
+    payload.insert("encryptedLocation", CValue::string(&to_base64(&sealed)));
+    payload.insert("nonce", CValue::string(&format_millis(sent_at)));
+    payload
+}
+
+fn send_body(kind: MessageType, from: &User, to: &str, payload: Object) -> Value {
+    let (m, signature) = message(kind, from, to, payload.clone());
+    json!({
+        "messageType": kind.as_str(),
+        "payload": Value::from(&CValue::Object(payload)),
+        "signature": signature,
+        "nonce": m.nonce,
+        "timestamp": m.timestamp,
+    })
+}
+
+async fn friends_across_servers(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    // Resolution goes through B's validated document.
+    let resolved = a
+        .call(
+            "GET",
+            &format!("/friends/resolve/{}", bob.handle),
+            &alice,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(resolved["signingKey"], bob.signing.public_key().to_base64());
+    // A signature over another envelope is refused and nothing is queued.
+    let mut forged = signed(MessageType::FriendInvite, &alice, "someone@127.0.0.1:1");
+    forged["handle"] = json!(bob.handle);
+    let refused = a
+        .call("POST", "/friends/invite", &alice, Some(forged))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.json["code"], "invalid_signature");
+    assert_eq!(a.count("SELECT COUNT(*) FROM federation_outbox").await, 0);
+
+    befriend(&a, &alice, &b, &bob).await;
+
+    // An encrypted location: stored as ciphertext at B, verifiable with alice's key.
+    let sent_at = now_ms();
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location_payload(&bob, "48.85,2.35", sent_at),
+    );
+    a.call(
+        "POST",
+        &format!("/friends/{}/messages", bob.handle),
+        &alice,
+        Some(body),
+    )
+    .await
+    .ok();
+    let locations = poll("the location at B", || async {
+        let locations = b.call("GET", "/friends/locations", &bob, None).await.ok();
+        (locations["locations"].as_array().unwrap().len() == 1).then_some(locations)
+    })
+    .await;
+    let location = &locations["locations"][0];
+    assert_eq!(location["fromHandle"], alice.handle);
+    let envelope = Envelope::parse(location["envelope"].as_str().unwrap()).unwrap();
+    envelope
+        .verify(&Ed25519PublicKey::from_base64(&alice.signing.public_key().to_base64()).unwrap())
+        .expect("the stored envelope verifies with alice's key");
+    let sealed = from_base64(location["encryptedLocation"].as_str().unwrap()).unwrap();
+    let plain = ecies::open(&bob.encryption, &sealed).unwrap();
+    assert_eq!(&plain[..], b"48.85,2.35");
+
+    // bob ends it: both sides forget the friendship and what was shared.
+    b.call(
+        "DELETE",
+        &format!("/friends/{}", alice.handle),
+        &bob,
+        Some(signed(MessageType::RelationshipRevoke, &bob, &alice.handle)),
+    )
+    .await
+    .ok();
+    let friends = b.call("GET", "/friends", &bob, None).await.ok();
+    assert_eq!(friends["friends"], json!([]));
+    let locations = b.call("GET", "/friends/locations", &bob, None).await.ok();
+    assert_eq!(locations["locations"], json!([]));
+    eventually("the revocation at A", || async {
+        let friends = a.call("GET", "/friends", &alice, None).await.ok();
+        friends["friends"].as_array().unwrap().is_empty()
+    })
+    .await;
+    // No longer friends: a location update is refused before anything is queued.
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location_payload(&bob, "0,0", now_ms()),
+    );
+    let refused = a
+        .call(
+            "POST",
+            &format!("/friends/{}/messages", bob.handle),
+            &alice,
+            Some(body),
+        )
+        .await;
+    assert_eq!(refused.status, 404, "{}", refused.text);
+}
+
+/// A hand-made server-to-server request from B to A.
+struct Raw {
+    body: String,
+    nonce: String,
+    timestamp: String,
+    signature: String,
+    server_id: String,
+}
+
+fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String, at: i64) -> Raw {
+    let nonce = new_nonce(&mut OsRng);
+    let timestamp = format_millis(at);
+    let hash = body_hash(&body);
+    let headers = RequestSignable {
+        method: "POST",
+        path: "/federation/inbox",
+        body_hash: &hash,
+        nonce: &nonce,
+        timestamp: &timestamp,
+        peer_server_id: &receiver.domain(),
+        sender_server_id: &sender.domain(),
+        protocol_version: 2,
+    }
+    .sign(key);
+    Raw {
+        body,
+        nonce,
+        timestamp,
+        signature: headers.signature,
+        server_id: sender.domain(),
+    }
+}
+
+async fn post_raw(receiver: &Peer, raw: &Raw) -> Reply {
+    let resp = receiver
+        .http
+        .post(receiver.url("/federation/inbox"))
+        .header("Content-Type", "application/json")
+        .header("X-Parchment-Server-Id", &raw.server_id)
+        .header("X-Parchment-Protocol-Version", "2")
+        .header("X-Parchment-Nonce", &raw.nonce)
+        .header("X-Parchment-Timestamp", &raw.timestamp)
+        .header("X-Parchment-Server-Signature", &raw.signature)
+        .body(raw.body.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    Reply {
+        status,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+#[track_caller]
+fn expect(reply: Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(reply.json["code"], code, "{}", reply.text);
+}
+
+async fn inbox_rejects_attacks_and_stores_nothing(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let invite = |from: &User, to: &str| {
+        let (m, signature) = message(MessageType::FriendInvite, from, to, Object::new());
+        m.with_signature(&signature)
+    };
+    let body_of = |e: &Envelope| e.body();
+
+    // A valid delivery pins B's key and stores one invitation.
+    let envelope = invite(&bob, &alice.handle);
+    let valid = raw(&b, &b.key, &a, body_of(&envelope), now_ms());
+    let reply = post_raw(&a, &valid).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(reply.json, json!({ "success": true }));
+    let stored = "SELECT COUNT(*) FROM friend_invitations";
+    assert_eq!(a.count(stored).await, 1);
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_message_nonces")
+            .await,
+        1
+    );
+
+    // The same request again: transport replay.
+    expect(post_raw(&a, &valid).await, 401, "federation_auth_failed");
+    // The same envelope under fresh transport headers: user-level replay.
+    let relayed = raw(&b, &b.key, &a, body_of(&envelope), now_ms());
+    expect(post_raw(&a, &relayed).await, 409, "replay");
+    // Outside the ±300 s window.
+    let fresh = invite(&bob, &alice.handle);
+    let old = raw(&b, &b.key, &a, body_of(&fresh), now_ms() - 400_000);
+    expect(post_raw(&a, &old).await, 401, "federation_auth_failed");
+    // Tampered body: signed one body, sent another.
+    let mut tampered = raw(&b, &b.key, &a, body_of(&fresh), now_ms());
+    tampered.body = tampered.body.replace("FRIEND_INVITE", "FRIEND_REJECT");
+    expect(post_raw(&a, &tampered).await, 401, "federation_auth_failed");
+    // Signed with another key than the one pinned for B.
+    let other = Ed25519SecretKey::generate(&mut OsRng);
+    let wrong_server = raw(&b, &other, &a, body_of(&fresh), now_ms());
+    expect(
+        post_raw(&a, &wrong_server).await,
+        401,
+        "federation_auth_failed",
+    );
+    // The envelope signed by another user key than bob's.
+    let mallory = User {
+        handle: bob.handle.clone(),
+        token: String::new(),
+        signing: Ed25519SecretKey::generate(&mut OsRng),
+        encryption: X25519SecretKey::generate(&mut OsRng),
+    };
+    let forged = invite(&mallory, &alice.handle);
+    let wrong_user = raw(&b, &b.key, &a, body_of(&forged), now_ms());
+    expect(post_raw(&a, &wrong_user).await, 400, "invalid_signature");
+    // `from` a user of a third server, relayed by B.
+    let carol = User {
+        handle: "carol@127.0.0.1:9".into(),
+        token: String::new(),
+        signing: Ed25519SecretKey::generate(&mut OsRng),
+        encryption: X25519SecretKey::generate(&mut OsRng),
+    };
+    let third = raw(
+        &b,
+        &b.key,
+        &a,
+        body_of(&invite(&carol, &alice.handle)),
+        now_ms(),
+    );
+    expect(post_raw(&a, &third).await, 400, "foreign_sender");
+    // Unknown message type.
+    let mut unknown = invite(&bob, &alice.handle);
+    unknown.message_type = Some("FRIEND_POKE".into());
+    let unknown = raw(&b, &b.key, &a, body_of(&unknown), now_ms());
+    expect(post_raw(&a, &unknown).await, 400, "unsupported_type");
+    // Oversized payload.
+    let mut payload = Object::new();
+    payload.insert("padding", CValue::string(&"x".repeat(100 * 1024)));
+    let (m, signature) = message(MessageType::LocationRequest, &bob, &alice.handle, payload);
+    let big = raw(
+        &b,
+        &b.key,
+        &a,
+        m.with_signature(&signature).body(),
+        now_ms(),
+    );
+    expect(post_raw(&a, &big).await, 413, "payload_too_large");
+    // Malformed JSON.
+    let malformed = raw(&b, &b.key, &a, "{\"from\": ".into(), now_ms());
+    expect(post_raw(&a, &malformed).await, 422, "validation_failed");
+    // Missing signature header.
+    let mut unsigned = raw(&b, &b.key, &a, body_of(&fresh), now_ms());
+    unsigned.signature = String::new();
+    assert_eq!(post_raw(&a, &unsigned).await.status, 401);
+
+    // A legacy v1 envelope from the original's servers still verifies; a second invitation
+    // from bob is idempotent.
+    let mut legacy = Envelope {
+        protocol_version: None,
+        message_type: None,
+        legacy_type: Some("FRIEND_INVITE".into()),
+        message_version: None,
+        nonce: None,
+        from: bob.handle.clone(),
+        to: alice.handle.clone(),
+        timestamp: format_millis(now_ms()),
+        signature: String::new(),
+        payload: None,
+    };
+    legacy.signature = bob
+        .signing
+        .sign(legacy.signable().unwrap().as_bytes())
+        .to_base64();
+    let v1 = raw(&b, &b.key, &a, body_of(&legacy), now_ms());
+    assert_eq!(post_raw(&a, &v1).await.status, 202);
+
+    // Nothing of the rejected messages was stored.
+    assert_eq!(a.count(stored).await, 1);
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_message_nonces")
+            .await,
+        1
+    );
+    assert_eq!(a.count("SELECT COUNT(*) FROM friendships").await, 0);
+    let incoming = a
+        .call(
+            "GET",
+            "/friends/invitations?direction=incoming",
+            &alice,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(incoming["invitations"].as_array().unwrap().len(), 1);
+}
+
+async fn queued_while_peer_is_down_then_delivered_once(db: Db) {
+    let a = Peer::start(db).await;
+    let mut b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&a, &alice, &b, &bob).await;
+
+    b.stop();
+    for i in 0..3 {
+        let mut payload = Object::new();
+        payload.insert("resourceType", CValue::string("collection"));
+        payload.insert("resourceId", CValue::string(&format!("c{i}")));
+        payload.insert("encryptedData", CValue::string("AAAA"));
+        payload.insert("nonce", CValue::string("BBBB"));
+        payload.insert("role", CValue::string("viewer"));
+        let body = send_body(MessageType::ResourceShare, &alice, &bob.handle, payload);
+        a.call(
+            "POST",
+            &format!("/friends/{}/messages", bob.handle),
+            &alice,
+            Some(body),
+        )
+        .await
+        .ok();
+    }
+    eventually("failed attempts while B is down", || async {
+        let outbox = a.call("GET", "/federation/outbox", &alice, None).await.ok();
+        outbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["messageType"] == "RESOURCE_SHARE")
+            .all(|m| m["status"] == "pending" && m["attempts"].as_i64().unwrap() >= 1)
+    })
+    .await;
+
+    b.spawn().await;
+    eventually("delivery after B restarted", || async {
+        let outbox = a.call("GET", "/federation/outbox", &alice, None).await.ok();
+        outbox["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] == "delivered")
+    })
+    .await;
+    assert_eq!(b.count("SELECT COUNT(*) FROM incoming_shares").await, 3);
+    assert_eq!(
+        b.count("SELECT COUNT(DISTINCT resource_id) FROM incoming_shares")
+            .await,
+        3
+    );
+}
+
+async fn changed_server_key_is_refused_until_unpinned(db: Db) {
+    let a = Peer::start(db).await;
+    let mut b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let invite = |to: &str| {
+        let (m, signature) = message(MessageType::FriendInvite, &bob, to, Object::new());
+        m.with_signature(&signature).body()
+    };
+    let first = raw(&b, &b.key, &a, invite(&alice.handle), now_ms());
+    assert_eq!(post_raw(&a, &first).await.status, 202);
+
+    // B comes back with another key: A re-fetches its manifest on the signature failure,
+    // sees the changed key and refuses it.
+    b.stop();
+    b.key = Ed25519SecretKey::generate(&mut OsRng);
+    b.spawn().await;
+    let rotated = raw(&b, &b.key, &a, invite(&alice.handle), now_ms());
+    expect(post_raw(&a, &rotated).await, 401, "federation_auth_failed");
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_message_nonces")
+            .await,
+        1
+    );
+    // The operator accepts the rotation.
+    let out = a.admin(&["federation", "unpin", "--domain", &b.domain()]);
+    assert!(out.starts_with("unpinned"), "{out}");
+    let again = raw(&b, &b.key, &a, invite(&alice.handle), now_ms());
+    let reply = post_raw(&a, &again).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+}
+
+async fn local_friends_reject_and_cancel(db: Db) {
+    let a = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let carol = a.user("carol").await;
+    let dave = a.user("dave").await;
+    // Same server: delivered without HTTP, through the same checks.
+    befriend(&a, &alice, &a, &carol).await;
+    // dave invites alice; alice rejects.
+    let mut body = signed(MessageType::FriendInvite, &dave, &alice.handle);
+    body["handle"] = json!(alice.handle);
+    a.call("POST", "/friends/invite", &dave, Some(body.clone()))
+        .await
+        .ok();
+    // A second pending invitation to the same person is refused.
+    let mut again = signed(MessageType::FriendInvite, &dave, &alice.handle);
+    again["handle"] = json!(alice.handle);
+    let dup = a.call("POST", "/friends/invite", &dave, Some(again)).await;
+    assert_eq!(dup.status, 409, "{}", dup.text);
+    let incoming = poll("dave's invitation", || async {
+        let list = a
+            .call(
+                "GET",
+                "/friends/invitations?direction=incoming",
+                &alice,
+                None,
+            )
+            .await
+            .ok();
+        list["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["fromHandle"] == dave.handle && i["status"] == "pending")
+            .cloned()
+    })
+    .await;
+    let id = incoming["id"].as_str().unwrap();
+    // A signature for another message type is refused.
+    let wrong = a
+        .call(
+            "POST",
+            &format!("/friends/invitations/{id}/reject"),
+            &alice,
+            Some(signed(MessageType::FriendAccept, &alice, &dave.handle)),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.text);
+    a.call(
+        "POST",
+        &format!("/friends/invitations/{id}/reject"),
+        &alice,
+        Some(signed(MessageType::FriendReject, &alice, &dave.handle)),
+    )
+    .await
+    .ok();
+    poll("the rejection at dave", || async {
+        let list = a
+            .call(
+                "GET",
+                "/friends/invitations?direction=outgoing",
+                &dave,
+                None,
+            )
+            .await
+            .ok();
+        (list["invitations"][0]["status"] == "rejected").then_some(Value::Null)
+    })
+    .await;
+    // Accepting a rejected invitation is a conflict.
+    let late = a
+        .call(
+            "POST",
+            &format!("/friends/invitations/{id}/accept"),
+            &alice,
+            Some(signed(MessageType::FriendAccept, &alice, &dave.handle)),
+        )
+        .await;
+    assert_eq!(late.status, 409, "{}", late.text);
+    // dave invites carol and cancels.
+    let mut body = signed(MessageType::FriendInvite, &dave, &carol.handle);
+    body["handle"] = json!(carol.handle);
+    let created = a
+        .call("POST", "/friends/invite", &dave, Some(body))
+        .await
+        .ok();
+    let id = created["invitation"]["id"].as_str().unwrap();
+    a.call("DELETE", &format!("/friends/invitations/{id}"), &dave, None)
+        .await
+        .ok();
+    let list = a
+        .call(
+            "GET",
+            "/friends/invitations?direction=outgoing",
+            &dave,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(list["invitations"][0]["status"], "cancelled");
+    let friends = a.call("GET", "/friends", &dave, None).await.ok();
+    assert_eq!(friends["friends"], json!([]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Benchmark (ignored; run with
+// `cargo test --release -p parchment-server --test federation -- --ignored --nocapture`).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_inbox_sqlite() {
+    bench_inbox(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_inbox_postgres() {
+    if std::env::var("PARCHMENT_TEST_POSTGRES_URL").is_err() {
+        eprintln!("PARCHMENT_TEST_POSTGRES_URL not set: skipped");
+        return;
+    }
+    bench_inbox(Db::Postgres).await
+}
+
+async fn blast(
+    a: &Peer,
+    requests: std::sync::Arc<Vec<Raw>>,
+    concurrency: usize,
+) -> (f64, Vec<(u16, f64)>) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (requests, next, http, url) = (
+            requests.clone(),
+            next.clone(),
+            a.http.clone(),
+            a.url("/federation/inbox"),
+        );
+        tasks.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(raw) = requests.get(i) else { break };
+                let t = Instant::now();
+                let resp = http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Parchment-Server-Id", &raw.server_id)
+                    .header("X-Parchment-Protocol-Version", "2")
+                    .header("X-Parchment-Nonce", &raw.nonce)
+                    .header("X-Parchment-Timestamp", &raw.timestamp)
+                    .header("X-Parchment-Server-Signature", &raw.signature)
+                    .body(raw.body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let _ = resp.bytes().await;
+                out.push((status, t.elapsed().as_secs_f64() * 1000.0));
+            }
+            out
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done.unwrap());
+    }
+    (started.elapsed().as_secs_f64(), all)
+}
+
+fn report(label: &str, elapsed: f64, results: &[(u16, f64)], expect_status: u16) {
+    let ok = results.iter().filter(|(s, _)| *s == expect_status).count();
+    let mut latencies: Vec<f64> = results.iter().map(|(_, l)| *l).collect();
+    latencies.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    eprintln!(
+        "{label}: {} requests, {ok} answered {expect_status}, {:.0}/s, p50 {:.1} ms, p99 {:.1} ms",
+        results.len(),
+        results.len() as f64 / elapsed,
+        pct(0.5),
+        pct(0.99)
+    );
+    assert_eq!(ok, results.len(), "{label}: unexpected statuses");
+}
+
+async fn bench_inbox(db: Db) {
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let a = Peer::start_with(db, &["--rate-limits", "off"]).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&b, &bob, &a, &alice).await;
+    let t = Instant::now();
+    let requests: Vec<Raw> = (0..n)
+        .map(|i| {
+            let mut payload = Object::new();
+            payload.insert("resourceType", CValue::string("collection"));
+            payload.insert("resourceId", CValue::string(&format!("c{i}")));
+            payload.insert("encryptedData", CValue::string("AAAAAAAAAAAAAAAAAAAAAAAA"));
+            payload.insert("nonce", CValue::string("BBBBBBBBBBBBBBBB"));
+            payload.insert("role", CValue::string("viewer"));
+            let (m, signature) = message(MessageType::ResourceShare, &bob, &alice.handle, payload);
+            raw(
+                &b,
+                &b.key,
+                &a,
+                m.with_signature(&signature).body(),
+                now_ms(),
+            )
+        })
+        .collect();
+    eprintln!(
+        "pre-signed {n} requests in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let requests = std::sync::Arc::new(requests);
+    let (elapsed, results) = blast(&a, requests.clone(), 64).await;
+    report(&format!("{db:?} valid"), elapsed, &results, 202);
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM incoming_shares").await,
+        n as i64
+    );
+    let (elapsed, results) = blast(&a, requests, 64).await;
+    report(&format!("{db:?} replay flood"), elapsed, &results, 401);
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM incoming_shares").await,
+        n as i64
+    );
+}
