@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Load benchmark: authenticated GET /users/me/preferences on loopback with wrk, on SQLite
-# and on PostgreSQL (rate limits off). Prints req/s and latency percentiles per database.
-#   server/bench/load.sh [seconds] [connections]
+# Load benchmark: an authenticated GET (default /users/me/preferences) on loopback with wrk,
+# on SQLite and on PostgreSQL (rate limits off). Prints req/s and latency percentiles.
+#   server/bench/load.sh [seconds] [connections] [path]
+#   server/bench/load.sh 10 64 /users/me/devices/bench-device-1/wrap-secret
 # PostgreSQL: uses PARCHMENT_TEST_POSTGRES_URL if set, else starts a throwaway cluster.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -9,6 +10,7 @@ cd "$root"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 duration="${1:-10}"
 connections="${2:-64}"
+path="${3:-/users/me/preferences}"
 
 command -v wrk >/dev/null || {
   export DEBIAN_FRONTEND=noninteractive
@@ -43,14 +45,14 @@ run_one() {
   PARCHMENT_RATE_LIMITS=off "$bin" serve --bind "127.0.0.1:$port" &
   server_pid=$!
   for _ in $(seq 1 50); do
-    curl -sf -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port/users/me/preferences" && break
+    curl -sf -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path" && break
     sleep 0.1
   done
   # Warm-up, then the measured run.
-  wrk -t2 -c"$connections" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/users/me/preferences" >/dev/null
-  echo "== $name: GET /users/me/preferences, ${duration}s, $connections connections"
+  wrk -t2 -c"$connections" -d2s -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path" >/dev/null
+  echo "== $name: GET $path, ${duration}s, $connections connections"
   wrk -t2 -c"$connections" -d"${duration}s" --latency -H "Authorization: Bearer $token" \
-    "http://127.0.0.1:$port/users/me/preferences" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|errors"
+    "http://127.0.0.1:$port$path" | grep -E "Requests/sec|Latency|50%|90%|99%|Non-2xx|errors"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
   server_pid=
   unset DATABASE_URL

@@ -22,6 +22,7 @@ use crate::api::federation::FederationApi;
 use crate::api::friends::FriendsApi;
 use crate::api::identity::IdentityApi;
 use crate::api::keys::KeysApi;
+use crate::api::library::LibraryApi;
 use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
@@ -50,6 +51,7 @@ pub type Api = (
     KeysApi,
     FederationApi,
     FriendsApi,
+    LibraryApi,
 );
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
@@ -62,6 +64,7 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
             KeysApi,
             FederationApi,
             FriendsApi,
+            LibraryApi,
         ),
         "Parchment",
         env!("CARGO_PKG_VERSION"),
@@ -434,7 +437,9 @@ pub async fn serve(
 
 /// Deletes expired sessions, codes, challenges and old rate-limit windows every 10 minutes.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let period = Duration::from_secs(600);
+    // The first round one period after start, not at once: start-up stays quick.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tick.tick().await;
         let now = now_ms();

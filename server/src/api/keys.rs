@@ -4,10 +4,12 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
+use crate::service::keys::{CommitInput, SlotInput};
 use crate::service::{keys as service, AppState};
-use crate::store::{BlobInfoRow, BlobRow};
+use crate::store::{BlobInfoRow, BlobRow, SlotRow};
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -77,7 +79,7 @@ pub struct BlobPut {
 
 #[derive(ApiResponse)]
 pub enum BlobDeleted {
-    /// Deleted.
+    /// Done.
     #[oai(status = 204)]
     Done,
 }
@@ -93,6 +95,111 @@ pub struct WrapSecret {
 #[oai(rename_all = "camelCase")]
 pub struct Rotated {
     pub ok: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Slot {
+    /// WebAuthn credential id (base64url) of one of the caller's passkeys.
+    pub credential_id: String,
+    /// base64 v2 envelope of the master key under the PRF-derived key.
+    pub wrapped_km: String,
+    /// Only `aes-256-gcm-prf-v1` (the default).
+    pub wrap_algo: Option<String>,
+    /// base64 Ed25519 signature by the identity key over the slot signable (crypto.md §6.2).
+    pub slot_signature: String,
+}
+
+impl From<Slot> for SlotInput {
+    fn from(slot: Slot) -> Self {
+        SlotInput {
+            credential_id: slot.credential_id,
+            wrapped_km: slot.wrapped_km,
+            wrap_algo: slot.wrap_algo,
+            slot_signature: slot.slot_signature,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct StoredSlot {
+    pub credential_id: String,
+    pub wrapped_km: String,
+    pub wrap_algo: String,
+    pub slot_signature: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<SlotRow> for StoredSlot {
+    fn from(row: SlotRow) -> Self {
+        StoredSlot {
+            credential_id: row.credential_id,
+            wrapped_km: row.wrapped_km,
+            wrap_algo: row.wrap_algo,
+            slot_signature: row.slot_signature,
+            created_at: timestamp(row.created_at),
+            last_used_at: row.last_used_at.map(timestamp),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SlotList {
+    pub slots: Vec<StoredSlot>,
+}
+
+#[derive(ApiResponse)]
+pub enum SlotStored {
+    /// Stored (created or replaced).
+    #[oai(status = 201)]
+    Stored(Json<Success>),
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommitBlob {
+    pub blob_type: String,
+    /// base64 v2 envelope under the new master key.
+    pub encrypted_blob: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommitCollection {
+    /// One of the caller's collection ids.
+    pub id: String,
+    /// base64 v2 envelope of the metadata under the new master key.
+    pub metadata_encrypted: String,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KmCommit {
+    /// The kmVersion the client rotated from; anything else is 409 and nothing is written.
+    pub expected_current: i64,
+    /// New Ed25519 public key, base64.
+    pub signing_key: String,
+    /// New X25519 public key, base64.
+    pub encryption_key: String,
+    /// At most 10,000.
+    #[oai(default)]
+    pub blobs: Vec<CommitBlob>,
+    /// At most 10,000.
+    #[oai(default)]
+    pub collections: Vec<CommitCollection>,
+    /// Every slot re-sealed and signed by the NEW signing key; at most 100.
+    #[oai(default)]
+    pub slots: Vec<Slot>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Committed {
+    /// The new master-key generation.
+    pub km_version: i64,
 }
 
 pub struct KeysApi;
@@ -184,5 +291,90 @@ impl KeysApi {
     async fn rotate(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Rotated>> {
         service::rotate_requested(&state, &session.principal().user_id).await?;
         Ok(Json(Rotated { ok: true }))
+    }
+
+    /// The caller's wrapped master-key slots.
+    #[oai(path = "/users/me/wrapped-keys", method = "get")]
+    async fn list_slots(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<SlotList>> {
+        let rows = service::list_slots(&state, &session.principal().user_id).await?;
+        Ok(Json(SlotList {
+            slots: rows.into_iter().map(StoredSlot::from).collect(),
+        }))
+    }
+
+    /// Store a slot: the signature must verify under the caller's current signing key and
+    /// the credential must be one of the caller's passkeys.
+    #[oai(path = "/users/me/wrapped-keys", method = "post")]
+    async fn put_slot(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<Slot>,
+    ) -> ApiResult<SlotStored> {
+        service::put_slot(&state, &session.principal().user_id, body.0.into()).await?;
+        Ok(SlotStored::Stored(Json(Success { success: true })))
+    }
+
+    /// Delete a slot (404 when absent).
+    #[oai(path = "/users/me/wrapped-keys/:credential_id", method = "delete")]
+    async fn delete_slot(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        #[oai(name = "credentialId")] credential_id: Path<String>,
+    ) -> ApiResult<BlobDeleted> {
+        service::delete_slot(&state, &session.principal().user_id, &credential_id.0).await?;
+        Ok(BlobDeleted::Done)
+    }
+
+    /// Record that a slot was used to unlock (404 when absent).
+    #[oai(path = "/users/me/wrapped-keys/:credential_id/used", method = "post")]
+    async fn slot_used(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        #[oai(name = "credentialId")] credential_id: Path<String>,
+    ) -> ApiResult<BlobDeleted> {
+        service::mark_slot_used(&state, &session.principal().user_id, &credential_id.0).await?;
+        Ok(BlobDeleted::Done)
+    }
+
+    /// Rotate the master key atomically: new keys, re-sealed blobs, collection metadata and
+    /// slots in one transaction gated by `expectedCurrent`. Racing commits: exactly one
+    /// wins, the others get 409 and write nothing. Any invalid item → 4xx, nothing written.
+    #[oai(path = "/users/me/km-version/commit", method = "post")]
+    async fn commit(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<KmCommit>,
+    ) -> ApiResult<Json<Committed>> {
+        let body = body.0;
+        let km_version = service::commit(
+            &state,
+            &session.principal().user_id,
+            CommitInput {
+                expected_current: body.expected_current,
+                signing_key: body.signing_key,
+                encryption_key: body.encryption_key,
+                blobs: body
+                    .blobs
+                    .into_iter()
+                    .map(|b| (b.blob_type, b.encrypted_blob))
+                    .collect(),
+                collections: body
+                    .collections
+                    .into_iter()
+                    .map(|c| (c.id, c.metadata_encrypted))
+                    .collect(),
+                slots: body.slots.into_iter().map(SlotInput::from).collect(),
+            },
+        )
+        .await?;
+        Ok(Json(Committed { km_version }))
     }
 }

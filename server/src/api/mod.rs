@@ -5,6 +5,7 @@ pub mod federation;
 pub mod friends;
 pub mod identity;
 pub mod keys;
+pub mod library;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

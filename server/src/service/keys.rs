@@ -3,12 +3,15 @@
 
 use parchment_core::encoding::{from_base64, to_base64};
 use parchment_core::envelope::check_shape;
+use parchment_core::key_slot::{KeySlot, WRAP_ALGO};
+use parchment_core::keys::Ed25519PublicKey;
 use parchment_core::rand_core::{OsRng, RngCore};
 
+use super::identity::check_signing_key;
 use super::rate_limit::{Limit, WRAP_SECRET_READ, WRAP_SECRET_ROTATE};
 use super::{now_ms, AppState};
 use crate::error::AppError;
-use crate::store::{BlobInfoRow, BlobRow};
+use crate::store::{BlobInfoRow, BlobRow, Commit, CommitRefused, NewSlot, SlotRow};
 
 /// Largest accepted blob envelope, decoded (documented in the API).
 pub const MAX_BLOB_BYTES: usize = 1024 * 1024;
@@ -155,4 +158,254 @@ pub async fn rotate_device_secrets(
 pub async fn rotate_requested(state: &AppState, user_id: &str) -> Result<u64, AppError> {
     limit(state, WRAP_SECRET_ROTATE, user_id).await?;
     rotate_device_secrets(state, user_id, None).await
+}
+
+/// Key slots per account; commits carry at most this many blobs and collections.
+pub const MAX_SLOTS: usize = 100;
+pub const MAX_COMMIT_ITEMS: usize = 10_000;
+
+pub struct SlotInput {
+    pub credential_id: String,
+    pub wrapped_km: String,
+    pub wrap_algo: Option<String>,
+    pub slot_signature: String,
+}
+
+impl SlotInput {
+    fn as_core(&self) -> KeySlot {
+        KeySlot {
+            credential_id: self.credential_id.clone(),
+            wrapped_km: self.wrapped_km.clone(),
+            wrap_algo: self.wrap_algo.clone().unwrap_or_else(|| WRAP_ALGO.into()),
+            slot_signature: self.slot_signature.clone(),
+        }
+    }
+}
+
+/// Shape, algorithm and signature of a slot under `signing_key` (crypto.md §6.2).
+fn check_slot(
+    index: usize,
+    user_id: &str,
+    slot: &SlotInput,
+    signing_key: &Ed25519PublicKey,
+) -> Result<KeySlot, AppError> {
+    let field = format!("slots[{index}]");
+    let core = slot.as_core();
+    if core.wrap_algo != WRAP_ALGO {
+        return Err(AppError::BadRequest {
+            code: "invalid_slot",
+            message: format!("{field}.wrapAlgo: only {WRAP_ALGO} is accepted"),
+        });
+    }
+    if core.credential_id.is_empty() || core.credential_id.len() > 1024 {
+        return Err(AppError::validation(
+            &format!("{field}.credentialId"),
+            "must be 1-1024 characters",
+        ));
+    }
+    check_envelope(&format!("{field}.wrappedKm"), &core.wrapped_km)?;
+    core.verify(user_id, signing_key)
+        .map_err(|e| AppError::BadRequest {
+            code: "invalid_slot_signature",
+            message: format!("{field}.slotSignature: {e}"),
+        })?;
+    Ok(core)
+}
+
+pub async fn list_slots(state: &AppState, user_id: &str) -> Result<Vec<SlotRow>, AppError> {
+    Ok(state.store.slots_of_user(user_id).await?)
+}
+
+/// Stores a slot after checking it is signed by the caller's current signing key and that
+/// the credential is one of the caller's passkeys.
+pub async fn put_slot(state: &AppState, user_id: &str, slot: SlotInput) -> Result<(), AppError> {
+    let user = super::users::get(state, user_id).await?;
+    let Some(signing_key) = user.signing_key.as_deref() else {
+        return Err(AppError::Conflict {
+            code: "no_signing_key",
+            message: "Publish identity keys (PUT /users/me/keys) before adding key slots".into(),
+        });
+    };
+    let signing_key = check_signing_key("signingKey", signing_key)?;
+    let core = check_slot(0, user_id, &slot, &signing_key)?;
+    if !state
+        .store
+        .owns_passkey(user_id, &core.credential_id)
+        .await?
+    {
+        return Err(unknown_credential());
+    }
+    if state.store.slots_of_user(user_id).await?.len() >= MAX_SLOTS {
+        return Err(AppError::BadRequest {
+            code: "too_many_slots",
+            message: format!("at most {MAX_SLOTS} key slots per account"),
+        });
+    }
+    state
+        .store
+        .put_slot(
+            user_id,
+            &NewSlot {
+                credential_id: &core.credential_id,
+                wrapped_km: &core.wrapped_km,
+                wrap_algo: &core.wrap_algo,
+                slot_signature: &core.slot_signature,
+            },
+            now_ms(),
+        )
+        .await?;
+    Ok(())
+}
+
+fn unknown_credential() -> AppError {
+    AppError::NotFound {
+        code: "unknown_credential",
+        message: "credentialId: not one of your passkeys".into(),
+    }
+}
+
+pub async fn delete_slot(
+    state: &AppState,
+    user_id: &str,
+    credential_id: &str,
+) -> Result<(), AppError> {
+    if state.store.delete_slot(user_id, credential_id).await? {
+        Ok(())
+    } else {
+        Err(AppError::not_found("Key slot"))
+    }
+}
+
+pub async fn mark_slot_used(
+    state: &AppState,
+    user_id: &str,
+    credential_id: &str,
+) -> Result<(), AppError> {
+    if state
+        .store
+        .mark_slot_used(user_id, credential_id, now_ms())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(AppError::not_found("Key slot"))
+    }
+}
+
+pub struct CommitInput {
+    pub expected_current: i64,
+    pub signing_key: String,
+    pub encryption_key: String,
+    pub blobs: Vec<(String, String)>,
+    pub collections: Vec<(String, String)>,
+    pub slots: Vec<SlotInput>,
+}
+
+fn no_duplicates<'a>(field: &str, ids: impl Iterator<Item = &'a str>) -> Result<(), AppError> {
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(AppError::BadRequest {
+                code: "duplicate_item",
+                message: format!("{field}: '{id}' appears twice"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The atomic master-key rotation: everything is validated (keys, every envelope, every
+/// slot signature under the NEW signing key) before one transaction gated by
+/// compare-and-swap on kmVersion writes it all, or nothing.
+pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Result<i64, AppError> {
+    if input.expected_current < 1 {
+        return Err(AppError::validation(
+            "expectedCurrent",
+            "must be at least 1",
+        ));
+    }
+    let signing = check_signing_key("signingKey", &input.signing_key)?;
+    let encryption = super::identity::check_encryption_key("encryptionKey", &input.encryption_key)?;
+    if input.blobs.len() > MAX_COMMIT_ITEMS || input.collections.len() > MAX_COMMIT_ITEMS {
+        return Err(AppError::BadRequest {
+            code: "too_many_items",
+            message: format!(
+                "at most {MAX_COMMIT_ITEMS} blobs and {MAX_COMMIT_ITEMS} collections per commit"
+            ),
+        });
+    }
+    if input.slots.len() > MAX_SLOTS {
+        return Err(AppError::BadRequest {
+            code: "too_many_slots",
+            message: format!("at most {MAX_SLOTS} key slots per account"),
+        });
+    }
+    for (i, (blob_type, blob)) in input.blobs.iter().enumerate() {
+        check_blob_type(blob_type)?;
+        check_envelope(&format!("blobs[{i}].encryptedBlob"), blob)?;
+    }
+    no_duplicates("blobs", input.blobs.iter().map(|(t, _)| t.as_str()))?;
+    for (i, (_, metadata)) in input.collections.iter().enumerate() {
+        check_envelope(&format!("collections[{i}].metadataEncrypted"), metadata)?;
+    }
+    no_duplicates(
+        "collections",
+        input.collections.iter().map(|(id, _)| id.as_str()),
+    )?;
+    let slots = input
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| check_slot(i, user_id, slot, &signing))
+        .collect::<Result<Vec<_>, _>>()?;
+    no_duplicates("slots", slots.iter().map(|s| s.credential_id.as_str()))?;
+
+    let blobs: Vec<(&str, &str)> = input
+        .blobs
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let collections: Vec<(&str, &str)> = input
+        .collections
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let new_slots: Vec<NewSlot> = slots
+        .iter()
+        .map(|s| NewSlot {
+            credential_id: &s.credential_id,
+            wrapped_km: &s.wrapped_km,
+            wrap_algo: &s.wrap_algo,
+            slot_signature: &s.slot_signature,
+        })
+        .collect();
+    let outcome = state
+        .store
+        .commit_rotation(&Commit {
+            user_id,
+            expected_current: input.expected_current,
+            signing_key: &signing.to_base64(),
+            encryption_key: &encryption.to_base64(),
+            blobs: &blobs,
+            collections: &collections,
+            slots: &new_slots,
+            now: now_ms(),
+        })
+        .await?;
+    match outcome {
+        Ok(next) => Ok(next),
+        Err(CommitRefused::VersionMismatch(current)) => Err(AppError::Conflict {
+            code: "km_version_mismatch",
+            message: format!(
+                "kmVersion is {current}: another device rotated first. Nothing was written."
+            ),
+        }),
+        Err(CommitRefused::NoSuchUser) => Err(AppError::not_found("User")),
+        Err(CommitRefused::ForeignCollection) => Err(AppError::NotFound {
+            code: "unknown_collection",
+            message: "collections: an id is not one of your collections. Nothing was written."
+                .into(),
+        }),
+        Err(CommitRefused::ForeignCredential) => Err(unknown_credential()),
+    }
 }

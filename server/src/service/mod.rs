@@ -6,6 +6,7 @@ pub mod federation;
 pub mod friends;
 pub mod identity;
 pub mod keys;
+pub mod library;
 pub mod mail;
 pub mod passkeys;
 pub mod rate_limit;

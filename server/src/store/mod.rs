@@ -9,6 +9,7 @@ mod otp;
 mod outbox;
 mod passkeys;
 mod rate_limits;
+mod rotation;
 mod sessions;
 mod users;
 
@@ -18,6 +19,7 @@ pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use passkeys::{ChallengeRow, PasskeyRow};
+pub use rotation::{CollectionRow, Commit, CommitRefused, NewSlot, SlotRow};
 pub use sessions::{NewSession, SessionLookup, SessionRow};
 pub use users::{NewUser, PreferencesRow, ProfileUpdate, UserListRow, UserRow};
 

@@ -1,0 +1,236 @@
+// The only module that touches @parchment/core. It keeps the one unlocked `Identity` handle
+// private: the rest of the app asks for operations (encrypt this blob, sign this action) and
+// gets ciphertext, signatures and public keys back, never the seed or a private key.
+// The recovery key is the single deliberate exception: it is exported to be shown to the user.
+import { loadCore, type Core, type IdentityHandle } from './core'
+import { fromBase64, toBase64 } from './base64'
+
+export { toBase64, fromBase64, toBase64Url, fromBase64Url } from './base64'
+
+let core: Core | null = null
+let current: IdentityHandle | null = null
+
+async function lib(): Promise<Core> {
+  if (!core) core = await loadCore()
+  return core
+}
+
+function need(): IdentityHandle {
+  if (!current) throw new Error('Your keys are locked on this device. Unlock with your recovery key or a passkey.')
+  return current
+}
+
+function replace(next: IdentityHandle | null) {
+  if (current && current !== next) {
+    try {
+      current.free()
+    } catch {
+      /* already freed */
+    }
+  }
+  current = next
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export interface PublicKeys { signingKey: string; encryptionKey: string }
+export interface KeySlot { credentialId: string; wrappedKm: string; wrapAlgo: string; slotSignature: string }
+
+function personalContext(userId: string, blobType: string) {
+  return { userId, recordType: 'personal-blob', recordId: blobType, keyContext: 'parchment-personal-v1' }
+}
+
+function collectionContexts(userId: string, id: string) {
+  return [
+    { userId, recordType: 'collection-metadata', recordId: id, keyContext: 'parchment-collection-metadata-v1' },
+    { userId, recordType: 'collection-metadata', recordId: id, keyContext: `parchment-collection-${id}` },
+  ]
+}
+
+function checkMatches(handle: IdentityHandle, expectedSigningKey: string | null, what: string) {
+  if (expectedSigningKey && handle.signingPublicKey !== expectedSigningKey) {
+    handle.free()
+    throw new Error(`${what} does not match your account.`)
+  }
+}
+
+export const keyring = {
+  /** Loads the WASM module (safe to call many times). */
+  async ready(): Promise<void> {
+    await lib()
+  },
+
+  isUnlocked(): boolean {
+    return current !== null
+  },
+
+  publicKeys(): PublicKeys {
+    const id = need()
+    return { signingKey: id.signingPublicKey, encryptionKey: id.encryptionPublicKey }
+  },
+
+  /** First run: a new identity from a seed generated inside WASM. */
+  async create(): Promise<PublicKeys> {
+    const c = await lib()
+    replace(c.Identity.generate())
+    return this.publicKeys()
+  },
+
+  /** The recovery key of the unlocked identity, to show to its owner (and nowhere else). */
+  exportRecoveryKey(): string {
+    return need().exportRecoveryKey()
+  },
+
+  /** Restore from a typed recovery key; it must derive the signing key the server publishes. */
+  async unlockWithRecoveryKey(text: string, expectedSigningKey: string | null): Promise<PublicKeys> {
+    const c = await lib()
+    let handle: IdentityHandle
+    try {
+      // Typed from a printout or pasted from the grouped display: spaces and line breaks are not part of the key.
+      handle = c.Identity.fromRecoveryKey(text.replace(/\s+/g, ''))
+    } catch (e) {
+      throw new Error(`That is not a valid recovery key (${e instanceof Error ? e.message : e}).`)
+    }
+    checkMatches(handle, expectedSigningKey, 'That recovery key')
+    replace(handle)
+    return this.publicKeys()
+  },
+
+  /** The seed envelope for this device (crypto.md §6.1), to keep in localStorage. */
+  wrapForDevice(deviceSecret: string, deviceId: string): string {
+    return need().wrapSeed(deviceSecret, deviceId)
+  },
+
+  /**
+   * Unwraps the device's cached seed. Returns false when the envelope no longer opens (the
+   * secrets were rotated) or belongs to another account.
+   */
+  async unlockFromDevice(deviceSecret: string, deviceId: string, wrapped: string, expectedSigningKey: string | null): Promise<boolean> {
+    const c = await lib()
+    let handle: IdentityHandle
+    try {
+      handle = c.Identity.unwrapSeed(deviceSecret, deviceId, wrapped)
+    } catch {
+      return false
+    }
+    if (expectedSigningKey && handle.signingPublicKey !== expectedSigningKey) {
+      handle.free()
+      return false
+    }
+    replace(handle)
+    return true
+  },
+
+  async prfSalt(): Promise<Uint8Array> {
+    return (await lib()).prfSalt()
+  },
+
+  /** A passkey-PRF key slot of the unlocked identity for one credential. */
+  createKeySlot(userId: string, credentialId: string, prfOutput: Uint8Array): KeySlot {
+    return need().createKeySlot(userId, credentialId, prfOutput) as KeySlot
+  },
+
+  async unlockWithKeySlot(slot: KeySlot, userId: string, prfOutput: Uint8Array, signingKey: string): Promise<PublicKeys> {
+    const c = await lib()
+    const handle = c.Identity.fromKeySlot(slot, userId, prfOutput, signingKey)
+    checkMatches(handle, signingKey, 'That passkey slot')
+    replace(handle)
+    return this.publicKeys()
+  },
+
+  /** Encrypts a JSON value as a personal blob (key D3, AAD bound to user and blob type). */
+  encryptPersonal(userId: string, blobType: string, value: unknown): string {
+    const bytes = encoder.encode(JSON.stringify(value))
+    return toBase64(need().encryptRecord('personal', personalContext(userId, blobType), bytes))
+  },
+
+  decryptPersonal<T>(userId: string, blobType: string, encryptedBlob: string): T {
+    const bytes = need().decryptRecord('personal', personalContext(userId, blobType), fromBase64(encryptedBlob))
+    return JSON.parse(decoder.decode(bytes)) as T
+  },
+
+  /** Signs a v2 federation action (invite, accept, reject, revoke) for the server to forward. */
+  signAction(messageType: string, from: string, to: string): { signature: string; nonce: string; timestamp: string } {
+    // federation.md: base64 of 16 random bytes (24 characters).
+    const nonce = toBase64(crypto.getRandomValues(new Uint8Array(16)))
+    const timestamp = new Date().toISOString()
+    const env = need().signFederationEnvelope({
+      protocol_version: 2,
+      message_type: messageType,
+      message_version: 1,
+      from,
+      to,
+      nonce,
+      timestamp,
+      payload: {},
+    }) as { signature: string; nonce?: string; timestamp: string }
+    return { signature: env.signature, nonce: env.nonce ?? nonce, timestamp: env.timestamp }
+  },
+
+  async safetyNumber(a: string, b: string): Promise<string> {
+    return (await lib()).safetyNumber(a, b)
+  },
+
+  /**
+   * Master-key rotation, step 1: a new identity re-encrypts everything the old one protects.
+   * Nothing changes here until `finish()` (after the server accepted the commit).
+   */
+  async prepareRotation(
+    userId: string,
+    input: {
+      blobs: { blobType: string; encryptedBlob: string }[]
+      collections: { id: string; metadataEncrypted: string }[]
+      slots: { credentialId: string; prfOutput: Uint8Array }[]
+    },
+  ) {
+    const c = await lib()
+    const old = need()
+    const next = c.Identity.generate()
+    try {
+      const blobs = input.blobs.map((b) => {
+        const ctx = personalContext(userId, b.blobType)
+        const plain = old.decryptRecord('personal', ctx, fromBase64(b.encryptedBlob))
+        return { blobType: b.blobType, encryptedBlob: toBase64(next.encryptRecord('personal', ctx, plain)) }
+      })
+      const collections = input.collections.map((col) => {
+        const key = `collection:${col.id}`
+        let plain: Uint8Array | null = null
+        for (const ctx of collectionContexts(userId, col.id)) {
+          try {
+            plain = old.decryptRecord(key, ctx, fromBase64(col.metadataEncrypted))
+            break
+          } catch {
+            /* try the other binding (crypto.md gap 3) */
+          }
+        }
+        if (!plain) throw new Error(`Collection ${col.id} could not be decrypted with your current key.`)
+        const ctx = collectionContexts(userId, col.id)[0]
+        return { id: col.id, metadataEncrypted: toBase64(next.encryptRecord(key, ctx, plain)) }
+      })
+      const slots = input.slots.map((s) => next.createKeySlot(userId, s.credentialId, s.prfOutput) as KeySlot)
+      return {
+        signingKey: next.signingPublicKey,
+        encryptionKey: next.encryptionPublicKey,
+        blobs,
+        collections,
+        slots,
+        /** The server accepted the commit: the new identity becomes the unlocked one. */
+        finish() {
+          replace(next)
+        },
+        abort() {
+          next.free()
+        },
+      }
+    } catch (e) {
+      next.free()
+      throw e
+    }
+  },
+
+  /** Forget the unlocked identity (zeroized inside WASM). */
+  lock() {
+    replace(null)
+  },
+}

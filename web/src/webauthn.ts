@@ -1,0 +1,103 @@
+// Browser WebAuthn ceremonies. The server's options arrive as JSON (binary fields base64url);
+// credentials go back as JSON the same way. The PRF output stays in the page only long enough
+// to hand it to src/crypto (it never goes to the server).
+import { fromBase64Url, toBase64Url } from './crypto/base64'
+
+type Json = Record<string, unknown>
+
+function bytes(v: unknown): Uint8Array<ArrayBuffer> {
+  if (typeof v === 'string') return fromBase64Url(v) as Uint8Array<ArrayBuffer>
+  if (v instanceof ArrayBuffer) return new Uint8Array(v)
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer)
+  throw new Error('Unexpected binary field in passkey options.')
+}
+
+function prfExtension(ext: unknown, fallbackSalt?: Uint8Array): Json | undefined {
+  const e = (ext && typeof ext === 'object' ? { ...(ext as Json) } : {}) as Json
+  const prf = e.prf as { eval?: { first?: unknown } } | undefined
+  if (prf?.eval?.first !== undefined) e.prf = { eval: { first: bytes(prf.eval.first) } }
+  else if (fallbackSalt) e.prf = { eval: { first: bytes(fallbackSalt) } }
+  return Object.keys(e).length ? e : undefined
+}
+
+function descriptors(list: unknown): PublicKeyCredentialDescriptor[] | undefined {
+  if (!Array.isArray(list)) return undefined
+  return list.map((d: Json) => ({ ...(d as object), type: 'public-key', id: bytes(d.id) }) as PublicKeyCredentialDescriptor)
+}
+
+export function supported(): boolean {
+  return typeof window !== 'undefined' && 'PublicKeyCredential' in window && window.isSecureContext
+}
+
+function prfOutput(cred: PublicKeyCredential): Uint8Array | null {
+  const results = cred.getClientExtensionResults() as { prf?: { results?: { first?: BufferSource } } }
+  const first = results.prf?.results?.first
+  if (!first) return null
+  return bytes(first)
+}
+
+function credentialJson(cred: PublicKeyCredential): Json {
+  const r = cred.response as AuthenticatorAttestationResponse & AuthenticatorAssertionResponse
+  const response: Json = { clientDataJSON: toBase64Url(new Uint8Array(r.clientDataJSON)) }
+  if ('attestationObject' in r && r.attestationObject) {
+    response.attestationObject = toBase64Url(new Uint8Array(r.attestationObject))
+    if (typeof r.getTransports === 'function') response.transports = r.getTransports()
+  }
+  if ('authenticatorData' in r && r.authenticatorData) {
+    response.authenticatorData = toBase64Url(new Uint8Array(r.authenticatorData))
+    response.signature = toBase64Url(new Uint8Array(r.signature))
+    if (r.userHandle) response.userHandle = toBase64Url(new Uint8Array(r.userHandle))
+  }
+  // Client extension results are NOT sent: the PRF output is a secret.
+  return { id: cred.id, rawId: toBase64Url(new Uint8Array(cred.rawId)), type: cred.type, response, extensions: {} }
+}
+
+export interface CeremonyResult { credential: Json; credentialId: string; prf: Uint8Array | null }
+
+/** `navigator.credentials.create` with the server's registration options. */
+export async function createPasskey(publicKey: Json): Promise<CeremonyResult> {
+  const user = publicKey.user as Json
+  const options = {
+    ...(publicKey as object),
+    challenge: bytes(publicKey.challenge),
+    user: { ...(user as object), id: bytes(user.id) },
+    excludeCredentials: descriptors(publicKey.excludeCredentials),
+    extensions: prfExtension(publicKey.extensions),
+  } as unknown as PublicKeyCredentialCreationOptions
+  const cred = (await navigator.credentials.create({ publicKey: options })) as PublicKeyCredential | null
+  if (!cred) throw new Error('No passkey was created.')
+  return { credential: credentialJson(cred), credentialId: cred.id, prf: prfOutput(cred) }
+}
+
+/** `navigator.credentials.get` with the server's authentication options. */
+export async function getPasskey(publicKey: Json): Promise<CeremonyResult> {
+  const options = {
+    ...(publicKey as object),
+    challenge: bytes(publicKey.challenge),
+    allowCredentials: descriptors(publicKey.allowCredentials),
+    extensions: prfExtension(publicKey.extensions),
+  } as PublicKeyCredentialRequestOptions
+  const cred = (await navigator.credentials.get({ publicKey: options })) as PublicKeyCredential | null
+  if (!cred) throw new Error('No passkey was used.')
+  return { credential: credentialJson(cred), credentialId: cred.id, prf: prfOutput(cred) }
+}
+
+/**
+ * A local assertion only to evaluate the PRF of one known credential (enrolling a key slot,
+ * re-sealing slots during a rotation). Nothing is sent to the server.
+ */
+export async function evaluatePrf(credentialId: string, salt: Uint8Array): Promise<Uint8Array> {
+  const challenge = crypto.getRandomValues(new Uint8Array(32))
+  const cred = (await navigator.credentials.get({
+    publicKey: {
+      challenge,
+      allowCredentials: [{ type: 'public-key', id: bytes(credentialId) }],
+      userVerification: 'required',
+      timeout: 60000,
+      extensions: { prf: { eval: { first: bytes(salt) } } } as AuthenticationExtensionsClientInputs,
+    },
+  })) as PublicKeyCredential | null
+  const out = cred ? prfOutput(cred) : null
+  if (!out) throw new Error('This passkey does not support the PRF extension, so it cannot hold a key slot.')
+  return out
+}

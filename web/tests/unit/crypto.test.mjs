@@ -1,0 +1,115 @@
+// src/crypto (the app's only door to @parchment/core), bundled with esbuild and run in Node:
+// the operations the flows rely on, including the federation signatures of flows 8 and 9,
+// which are checked against the exact v2 envelope the server builds (api.md §7.3).
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
+
+const web = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+let keyring, core
+
+before(async () => {
+  const out = mkdtempSync(join(tmpdir(), 'parchment-crypto-'))
+  await build({
+    entryPoints: [join(web, 'src/crypto/index.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    outfile: join(out, 'crypto.mjs'),
+    external: ['@parchment/core'],
+    logLevel: 'silent',
+  })
+  // Resolve @parchment/core from web/node_modules.
+  const { createRequire } = await import('node:module')
+  const corePath = createRequire(join(web, 'package.json')).resolve('@parchment/core')
+  const { readFileSync, writeFileSync } = await import('node:fs')
+  const file = join(out, 'crypto.mjs')
+  writeFileSync(file, readFileSync(file, 'utf8').replaceAll('"@parchment/core"', JSON.stringify(pathToFileURL(corePath.replace(/parchment_core\.js$/, 'node.js')).href)))
+  ;({ keyring } = await import(pathToFileURL(file).href))
+  core = await import(pathToFileURL(corePath.replace(/parchment_core\.js$/, 'node.js')).href)
+  rmSync(out, { recursive: true, force: true })
+})
+
+test('create, export, restore: the recovery key round-trips and a wrong one is refused', async () => {
+  const keys = await keyring.create()
+  const rk = keyring.exportRecoveryKey()
+  assert.match(rk, /^[A-Za-z0-9+/]{43}=$/)
+  keyring.lock()
+  assert.equal(keyring.isUnlocked(), false)
+  assert.deepEqual(await keyring.unlockWithRecoveryKey(`  ${rk}\n`, keys.signingKey), keys)
+  keyring.lock()
+  const grouped = rk.match(/.{1,4}/g).join(' ')
+  assert.deepEqual(await keyring.unlockWithRecoveryKey(grouped, keys.signingKey), keys, 'grouped as displayed')
+  keyring.lock()
+  await assert.rejects(keyring.unlockWithRecoveryKey(Buffer.alloc(32, 1).toString('base64'), keys.signingKey), /does not match/)
+  await assert.rejects(keyring.unlockWithRecoveryKey('not a key', keys.signingKey), /not a valid recovery key/)
+  assert.equal(keyring.isUnlocked(), false)
+})
+
+test('device wrap: opens with its secret and device id only', async () => {
+  const keys = await keyring.create()
+  const secret = Buffer.alloc(32, 9).toString('base64')
+  const wrapped = keyring.wrapForDevice(secret, 'device-1234')
+  assert.ok(!wrapped.includes(keyring.exportRecoveryKey()))
+  keyring.lock()
+  assert.equal(await keyring.unlockFromDevice(Buffer.alloc(32, 8).toString('base64'), 'device-1234', wrapped, keys.signingKey), false, 'rotated secret')
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-9999', wrapped, keys.signingKey), false, 'other device')
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped, 'x'.repeat(43) + '='), false, 'other account')
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped, keys.signingKey), true)
+  assert.deepEqual(keyring.publicKeys(), keys)
+})
+
+test('personal blobs are bound to user and blob type', async () => {
+  await keyring.create()
+  const env = keyring.encryptPersonal('u1', 'places', { places: [{ name: 'Home' }] })
+  assert.equal(Buffer.from(env, 'base64')[0], 2)
+  assert.deepEqual(keyring.decryptPersonal('u1', 'places', env), { places: [{ name: 'Home' }] })
+  assert.throws(() => keyring.decryptPersonal('u2', 'places', env))
+  assert.throws(() => keyring.decryptPersonal('u1', 'other', env))
+})
+
+test('federation actions verify as the exact v2 envelope the server forwards', async () => {
+  const { signingKey } = await keyring.create()
+  for (const type of ['FRIEND_INVITE', 'FRIEND_ACCEPT', 'FRIEND_REJECT', 'RELATIONSHIP_REVOKE']) {
+    const s = keyring.signAction(type, 'alice@a.example', 'bob@b.example:8443')
+    assert.equal(Buffer.from(s.nonce, 'base64').length, 16)
+    assert.match(s.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    const envelope = { protocol_version: 2, message_type: type, message_version: 1, nonce: s.nonce, timestamp: s.timestamp, from: 'alice@a.example', to: 'bob@b.example:8443', signature: s.signature, payload: {} }
+    assert.equal(core.verifyFederationEnvelope(envelope, signingKey), true, type)
+    assert.equal(core.verifyFederationEnvelope({ ...envelope, to: 'eve@b.example' }, signingKey), false)
+  }
+})
+
+test('rotation re-encrypts under a new identity and only switches on finish()', async () => {
+  const old = await keyring.create()
+  const blob = keyring.encryptPersonal('u1', 'places', { n: 1 })
+  const plan = await keyring.prepareRotation('u1', { blobs: [{ blobType: 'places', encryptedBlob: blob }], collections: [], slots: [] })
+  assert.notEqual(plan.signingKey, old.signingKey)
+  assert.deepEqual(keyring.publicKeys(), old, 'still the old identity before finish')
+  plan.finish()
+  assert.equal(keyring.publicKeys().signingKey, plan.signingKey)
+  assert.deepEqual(keyring.decryptPersonal('u1', 'places', plan.blobs[0].encryptedBlob), { n: 1 })
+  assert.throws(() => keyring.decryptPersonal('u1', 'places', blob), 'the old ciphertext no longer opens')
+})
+
+test('key slots: a PRF output seals the seed; another one does not open it', async () => {
+  const keys = await keyring.create()
+  const prf = new Uint8Array(32).fill(5)
+  const slot = keyring.createKeySlot('u1', 'cred-1', prf)
+  assert.equal(core.verifyKeySlot(slot, 'u1', keys.signingKey), true)
+  keyring.lock()
+  await assert.rejects(keyring.unlockWithKeySlot(slot, 'u1', new Uint8Array(32).fill(6), keys.signingKey))
+  assert.deepEqual(await keyring.unlockWithKeySlot(slot, 'u1', prf, keys.signingKey), keys)
+})
+
+test('safety numbers are symmetric and 12 digits', async () => {
+  const a = (await keyring.create()).signingKey
+  const b = (await keyring.create()).signingKey
+  const n = await keyring.safetyNumber(a, b)
+  assert.match(n, /^\d{3} \d{3} \d{3} \d{3}$/)
+  assert.equal(await keyring.safetyNumber(b, a), n)
+})
