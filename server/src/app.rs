@@ -23,6 +23,7 @@ use crate::api::friends::FriendsApi;
 use crate::api::identity::IdentityApi;
 use crate::api::keys::KeysApi;
 use crate::api::library::LibraryApi;
+use crate::api::revocations::RevocationsApi;
 use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
@@ -52,6 +53,7 @@ pub type Api = (
     FederationApi,
     FriendsApi,
     LibraryApi,
+    RevocationsApi,
 );
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
@@ -65,6 +67,7 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
             FederationApi,
             FriendsApi,
             LibraryApi,
+            RevocationsApi,
         ),
         "Parchment",
         env!("CARGO_PKG_VERSION"),

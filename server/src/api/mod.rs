@@ -6,6 +6,7 @@ pub mod friends;
 pub mod identity;
 pub mod keys;
 pub mod library;
+pub mod revocations;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -232,24 +232,41 @@ pub enum Delivery {
     Retry(String),
 }
 
+/// What one POST to a peer inbox came to, before [`deliver`] folds a replay into success.
+#[derive(Debug)]
+pub enum Posted {
+    /// 200/202.
+    Accepted,
+    /// 409 `replay`: the receiver already processed a message with this (from, nonce).
+    Replay,
+    /// The receiver refused the message for good (4xx other than 401/408/429).
+    Refused(String),
+    /// Try again later.
+    Retry(String),
+}
+
 /// Posts a signed envelope to the inbox of the server of `to`. Each attempt carries fresh
 /// transport headers (nonce, timestamp), so retries outlive the receiver's ±300 s window.
 pub async fn deliver(state: &AppState, envelope: &Envelope) -> Delivery {
+    match post(state, envelope).await {
+        Posted::Accepted | Posted::Replay => Delivery::Delivered,
+        Posted::Refused(reason) => Delivery::Refused(reason),
+        Posted::Retry(reason) => Delivery::Retry(reason),
+    }
+}
+
+/// One signed server-to-server POST of `envelope` to the inbox of the server of `to`.
+pub async fn post(state: &AppState, envelope: &Envelope) -> Posted {
     let to = match Handle::parse(&envelope.to) {
         Ok(to) => to,
-        Err(e) => return Delivery::Refused(format!("recipient: {e}")),
+        Err(e) => return Posted::Refused(format!("recipient: {e}")),
     };
     let Some(our_id) = state.settings.domain() else {
-        return Delivery::Refused("no public URL configured".into());
+        return Posted::Refused("no public URL configured".into());
     };
     let host = to.domain().to_ascii_lowercase();
     if let Err(err) = peer_key(state, &host).await {
-        return match err {
-            PeerError::KeyChanged(_) | PeerError::Invalid { .. } => {
-                Delivery::Retry(err.to_string())
-            }
-            other => Delivery::Retry(other.to_string()),
-        };
+        return Posted::Retry(err.to_string());
     }
     let body = envelope.body();
     let hash = body_hash(&body);
@@ -277,7 +294,7 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> Delivery {
     }
     let resp = match req.body(body).send().await {
         Ok(resp) => resp,
-        Err(e) => return Delivery::Retry(format!("{host} unreachable: {e}")),
+        Err(e) => return Posted::Retry(format!("{host} unreachable: {e}")),
     };
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
@@ -286,11 +303,11 @@ pub async fn deliver(state: &AppState, envelope: &Envelope) -> Delivery {
         .and_then(|v| v["code"].as_str().map(String::from))
         .unwrap_or_default();
     match status {
-        200 | 202 => Delivery::Delivered,
-        409 if code == "replay" => Delivery::Delivered,
-        401 | 408 | 429 => Delivery::Retry(format!("{host} answered {status}: {text}")),
-        s if s >= 500 => Delivery::Retry(format!("{host} answered {status}: {text}")),
-        _ => Delivery::Refused(format!("{host} answered {status}: {text}")),
+        200 | 202 => Posted::Accepted,
+        409 if code == "replay" => Posted::Replay,
+        401 | 408 | 429 => Posted::Retry(format!("{host} answered {status}: {text}")),
+        s if s >= 500 => Posted::Retry(format!("{host} answered {status}: {text}")),
+        _ => Posted::Refused(format!("{host} answered {status}: {text}")),
     }
 }
 

@@ -250,7 +250,7 @@ pub async fn process(
             code: "recipient_not_found",
             message: "Recipient not found".into(),
         })?;
-    let sender = verify_sender(state, &user.id, &from, envelope).await?;
+    let sender = verify_sender(state, &user.id, &from, kind, envelope).await?;
     let peer = federation::handle_key(&from);
     let nonce = envelope.nonce.clone().filter(|_| envelope.is_v2());
     if let Some(nonce) = &nonce {
@@ -313,22 +313,31 @@ async fn verify_sender(
     state: &AppState,
     user_id: &str,
     from: &Handle,
+    kind: MessageType,
     envelope: &Envelope,
 ) -> Result<Sender, AppError> {
     // A friend's key as cached when the friendship began: the sender's home server
     // cannot substitute it (gap 5). A key change surfaces as a failure, never silently.
+    // The one exception is RELATIONSHIP_REVOKE: after an identity reset the friend signs it
+    // with a NEW key, so it may also verify under the current user document (a home server
+    // could forge no more than ending the friendship, which it can deny anyway).
     if let Some(friend) = state
         .store
         .friendship(user_id, &federation::handle_key(from))
         .await?
     {
-        verify_with(envelope, &friend.signing_key)?;
-        return Ok(Sender {
-            handle: from.clone(),
-            signing_key: friend.signing_key,
-            encryption_key: friend.encryption_key,
-            name: friend.name,
-        });
+        match verify_with(envelope, &friend.signing_key) {
+            Ok(()) => {
+                return Ok(Sender {
+                    handle: from.clone(),
+                    signing_key: friend.signing_key,
+                    encryption_key: friend.encryption_key,
+                    name: friend.name,
+                })
+            }
+            Err(_) if matches!(kind, MessageType::RelationshipRevoke) => {}
+            Err(err) => return Err(err),
+        }
     }
     let mut refreshed = false;
     loop {

@@ -30,7 +30,10 @@ fn bad(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 /// The caller's handle and signing key; 400 until an alias and keys are published.
-async fn me(state: &AppState, user_id: &str) -> Result<(Handle, Ed25519PublicKey), AppError> {
+pub(super) async fn me(
+    state: &AppState,
+    user_id: &str,
+) -> Result<(Handle, Ed25519PublicKey), AppError> {
     let domain = fed::domain(state)?;
     let user = super::users::get(state, user_id).await?;
     let (Some(alias), Some(key)) = (user.alias, user.signing_key) else {
@@ -45,7 +48,7 @@ async fn me(state: &AppState, user_id: &str) -> Result<(Handle, Ed25519PublicKey
     Ok((handle, key))
 }
 
-fn parse_handle(text: &str) -> Result<Handle, AppError> {
+pub(super) fn parse_handle(text: &str) -> Result<Handle, AppError> {
     Handle::parse(text).map_err(|e| bad("invalid_handle", format!("handle: {e}")))
 }
 
@@ -53,6 +56,19 @@ fn parse_handle(text: &str) -> Result<Handle, AppError> {
 /// characters, timestamp within ±300 s of now.
 fn signed_envelope(
     kind: MessageType,
+    from: &Handle,
+    to: &str,
+    payload: Object,
+    signed: &Signed<'_>,
+    key: &Ed25519PublicKey,
+) -> Result<Envelope, AppError> {
+    signed_envelope_version(kind, 1, from, to, payload, signed, key)
+}
+
+/// [`signed_envelope`] with a given `message_version`.
+pub(super) fn signed_envelope_version(
+    kind: MessageType,
+    message_version: u32,
     from: &Handle,
     to: &str,
     payload: Object,
@@ -73,7 +89,7 @@ fn signed_envelope(
     }
     let envelope = UnsignedMessage {
         message_type: kind,
-        message_version: 1,
+        message_version,
         from: from.to_string(),
         to: to.to_owned(),
         nonce: signed.nonce.to_owned(),

@@ -10,6 +10,7 @@ pub mod library;
 pub mod mail;
 pub mod passkeys;
 pub mod rate_limit;
+pub mod revocations;
 pub mod roles;
 pub mod secrets;
 pub mod sessions;

@@ -1,0 +1,186 @@
+//! Identity reset and the pending revocations it leaves for former peers on other servers.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::identity::Success;
+use super::{timestamp, ApiTags, Session};
+use crate::error::ApiResult;
+use crate::service::revocations::{self as service, FlushItem};
+use crate::service::AppState;
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetRequest {
+    /// Must be exactly `erase-all-my-data`; anything else (or nothing) → 400 and nothing
+    /// is touched.
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ResetDone {
+    pub success: bool,
+    /// Revocations newly queued by this call (former peers on other servers).
+    pub queued_revocations: u64,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PendingRevocation {
+    pub id: String,
+    pub peer_handle: String,
+    pub created_at: DateTime<Utc>,
+    /// Why the last flush of this revocation failed, if one did.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PendingRevocations {
+    pub revocations: Vec<PendingRevocation>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlushRequestItem {
+    /// A queued peer handle, used verbatim as the envelope's `to`.
+    pub peer_handle: String,
+    /// base64 Ed25519 signature by the caller's CURRENT identity key over the v2
+    /// RELATIONSHIP_REVOKE envelope `{from: <caller's handle>, to: peerHandle, nonce,
+    /// timestamp, payload: {}, message_version, protocol_version: 2}` (canonical JSON).
+    pub signature: String,
+    /// 8–64 characters (base64 of 16 random bytes).
+    pub nonce: String,
+    /// ISO-8601, within 300 s of the server's clock.
+    pub timestamp: String,
+    /// Default 1.
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+    pub message_version: Option<u32>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlushRequest {
+    /// At most 100 items.
+    pub items: Vec<FlushRequestItem>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FlushResultItem {
+    pub peer_handle: String,
+    pub delivered: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FlushResponse {
+    /// One per item, in order.
+    pub results: Vec<FlushResultItem>,
+}
+
+pub struct RevocationsApi;
+
+#[OpenApi(tag = "ApiTags::Federation")]
+impl RevocationsApi {
+    /// Start over after losing every copy of the seed: in one transaction, wipe everything
+    /// encrypted under it (personal blobs, collections, key slots, device wrap secrets,
+    /// public keys, friendships, invitations, what friends shared, queued outbound
+    /// messages), set kmVersion to 1, and queue one revocation per former peer on another
+    /// server (local peers see the friendship end at once). The account, alias, sessions,
+    /// passkeys, roles and preferences stay. Irreversible; repeating it is harmless.
+    #[oai(path = "/users/me/identity/reset", method = "post")]
+    async fn reset(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<ResetRequest>,
+    ) -> ApiResult<Json<ResetDone>> {
+        let queued = service::reset(
+            &state,
+            &session.principal().user_id,
+            body.confirm.as_deref(),
+        )
+        .await?;
+        Ok(Json(ResetDone {
+            success: true,
+            queued_revocations: queued as u64,
+        }))
+    }
+
+    /// The revocations queued by an identity reset and not yet delivered or discarded.
+    #[oai(path = "/users/me/revocations/pending", method = "get")]
+    async fn pending(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+    ) -> ApiResult<Json<PendingRevocations>> {
+        let rows = service::pending(&state, &session.principal().user_id).await?;
+        Ok(Json(PendingRevocations {
+            revocations: rows
+                .into_iter()
+                .map(|r| PendingRevocation {
+                    id: r.id,
+                    peer_handle: r.peer_handle,
+                    created_at: timestamp(r.created_at),
+                    last_error: r.last_error,
+                })
+                .collect(),
+        }))
+    }
+
+    /// Deliver queued revocations now, each signed by the client with its NEW identity key.
+    /// Per item: not queued, malformed or a signature that does not verify under the
+    /// caller's current key → error and nothing sent; otherwise one signed delivery to the
+    /// peer's inbox. Delivered items leave the queue; failed ones stay with their reason.
+    /// Always 200 (more than 100 items → 400).
+    #[oai(path = "/users/me/revocations/flush", method = "post")]
+    async fn flush(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        body: Json<FlushRequest>,
+    ) -> ApiResult<Json<FlushResponse>> {
+        let items: Vec<FlushItem> = body
+            .0
+            .items
+            .into_iter()
+            .map(|i| FlushItem {
+                peer_handle: i.peer_handle,
+                signature: i.signature,
+                nonce: i.nonce,
+                timestamp: i.timestamp,
+                message_version: i.message_version,
+            })
+            .collect();
+        let results = service::flush(&state, &session.principal().user_id, &items).await?;
+        Ok(Json(FlushResponse {
+            results: results
+                .into_iter()
+                .map(|r| FlushResultItem {
+                    peer_handle: r.peer_handle,
+                    delivered: r.delivered,
+                    error: r.error,
+                })
+                .collect(),
+        }))
+    }
+
+    /// Drop one queued revocation without delivering it (404 when not queued). The handle
+    /// is URL-decoded once, e.g. `bob%40other.example`.
+    #[oai(path = "/users/me/revocations/pending/:peerHandle", method = "delete")]
+    async fn discard(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        #[oai(name = "peerHandle")] peer_handle: Path<String>,
+    ) -> ApiResult<Json<Success>> {
+        service::discard(&state, &session.principal().user_id, &peer_handle).await?;
+        Ok(Json(Success { success: true }))
+    }
+}

@@ -1,0 +1,179 @@
+//! Identity reset (for a user who lost every copy of their seed) and the revocations it
+//! queues for former peers on other servers, flushed once the client signs them with its
+//! NEW identity key.
+
+use std::collections::HashMap;
+
+use parchment_core::canonical::Object;
+use parchment_core::federation::MessageType;
+
+use super::friends::{self, Signed};
+use super::{federation as fed, now_ms, AppState};
+use crate::error::AppError;
+use crate::federation::{self, Posted};
+use crate::store::RevocationRow;
+
+/// The literal the client must send to confirm a reset.
+pub const RESET_CONFIRMATION: &str = "erase-all-my-data";
+/// Most items one flush call takes.
+pub const MAX_FLUSH_ITEMS: usize = 100;
+
+/// `POST /users/me/identity/reset`: one transaction (see `Store::reset_identity`). Returns
+/// the number of revocations newly queued.
+pub async fn reset(
+    state: &AppState,
+    user_id: &str,
+    confirm: Option<&str>,
+) -> Result<usize, AppError> {
+    if confirm != Some(RESET_CONFIRMATION) {
+        return Err(AppError::BadRequest {
+            code: "confirmation_required",
+            message: format!("confirm: must be \"{RESET_CONFIRMATION}\""),
+        });
+    }
+    let domain = fed::domain(state)?.to_ascii_lowercase();
+    let user = super::users::get(state, user_id).await?;
+    let own_key = user
+        .alias
+        .as_ref()
+        .map(|alias| format!("{alias}@{domain}").to_ascii_lowercase());
+    let queued = state
+        .store
+        .reset_identity(
+            user_id,
+            own_key.as_deref(),
+            &domain,
+            federation::new_id,
+            now_ms(),
+        )
+        .await?;
+    tracing::info!(user = %user_id, queued, "identity reset");
+    Ok(queued)
+}
+
+pub async fn pending(state: &AppState, user_id: &str) -> Result<Vec<RevocationRow>, AppError> {
+    Ok(state.store.pending_revocations(user_id).await?)
+}
+
+/// `DELETE /users/me/revocations/pending/{peerHandle}`: 404 when not queued.
+pub async fn discard(state: &AppState, user_id: &str, handle: &str) -> Result<(), AppError> {
+    let key = federation::handle_key(&friends::parse_handle(handle)?);
+    if state.store.delete_revocation(user_id, &key).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound {
+            code: "not_found",
+            message: "No pending revocation for this peer".into(),
+        })
+    }
+}
+
+pub struct FlushItem {
+    pub peer_handle: String,
+    pub signature: String,
+    pub nonce: String,
+    pub timestamp: String,
+    pub message_version: Option<u32>,
+}
+
+pub struct FlushResult {
+    pub peer_handle: String,
+    pub delivered: bool,
+    pub error: Option<String>,
+}
+
+/// `POST /users/me/revocations/flush`: per item, in order: queued for this peer, the
+/// RELATIONSHIP_REVOKE envelope the client signed verifies under the caller's CURRENT key
+/// (else nothing is sent), then one signed delivery now. Delivered rows are dropped;
+/// failures stay queued with their reason.
+pub async fn flush(
+    state: &AppState,
+    user_id: &str,
+    items: &[FlushItem],
+) -> Result<Vec<FlushResult>, AppError> {
+    if items.len() > MAX_FLUSH_ITEMS {
+        return Err(AppError::BadRequest {
+            code: "too_many_items",
+            message: format!("items: at most {MAX_FLUSH_ITEMS} per call"),
+        });
+    }
+    let failed = |item: &FlushItem, error: String| FlushResult {
+        peer_handle: item.peer_handle.clone(),
+        delivered: false,
+        error: Some(error),
+    };
+    let (me, key) = match friends::me(state, user_id).await {
+        Ok(me) => me,
+        Err(err) => {
+            return Ok(items
+                .iter()
+                .map(|item| failed(item, err.to_string()))
+                .collect())
+        }
+    };
+    let mut queued: HashMap<String, RevocationRow> = state
+        .store
+        .pending_revocations(user_id)
+        .await?
+        .into_iter()
+        .map(|row| (row.peer_key.clone(), row))
+        .collect();
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let peer_key = match friends::parse_handle(&item.peer_handle) {
+            Ok(handle) => federation::handle_key(&handle),
+            Err(err) => {
+                results.push(failed(item, err.to_string()));
+                continue;
+            }
+        };
+        if !queued.contains_key(&peer_key) {
+            results.push(failed(item, "No pending revocation for this peer".into()));
+            continue;
+        }
+        let envelope = match friends::signed_envelope_version(
+            MessageType::RelationshipRevoke,
+            item.message_version.unwrap_or(1),
+            &me,
+            &item.peer_handle,
+            Object::new(),
+            &Signed {
+                signature: &item.signature,
+                nonce: &item.nonce,
+                timestamp: &item.timestamp,
+            },
+            &key,
+        ) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                results.push(failed(item, err.to_string()));
+                continue;
+            }
+        };
+        let error = match federation::post(state, &envelope).await {
+            Posted::Accepted => {
+                state.store.delete_revocation(user_id, &peer_key).await?;
+                queued.remove(&peer_key);
+                results.push(FlushResult {
+                    peer_handle: item.peer_handle.clone(),
+                    delivered: true,
+                    error: None,
+                });
+                continue;
+            }
+            // We cannot tell that the earlier message with this nonce was this revocation.
+            Posted::Replay => {
+                "The peer already received a message with this nonce; sign again with a fresh nonce"
+                    .to_owned()
+            }
+            Posted::Refused(reason) => format!("Peer server refused the message: {reason}"),
+            Posted::Retry(reason) => format!("Delivery failed: {reason}"),
+        };
+        state
+            .store
+            .fail_revocation(user_id, &peer_key, &error, now_ms())
+            .await?;
+        results.push(failed(item, error));
+    }
+    Ok(results)
+}

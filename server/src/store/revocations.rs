@@ -1,0 +1,186 @@
+//! Identity reset (one transaction) and the pending-revocations queue it fills.
+
+use std::collections::BTreeMap;
+
+use super::{Store, StoreResult};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RevocationRow {
+    pub id: String,
+    pub peer_handle: String,
+    pub peer_key: String,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+/// The caller's own tables that reset empties (all scoped by `user_id`).
+pub const WIPED_TABLES: &[&str] = &[
+    "wrapped_master_keys",
+    "device_wrap_secrets",
+    "encrypted_user_blobs",
+    "collections",
+    "friend_locations",
+    "incoming_shares",
+    "location_requests",
+    "friend_invitations",
+    "friendships",
+    "federation_outbox",
+];
+
+impl Store {
+    /// Wipes everything encrypted under the user's old seed and queues one revocation per
+    /// former peer on another server (`our_domain` lowercase host[:port]); local peers have
+    /// the relationship ended on their side at once. The first statement takes the user
+    /// row's write lock, so a racing km-version commit runs wholly before or after.
+    /// Returns the number of revocations newly queued.
+    pub async fn reset_identity(
+        &self,
+        user_id: &str,
+        own_key: Option<&str>,
+        our_domain: &str,
+        new_id: fn() -> String,
+        now: i64,
+    ) -> StoreResult<usize> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET signing_key = NULL, encryption_key = NULL, km_version = 1, \
+             updated_at = $2 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        // Every peer the old identity had a relationship with: (lowercase key, handle).
+        let peers: Vec<(String, String)> = sqlx::query_as(
+            "SELECT peer_key, friend_handle FROM friendships WHERE user_id = $1 \
+             UNION SELECT peer_key, from_handle FROM incoming_shares WHERE user_id = $1 \
+             UNION SELECT peer_key, from_handle FROM friend_locations WHERE user_id = $1 \
+             UNION SELECT peer_key, from_handle FROM location_requests WHERE user_id = $1 \
+             UNION SELECT peer_key, CASE WHEN direction = 'incoming' THEN from_handle \
+                   ELSE to_handle END FROM friend_invitations WHERE user_id = $1",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut unique = BTreeMap::new();
+        for (key, handle) in peers {
+            unique.entry(key).or_insert(handle);
+        }
+        let suffix = format!("@{our_domain}");
+        let mut queued = 0;
+        for (key, handle) in &unique {
+            if key.ends_with(&suffix) {
+                // A local peer: end the relationship on their side now.
+                if let Some(own_key) = own_key {
+                    let peer: Option<(String,)> =
+                        sqlx::query_as("SELECT id FROM users WHERE alias_normalized = $1")
+                            .bind(&key[..key.len() - suffix.len()])
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some((peer_id,)) = peer {
+                        end_relationship_in(&mut tx, &peer_id, own_key, now).await?;
+                    }
+                }
+                continue;
+            }
+            let done = sqlx::query(
+                "INSERT INTO pending_revocations \
+                 (id, user_id, peer_handle, peer_key, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (user_id, peer_key) DO NOTHING",
+            )
+            .bind(new_id())
+            .bind(user_id)
+            .bind(handle)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            queued += done.rows_affected() as usize;
+        }
+        for table in WIPED_TABLES {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    pub async fn pending_revocations(&self, user_id: &str) -> StoreResult<Vec<RevocationRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, peer_handle, peer_key, last_error, created_at FROM pending_revocations \
+             WHERE user_id = $1 ORDER BY created_at, peer_key",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Drops one queued revocation; `false` when none was queued.
+    pub async fn delete_revocation(&self, user_id: &str, peer_key: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM pending_revocations WHERE user_id = $1 AND peer_key = $2")
+                .bind(user_id)
+                .bind(peer_key)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records why the last flush of a queued revocation failed.
+    pub async fn fail_revocation(
+        &self,
+        user_id: &str,
+        peer_key: &str,
+        error: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE pending_revocations SET last_error = $3, updated_at = $4 \
+             WHERE user_id = $1 AND peer_key = $2",
+        )
+        .bind(user_id)
+        .bind(peer_key)
+        .bind(error)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The relationship of `user_id` with `peer_key` ends, inside `tx` (what a received
+/// RELATIONSHIP_REVOKE does).
+async fn end_relationship_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    peer_key: &str,
+    now: i64,
+) -> StoreResult<()> {
+    for table in [
+        "friendships",
+        "friend_locations",
+        "incoming_shares",
+        "location_requests",
+    ] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE user_id = $1 AND peer_key = $2"
+        ))
+        .bind(user_id)
+        .bind(peer_key)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE friend_invitations SET status = 'cancelled', updated_at = $3 \
+         WHERE user_id = $1 AND peer_key = $2 AND status = 'pending'",
+    )
+    .bind(user_id)
+    .bind(peer_key)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
