@@ -3,22 +3,24 @@
 //! SQLite always, PostgreSQL when `PARCHMENT_TEST_POSTGRES_URL` is set.
 
 mod common;
+mod peers;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use peers::*;
 
-use common::{fresh_database, Db};
+use std::time::Instant;
+
+use common::Db;
 use parchment_core::canonical::{Object, Value as CValue};
 use parchment_core::ecies;
 use parchment_core::encoding::{from_base64, to_base64};
 use parchment_core::federation::message::new_nonce;
 use parchment_core::federation::request::{body_hash, RequestSignable};
-use parchment_core::federation::{Envelope, MessageType, UnsignedMessage};
+use parchment_core::federation::{Envelope, MessageType};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519SecretKey};
 use parchment_core::rand_core::OsRng;
 use parchment_core::timestamp::format_millis;
+use peers::*;
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 db_tests!(
     friends_across_servers,
@@ -27,277 +29,6 @@ db_tests!(
     changed_server_key_is_refused_until_unpinned,
     local_friends_reject_and_cancel,
 );
-
-const BIN: &str = env!("CARGO_BIN_EXE_parchment-server");
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One server process with its own database and key.
-struct Peer {
-    port: u16,
-    key: Ed25519SecretKey,
-    db_url: String,
-    dir: TempDir,
-    child: Option<Child>,
-    http: reqwest::Client,
-    extra: Vec<String>,
-}
-
-impl Peer {
-    async fn start(db: Db) -> Peer {
-        Self::start_with(db, &[]).await
-    }
-
-    async fn start_with(db: Db, extra: &[&str]) -> Peer {
-        let dir = TempDir::new().unwrap();
-        let db_url = fresh_database(db, &dir).await;
-        let mut peer = Peer {
-            port: free_port(),
-            key: Ed25519SecretKey::generate(&mut OsRng),
-            db_url,
-            dir,
-            child: None,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        peer.spawn().await;
-        peer
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--data-dir")
-            .arg(self.dir.path())
-            .arg("--database-url")
-            .arg(&self.db_url)
-            .env(
-                "RUST_LOG",
-                "warn,webauthn_rs=off,parchment_server::service::passkeys=error",
-            );
-        cmd
-    }
-
-    async fn spawn(&mut self) {
-        let child = self
-            .command()
-            .arg("serve")
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--public-url")
-            .arg(self.origin())
-            .arg("--server-key")
-            .arg(self.key.export_base64().as_str())
-            .arg("--federation-allow-http")
-            .arg("--mail-dir")
-            .arg(self.dir.path().join("mail"))
-            .args(&self.extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start parchment-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(resp) = self
-                .http
-                .get(self.url("/.well-known/parchment-server"))
-                .send()
-                .await
-            {
-                if resp.status().is_success() {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "server did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn domain(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn origin(&self) -> String {
-        format!("http://{}", self.domain())
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin())
-    }
-
-    fn admin(&self, args: &[&str]) -> String {
-        let out = self.command().arg("admin").args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    /// A user with an alias and published keys.
-    async fn user(&self, alias: &str) -> User {
-        let email = format!("{alias}@example.com");
-        self.admin(&[
-            "create-user",
-            "--email",
-            &email,
-            "--first-name",
-            alias,
-            "--last-name",
-            "Test",
-        ]);
-        let token = self.admin(&["issue-token", "--email", &email]);
-        let user = User {
-            handle: format!("{alias}@{}", self.domain()),
-            token,
-            signing: Ed25519SecretKey::generate(&mut OsRng),
-            encryption: X25519SecretKey::generate(&mut OsRng),
-        };
-        self.call(
-            "PATCH",
-            "/users/me/alias",
-            &user,
-            Some(json!({ "alias": alias })),
-        )
-        .await
-        .ok();
-        self.call(
-            "PUT",
-            "/users/me/keys",
-            &user,
-            Some(json!({
-                "signingKey": user.signing.public_key().to_base64(),
-                "encryptionKey": user.encryption.public_key().to_base64(),
-            })),
-        )
-        .await
-        .ok();
-        user
-    }
-
-    async fn call(&self, method: &str, path: &str, user: &User, body: Option<Value>) -> Reply {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), self.url(path))
-            .bearer_auth(&user.token);
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        Reply {
-            status,
-            json: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
-    }
-
-    async fn count(&self, query: &str) -> i64 {
-        sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.db_url)
-            .await
-            .unwrap();
-        let (n,): (i64,) = sqlx::query_as(query).fetch_one(&mut conn).await.unwrap();
-        n
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-struct User {
-    handle: String,
-    token: String,
-    signing: Ed25519SecretKey,
-    encryption: X25519SecretKey,
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    json: Value,
-    text: String,
-}
-
-impl Reply {
-    #[track_caller]
-    fn ok(self) -> Value {
-        assert!(self.status < 300, "{}: {}", self.status, self.text);
-        self.json
-    }
-}
-
-fn message(kind: MessageType, from: &User, to: &str, payload: Object) -> (UnsignedMessage, String) {
-    let unsigned = UnsignedMessage {
-        message_type: kind,
-        message_version: 1,
-        from: from.handle.clone(),
-        to: to.to_string(),
-        nonce: new_nonce(&mut OsRng),
-        timestamp: format_millis(now_ms()),
-        payload,
-    };
-    let signature = unsigned.sign(&from.signing).signature;
-    (unsigned, signature)
-}
-
-/// `{signature, nonce, timestamp}` for a client-facing call.
-fn signed(kind: MessageType, from: &User, to: &str) -> Value {
-    let (m, signature) = message(kind, from, to, Object::new());
-    json!({ "signature": signature, "nonce": m.nonce, "timestamp": m.timestamp })
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    poll(what, || {
-        let fut = check();
-        async move { fut.await.then_some(Value::Null) }
-    })
-    .await;
-}
-
-async fn poll<F, Fut>(what: &str, mut check: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// alice@A invites bob@B and bob accepts; returns when both see the friendship.
 async fn befriend(a: &Peer, alice: &User, b: &Peer, bob: &User) {
