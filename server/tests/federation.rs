@@ -5,8 +5,6 @@
 mod common;
 mod peers;
 
-use peers::*;
-
 use std::time::Instant;
 
 use common::Db;
