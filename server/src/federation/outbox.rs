@@ -22,6 +22,49 @@ const FIRST_RETRY_MS: i64 = 1000;
 const LONGEST_RETRY_MS: i64 = 5 * 60 * 1000;
 const BATCH: i64 = 32;
 
+/// A verified envelope ready to be queued: the owned values of its outbox row.
+pub struct Outgoing {
+    pub id: String,
+    message_type: String,
+    to_handle: String,
+    peer_host: String,
+    body: String,
+}
+
+impl Outgoing {
+    pub fn new(envelope: &Envelope) -> Result<Self, AppError> {
+        let to = Handle::parse(&envelope.to).map_err(|e| AppError::BadRequest {
+            code: "invalid_handle",
+            message: format!("to: {e}"),
+        })?;
+        Ok(Outgoing {
+            id: super::new_id(),
+            message_type: envelope.type_name().unwrap_or_default().to_owned(),
+            to_handle: envelope.to.clone(),
+            peer_host: to.domain().to_ascii_lowercase(),
+            body: envelope.body(),
+        })
+    }
+
+    pub fn row<'a>(
+        &'a self,
+        user_id: &'a str,
+        invitation_id: Option<&'a str>,
+        now: i64,
+    ) -> NewOutboxRow<'a> {
+        NewOutboxRow {
+            id: &self.id,
+            user_id,
+            message_type: &self.message_type,
+            to_handle: &self.to_handle,
+            peer_host: &self.peer_host,
+            body: &self.body,
+            invitation_id,
+            now,
+        }
+    }
+}
+
 /// Queues a verified envelope and wakes the worker. Returns the outbox id.
 pub async fn enqueue(
     state: &AppState,
@@ -29,27 +72,13 @@ pub async fn enqueue(
     envelope: &Envelope,
     invitation_id: Option<&str>,
 ) -> Result<String, AppError> {
-    let to = Handle::parse(&envelope.to).map_err(|e| AppError::BadRequest {
-        code: "invalid_handle",
-        message: format!("to: {e}"),
-    })?;
-    let id = super::new_id();
-    let now = now_ms();
+    let outgoing = Outgoing::new(envelope)?;
     state
         .store
-        .enqueue_outbox(&NewOutboxRow {
-            id: &id,
-            user_id,
-            message_type: envelope.type_name().unwrap_or_default(),
-            to_handle: &envelope.to,
-            peer_host: &to.domain().to_ascii_lowercase(),
-            body: &envelope.body(),
-            invitation_id,
-            now,
-        })
+        .enqueue_outbox(&outgoing.row(user_id, invitation_id, now_ms()))
         .await?;
     state.outbox_wake.notify_one();
-    Ok(id)
+    Ok(outgoing.id)
 }
 
 /// Backoff before attempt `attempts + 1`: doubling from 1 s up to 5 min, ±25 % jitter.

@@ -13,7 +13,7 @@ use super::federation::{self as fed, INVITATION_TTL_MS, TRANSPORT_WINDOW_MS};
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation::{self, outbox};
-use crate::store::{FriendRow, InvitationRow, StoreError};
+use crate::store::{FriendRow, InvitationRow, NewFriendship, StoreError};
 
 /// The client's signature over the envelope the server will send.
 pub struct Signed<'a> {
@@ -237,31 +237,56 @@ pub async fn accept(
     )?;
     let inviter = parse_handle(&row.from_handle)?;
     let doc = fed::resolve_handle(state, &inviter, false).await?;
-    let now = now_ms();
-    if !state
+    let signing_key = doc.signing_key.to_base64();
+    let encryption_key = doc.encryption_key.map(|k| k.to_base64());
+    let friendship_id = federation::new_id();
+    let friendship = NewFriendship {
+        id: &friendship_id,
+        user_id,
+        friend_handle: &row.from_handle,
+        peer_key: &row.peer_key,
+        signing_key: &signing_key,
+        encryption_key: encryption_key.as_deref(),
+        name: doc.name.as_deref(),
+    };
+    answer(
+        state,
+        user_id,
+        &row.id,
+        "accepted",
+        Some(&friendship),
+        &envelope,
+    )
+    .await
+}
+
+/// Moves the invitation, creates the friendship (when accepting) and queues the signed
+/// answer in one transaction, so a failure leaves the invitation pending and nothing sent.
+async fn answer(
+    state: &AppState,
+    user_id: &str,
+    invitation_id: &str,
+    status: &str,
+    friendship: Option<&NewFriendship<'_>>,
+    envelope: &Envelope,
+) -> Result<(), AppError> {
+    let outgoing = outbox::Outgoing::new(envelope)?;
+    let queued = state
         .store
-        .finish_invitation(&row.id, "accepted", now)
-        .await?
-    {
+        .answer_invitation(
+            invitation_id,
+            status,
+            friendship,
+            &outgoing.row(user_id, Some(invitation_id), now_ms()),
+        )
+        .await?;
+    if !queued {
         return Err(AppError::Conflict {
             code: "invitation_closed",
             message: "The invitation is no longer pending".into(),
         });
     }
-    state
-        .store
-        .insert_friendship(
-            &federation::new_id(),
-            user_id,
-            &row.from_handle,
-            &row.peer_key,
-            &doc.signing_key.to_base64(),
-            doc.encryption_key.map(|k| k.to_base64()).as_deref(),
-            doc.name.as_deref(),
-            now,
-        )
-        .await?;
-    outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
+    state.outbox_wake.notify_one();
     Ok(())
 }
 
@@ -282,18 +307,7 @@ pub async fn reject(
         &signed,
         &key,
     )?;
-    if !state
-        .store
-        .finish_invitation(&row.id, "rejected", now_ms())
-        .await?
-    {
-        return Err(AppError::Conflict {
-            code: "invitation_closed",
-            message: "The invitation is no longer pending".into(),
-        });
-    }
-    outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
-    Ok(())
+    answer(state, user_id, &row.id, "rejected", None, &envelope).await
 }
 
 /// `DELETE /friends/invitations/{id}`: cancels one's own pending outgoing invitation.

@@ -120,6 +120,51 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Answers a pending incoming invitation in ONE transaction: moves it to `status`,
+    /// creates the friendship when accepting, and queues the signed answer. `false` (and
+    /// nothing written) when the invitation was no longer pending.
+    pub async fn answer_invitation(
+        &self,
+        id: &str,
+        status: &str,
+        friendship: Option<&NewFriendship<'_>>,
+        outbox: &super::NewOutboxRow<'_>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE friend_invitations SET status = $2, updated_at = $3 \
+             WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(outbox.now)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some(f) = friendship {
+            sqlx::query(
+                "INSERT INTO friendships (id, user_id, friend_handle, peer_key, signing_key, \
+                 encryption_key, name, established_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (user_id, peer_key) DO NOTHING",
+            )
+            .bind(f.id)
+            .bind(f.user_id)
+            .bind(f.friend_handle)
+            .bind(f.peer_key)
+            .bind(f.signing_key)
+            .bind(f.encryption_key)
+            .bind(f.name)
+            .bind(outbox.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        super::outbox::insert_outbox(&mut *tx, outbox).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Marks pending invitations past their expiry as `expired`.
     pub async fn expire_invitations(&self, now: i64) -> StoreResult<()> {
         sqlx::query(
@@ -326,4 +371,15 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// A friendship to create (see [`Store::answer_invitation`]).
+pub struct NewFriendship<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub friend_handle: &'a str,
+    pub peer_key: &'a str,
+    pub signing_key: &'a str,
+    pub encryption_key: Option<&'a str>,
+    pub name: Option<&'a str>,
 }

@@ -15,7 +15,7 @@ mod sessions;
 mod users;
 
 pub use federation::PeerRow;
-pub use friends::{FriendRow, InvitationRow, LocationRow, NewShare};
+pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship, NewShare};
 pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};

@@ -38,23 +38,7 @@ pub struct NewOutboxRow<'a> {
 
 impl Store {
     pub async fn enqueue_outbox(&self, row: &NewOutboxRow<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO federation_outbox (id, user_id, message_type, to_handle, peer_host, \
-             body, invitation_id, status, attempts, next_attempt_at, locked_until, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $8, $8)",
-        )
-        .bind(row.id)
-        .bind(row.user_id)
-        .bind(row.message_type)
-        .bind(row.to_handle)
-        .bind(row.peer_host)
-        .bind(row.body)
-        .bind(row.invitation_id)
-        .bind(row.now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_outbox(&self.pool, row).await
     }
 
     /// Leases up to `limit` due pending rows until `lease_until`.
@@ -147,4 +131,28 @@ impl Store {
         .await?;
         Ok(row.map(|(s,)| s))
     }
+}
+
+/// The outbox insert, on the pool or inside a caller's transaction.
+pub(super) async fn insert_outbox<'e, E>(executor: E, row: &NewOutboxRow<'_>) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO federation_outbox (id, user_id, message_type, to_handle, peer_host, \
+         body, invitation_id, status, attempts, next_attempt_at, locked_until, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, 0, $8, $8)",
+    )
+    .bind(row.id)
+    .bind(row.user_id)
+    .bind(row.message_type)
+    .bind(row.to_handle)
+    .bind(row.peer_host)
+    .bind(row.body)
+    .bind(row.invitation_id)
+    .bind(row.now)
+    .execute(executor)
+    .await?;
+    Ok(())
 }
