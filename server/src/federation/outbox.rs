@@ -135,7 +135,7 @@ async fn attempt(state: &AppState, row: OutboxRow) -> Result<(), AppError> {
                 .domain()
                 .is_some_and(|ours| ours.eq_ignore_ascii_case(&row.peer_host));
             if local {
-                match service::process(state, &envelope, None).await {
+                match service::process(state, &envelope).await {
                     Ok(()) => Delivery::Delivered,
                     Err(AppError::Conflict { code: "replay", .. }) => Delivery::Delivered,
                     Err(AppError::Store(e)) => Delivery::Retry(e.to_string()),

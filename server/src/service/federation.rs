@@ -15,7 +15,7 @@ use parchment_core::timestamp;
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation;
-use crate::store::{InvitationRow, NewShare, StoreError};
+use crate::store::{InboxTx, InvitationRow, NewShare};
 
 /// Our federation domain (server id), or 503 when no public URL is configured.
 pub fn domain(state: &AppState) -> Result<String, AppError> {
@@ -183,14 +183,36 @@ pub async fn receive(
             .verify(&key, &headers.signature)
             .map_err(auth_failed)?;
     }
-    let fresh = state
+    // Early replay check (a read); the nonce is recorded in the message's transaction.
+    if state
         .store
-        .record_transport_nonce(&sender, &headers.nonce, now)
-        .await?;
-    if !fresh {
+        .transport_nonce_seen(&sender, &headers.nonce)
+        .await?
+    {
         return Err(auth_failed("replayed nonce"));
     }
-    process(state, &envelope, Some(&sender)).await
+    let transport = Transport {
+        sender: &sender,
+        nonce: &headers.nonce,
+    };
+    let result = process_message(state, &envelope, Some(transport)).await;
+    if result.is_err() {
+        // Nothing of a refused message was committed, but its transport nonce must still
+        // be spent: a signature-verified request is never accepted twice. `false` (a
+        // racing duplicate recorded it) changes nothing.
+        state
+            .store
+            .record_transport_nonce(&sender, &headers.nonce, now_ms())
+            .await?;
+    }
+    result
+}
+
+/// The authenticated server-to-server request a message came in.
+#[derive(Clone, Copy)]
+struct Transport<'a> {
+    sender: &'a str,
+    nonce: &'a str,
 }
 
 /// The sender as verified: its handle and the keys its signature was checked with.
@@ -206,12 +228,20 @@ struct Sender {
 /// `from`, `to` must be local, timestamps fresh, the user signature valid (friendship key
 /// first, else the validated user document, re-fetched once on failure), a v2 (from, nonce)
 /// processed once (409 `replay` otherwise); then the message's state transition. A message
-/// that fails leaves nothing stored.
-pub async fn process(
+/// that fails leaves nothing stored. Used for local delivery; the inbox goes through
+/// [`receive`].
+pub async fn process(state: &AppState, envelope: &Envelope) -> Result<(), AppError> {
+    process_message(state, envelope, None).await
+}
+
+/// [`process`], for the inbox with the request's transport nonce: the nonces and the state
+/// transition are one transaction.
+async fn process_message(
     state: &AppState,
     envelope: &Envelope,
-    relayed_by: Option<&str>,
+    transport: Option<Transport<'_>>,
 ) -> Result<(), AppError> {
+    let relayed_by = transport.map(|t| t.sender);
     let our_id = domain(state)?;
     let kind = envelope.kind().map_err(|e| match e {
         FederationError::UnsupportedType(t) => {
@@ -252,26 +282,26 @@ pub async fn process(
         })?;
     let sender = verify_sender(state, &user.id, &from, kind, envelope).await?;
     let peer = federation::handle_key(&from);
-    let nonce = envelope.nonce.clone().filter(|_| envelope.is_v2());
-    if let Some(nonce) = &nonce {
-        if !state
-            .store
-            .record_message_nonce(&peer, nonce, now_ms())
-            .await?
-        {
+    let now = now_ms();
+    let mut tx = state.store.begin_inbox().await?;
+    if let Some(t) = transport {
+        if !tx.record_transport_nonce(t.sender, t.nonce, now).await? {
+            return Err(auth_failed("replayed nonce"));
+        }
+    }
+    if envelope.is_v2() {
+        let nonce = envelope.nonce.as_deref().unwrap_or_default();
+        if !tx.record_message_nonce(&peer, nonce, now).await? {
             return Err(AppError::Conflict {
                 code: "replay",
                 message: "This message was already received".into(),
             });
         }
     }
-    let result = dispatch(state, &user.id, &peer, &sender, kind, envelope).await;
-    if result.is_err() {
-        if let Some(nonce) = &nonce {
-            state.store.forget_message_nonce(&peer, nonce).await?;
-        }
-    }
-    result
+    // An error drops `tx`: rolled back, nothing of the message stays.
+    dispatch(&mut tx, &user.id, &peer, &sender, kind, envelope, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// v2 messages carry a nonce deduplicated for longer than the delivery queue retries, so an
@@ -393,15 +423,14 @@ fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
 
 /// The state transition of each message type.
 async fn dispatch(
-    state: &AppState,
+    store: &mut InboxTx,
     user_id: &str,
     peer: &str,
     sender: &Sender,
     kind: MessageType,
     envelope: &Envelope,
+    now: i64,
 ) -> Result<(), AppError> {
-    let now = now_ms();
-    let store = &state.store;
     match kind {
         MessageType::FriendInvite => {
             // Already friends, or already invited by them: nothing new (idempotent).
@@ -425,10 +454,8 @@ async fn dispatch(
                 updated_at: now,
                 expires_at: now + INVITATION_TTL_MS,
             };
-            match store.insert_invitation(&row).await {
-                Ok(()) | Err(StoreError::UniqueViolation) => Ok(()),
-                Err(e) => Err(e.into()),
-            }
+            store.insert_invitation(&row).await?;
+            Ok(())
         }
         MessageType::FriendAccept => {
             if let Some(invitation) = store

@@ -1,9 +1,9 @@
 //! Federation state: peer pins and manifest cache, replay memory (transport and user level),
 //! cached remote user documents.
 
-use sqlx::FromRow;
+use sqlx::{Any, Executor, FromRow};
 
-use super::{Store, StoreError, StoreResult};
+use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PeerRow {
@@ -20,7 +20,7 @@ impl Store {
              WHERE host = $1",
         )
         .bind(host)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?)
     }
 
@@ -40,7 +40,7 @@ impl Store {
         .bind(public_key)
         .bind(manifest)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -61,7 +61,7 @@ impl Store {
         .bind(public_key)
         .bind(manifest)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -70,7 +70,7 @@ impl Store {
     pub async fn unpin_peer(&self, host: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM federation_peers WHERE host = $1")
             .bind(host)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -83,62 +83,26 @@ impl Store {
         nonce: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        match sqlx::query(
-            "INSERT INTO federation_nonces (sender, nonce, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(sender)
-        .bind(nonce)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from)
-        {
-            Ok(_) => Ok(true),
-            Err(StoreError::UniqueViolation) => Ok(false),
-            Err(err) => Err(err),
-        }
+        record_transport_nonce(self.writer(), sender, nonce, now).await
     }
 
-    /// Records the user-level (from, nonce) of a v2 message; `false` when already processed.
-    pub async fn record_message_nonce(
-        &self,
-        from_key: &str,
-        nonce: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        match sqlx::query(
-            "INSERT INTO federation_message_nonces (from_handle, nonce, created_at) \
-             VALUES ($1, $2, $3)",
-        )
-        .bind(from_key)
-        .bind(nonce)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(StoreError::from)
-        {
-            Ok(_) => Ok(true),
-            Err(StoreError::UniqueViolation) => Ok(false),
-            Err(err) => Err(err),
-        }
-    }
-
-    /// Undoes [`Store::record_message_nonce`] when processing failed (nothing is stored for
-    /// a rejected message, so the sender may retry it).
-    pub async fn forget_message_nonce(&self, from_key: &str, nonce: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM federation_message_nonces WHERE from_handle = $1 AND nonce = $2")
-            .bind(from_key)
-            .bind(nonce)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Whether `sender` already used this transport nonce (the cheap early replay check;
+    /// recording it is what counts).
+    pub async fn transport_nonce_seen(&self, sender: &str, nonce: &str) -> StoreResult<bool> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM federation_nonces WHERE sender = $1 AND nonce = $2")
+                .bind(sender)
+                .bind(nonce)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.is_some())
     }
 
     pub async fn remote_user(&self, handle_key: &str) -> StoreResult<Option<(String, i64)>> {
         Ok(
             sqlx::query_as("SELECT document, fetched_at FROM remote_users WHERE handle_key = $1")
                 .bind(handle_key)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?,
         )
     }
@@ -157,7 +121,7 @@ impl Store {
         .bind(handle_key)
         .bind(document)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -170,12 +134,32 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query("DELETE FROM federation_nonces WHERE created_at < $1")
             .bind(transport_before)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         sqlx::query("DELETE FROM federation_message_nonces WHERE created_at < $1")
             .bind(message_before)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
+}
+
+/// Records a transport nonce; `false` when it was seen before. ON CONFLICT rather than a
+/// caught unique violation, so it can run inside a PostgreSQL transaction.
+pub(super) async fn record_transport_nonce<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    sender: &str,
+    nonce: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO federation_nonces (sender, nonce, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(sender)
+    .bind(nonce)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -1,6 +1,6 @@
 //! Invitations, friendships and what friends sent (ciphertext only).
 
-use sqlx::FromRow;
+use sqlx::{Any, AnyConnection, Executor, FromRow};
 
 use super::{Store, StoreResult};
 
@@ -57,43 +57,9 @@ impl Store {
     /// Inserts a pending invitation; `UniqueViolation` when one is already pending for
     /// this user, peer and direction.
     pub async fn insert_invitation(&self, row: &InvitationRow) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO friend_invitations ({INVITATION_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&row.id)
-        .bind(&row.user_id)
-        .bind(&row.direction)
-        .bind(&row.from_handle)
-        .bind(&row.to_handle)
-        .bind(&row.peer_key)
-        .bind(&row.status)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .bind(row.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Pending (not yet expired) invitation of `user_id` with `peer_key` in `direction`.
-    pub async fn pending_invitation(
-        &self,
-        user_id: &str,
-        peer_key: &str,
-        direction: &str,
-        now: i64,
-    ) -> StoreResult<Option<InvitationRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {INVITATION_COLUMNS} FROM friend_invitations WHERE user_id = $1 \
-             AND peer_key = $2 AND direction = $3 AND status = 'pending' AND expires_at > $4"
-        ))
-        .bind(user_id)
-        .bind(peer_key)
-        .bind(direction)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        insert_invitation(self.writer(), row, false)
+            .await
+            .map(|_| ())
     }
 
     pub async fn invitation(&self, user_id: &str, id: &str) -> StoreResult<Option<InvitationRow>> {
@@ -102,22 +68,13 @@ impl Store {
         ))
         .bind(user_id)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?)
     }
 
     /// Moves a pending, unexpired invitation to `status`; `false` when it was not pending.
     pub async fn finish_invitation(&self, id: &str, status: &str, now: i64) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE friend_invitations SET status = $2, updated_at = $3 \
-             WHERE id = $1 AND status = 'pending' AND expires_at > $3",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        finish_invitation(self.writer(), id, status, now).await
     }
 
     /// Answers a pending incoming invitation in ONE transaction: moves it to `status`,
@@ -130,7 +87,7 @@ impl Store {
         friendship: Option<&NewFriendship<'_>>,
         outbox: &super::NewOutboxRow<'_>,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query(
             "UPDATE friend_invitations SET status = $2, updated_at = $3 \
              WHERE id = $1 AND status = 'pending' AND expires_at > $3",
@@ -172,7 +129,7 @@ impl Store {
              WHERE status = 'pending' AND expires_at <= $1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -188,39 +145,8 @@ impl Store {
         ))
         .bind(user_id)
         .bind(direction)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
-    }
-
-    /// Creates the friendship unless it exists (idempotent). `true` when created.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_friendship(
-        &self,
-        id: &str,
-        user_id: &str,
-        friend_handle: &str,
-        peer_key: &str,
-        signing_key: &str,
-        encryption_key: Option<&str>,
-        name: Option<&str>,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO friendships (id, user_id, friend_handle, peer_key, signing_key, \
-             encryption_key, name, established_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (user_id, peer_key) DO NOTHING",
-        )
-        .bind(id)
-        .bind(user_id)
-        .bind(friend_handle)
-        .bind(peer_key)
-        .bind(signing_key)
-        .bind(encryption_key)
-        .bind(name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     pub async fn friendship(
@@ -228,14 +154,7 @@ impl Store {
         user_id: &str,
         peer_key: &str,
     ) -> StoreResult<Option<FriendRow>> {
-        Ok(sqlx::query_as(
-            "SELECT friend_handle, peer_key, signing_key, encryption_key, name, established_at \
-             FROM friendships WHERE user_id = $1 AND peer_key = $2",
-        )
-        .bind(user_id)
-        .bind(peer_key)
-        .fetch_optional(&self.pool)
-        .await?)
+        friendship(self.reader(), user_id, peer_key).await
     }
 
     pub async fn list_friends(&self, user_id: &str) -> StoreResult<Vec<FriendRow>> {
@@ -244,79 +163,22 @@ impl Store {
              FROM friendships WHERE user_id = $1 ORDER BY established_at, peer_key",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
-    /// Ends the relationship of `user_id` with `peer_key` and everything shared in it: the
-    /// friendship, their locations, shares and requests; pending invitations are cancelled.
-    /// One transaction. Returns whether a friendship existed.
+    /// Ends the relationship of `user_id` with `peer_key` and everything shared in it (see
+    /// [`end_relationship`]), in one transaction.
     pub async fn end_relationship(
         &self,
         user_id: &str,
         peer_key: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM friendships WHERE user_id = $1 AND peer_key = $2")
-            .bind(user_id)
-            .bind(peer_key)
-            .execute(&mut *tx)
-            .await?;
-        for table in ["friend_locations", "incoming_shares", "location_requests"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE user_id = $1 AND peer_key = $2"
-            ))
-            .bind(user_id)
-            .bind(peer_key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE friend_invitations SET status = 'cancelled', updated_at = $3 \
-             WHERE user_id = $1 AND peer_key = $2 AND status = 'pending'",
-        )
-        .bind(user_id)
-        .bind(peer_key)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.writer().begin().await?;
+        let existed = end_relationship(&mut tx, user_id, peer_key, now).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Keeps the newest location per friend: `false` when `sent_at` is not newer than the
-    /// stored one (a replay or a reordering).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn put_location(
-        &self,
-        user_id: &str,
-        peer_key: &str,
-        from_handle: &str,
-        encrypted_location: &str,
-        sent_at: i64,
-        envelope: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "INSERT INTO friend_locations (user_id, peer_key, from_handle, encrypted_location, \
-             sent_at, envelope, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (user_id, peer_key) DO UPDATE SET \
-             from_handle = excluded.from_handle, encrypted_location = excluded.encrypted_location, \
-             sent_at = excluded.sent_at, envelope = excluded.envelope, \
-             received_at = excluded.received_at \
-             WHERE friend_locations.sent_at < excluded.sent_at",
-        )
-        .bind(user_id)
-        .bind(peer_key)
-        .bind(from_handle)
-        .bind(encrypted_location)
-        .bind(sent_at)
-        .bind(envelope)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(existed)
     }
 
     pub async fn locations(&self, user_id: &str) -> StoreResult<Vec<LocationRow>> {
@@ -325,51 +187,8 @@ impl Store {
              FROM friend_locations WHERE user_id = $1 ORDER BY peer_key",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
-    }
-
-    pub async fn insert_share(&self, share: &NewShare<'_>, now: i64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
-             resource_id, encrypted_data, data_nonce, role, envelope, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(share.id)
-        .bind(share.user_id)
-        .bind(share.peer_key)
-        .bind(share.from_handle)
-        .bind(share.resource_type)
-        .bind(share.resource_id)
-        .bind(share.encrypted_data)
-        .bind(share.data_nonce)
-        .bind(share.role)
-        .bind(share.envelope)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn put_location_request(
-        &self,
-        user_id: &str,
-        peer_key: &str,
-        from_handle: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO location_requests (user_id, peer_key, from_handle, requested_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, peer_key) DO UPDATE SET \
-             requested_at = excluded.requested_at",
-        )
-        .bind(user_id)
-        .bind(peer_key)
-        .bind(from_handle)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 }
 
@@ -382,4 +201,240 @@ pub struct NewFriendship<'a> {
     pub signing_key: &'a str,
     pub encryption_key: Option<&'a str>,
     pub name: Option<&'a str>,
+}
+
+// Statements shared by the pool-level methods above and the inbox transaction
+// ([`super::InboxTx`]).
+
+/// Inserts a pending invitation. With `skip_duplicate`, an invitation already pending for
+/// this user, peer and direction makes it a no-op (`false`) instead of a `UniqueViolation`
+/// (which would abort a PostgreSQL transaction).
+pub(super) async fn insert_invitation<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    row: &InvitationRow,
+    skip_duplicate: bool,
+) -> StoreResult<bool> {
+    let on_conflict = if skip_duplicate {
+        " ON CONFLICT DO NOTHING"
+    } else {
+        ""
+    };
+    let done = sqlx::query(&format!(
+        "INSERT INTO friend_invitations ({INVITATION_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10){on_conflict}"
+    ))
+    .bind(&row.id)
+    .bind(&row.user_id)
+    .bind(&row.direction)
+    .bind(&row.from_handle)
+    .bind(&row.to_handle)
+    .bind(&row.peer_key)
+    .bind(&row.status)
+    .bind(row.created_at)
+    .bind(row.updated_at)
+    .bind(row.expires_at)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pending (not yet expired) invitation of `user_id` with `peer_key` in `direction`.
+pub(super) async fn pending_invitation<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    peer_key: &str,
+    direction: &str,
+    now: i64,
+) -> StoreResult<Option<InvitationRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM friend_invitations WHERE user_id = $1 \
+         AND peer_key = $2 AND direction = $3 AND status = 'pending' AND expires_at > $4"
+    ))
+    .bind(user_id)
+    .bind(peer_key)
+    .bind(direction)
+    .bind(now)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Moves a pending, unexpired invitation to `status`; `false` when it was not pending.
+pub(super) async fn finish_invitation<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE friend_invitations SET status = $2, updated_at = $3 \
+         WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Creates the friendship unless it exists (idempotent). `true` when created.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_friendship<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    id: &str,
+    user_id: &str,
+    friend_handle: &str,
+    peer_key: &str,
+    signing_key: &str,
+    encryption_key: Option<&str>,
+    name: Option<&str>,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO friendships (id, user_id, friend_handle, peer_key, signing_key, \
+         encryption_key, name, established_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (user_id, peer_key) DO NOTHING",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(friend_handle)
+    .bind(peer_key)
+    .bind(signing_key)
+    .bind(encryption_key)
+    .bind(name)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn friendship<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    peer_key: &str,
+) -> StoreResult<Option<FriendRow>> {
+    Ok(sqlx::query_as(
+        "SELECT friend_handle, peer_key, signing_key, encryption_key, name, established_at \
+         FROM friendships WHERE user_id = $1 AND peer_key = $2",
+    )
+    .bind(user_id)
+    .bind(peer_key)
+    .fetch_optional(ex)
+    .await?)
+}
+
+/// Ends the relationship of `user_id` with `peer_key` and everything shared in it: the
+/// friendship, their locations, shares and requests; pending invitations are cancelled.
+/// Returns whether a friendship existed. The caller owns the transaction.
+pub(super) async fn end_relationship(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    peer_key: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query("DELETE FROM friendships WHERE user_id = $1 AND peer_key = $2")
+        .bind(user_id)
+        .bind(peer_key)
+        .execute(&mut *conn)
+        .await?;
+    for table in ["friend_locations", "incoming_shares", "location_requests"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE user_id = $1 AND peer_key = $2"
+        ))
+        .bind(user_id)
+        .bind(peer_key)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE friend_invitations SET status = 'cancelled', updated_at = $3 \
+         WHERE user_id = $1 AND peer_key = $2 AND status = 'pending'",
+    )
+    .bind(user_id)
+    .bind(peer_key)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Keeps the newest location per friend: `false` when `sent_at` is not newer than the
+/// stored one (a replay or a reordering).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn put_location<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    peer_key: &str,
+    from_handle: &str,
+    encrypted_location: &str,
+    sent_at: i64,
+    envelope: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO friend_locations (user_id, peer_key, from_handle, encrypted_location, \
+         sent_at, envelope, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (user_id, peer_key) DO UPDATE SET \
+         from_handle = excluded.from_handle, encrypted_location = excluded.encrypted_location, \
+         sent_at = excluded.sent_at, envelope = excluded.envelope, \
+         received_at = excluded.received_at \
+         WHERE friend_locations.sent_at < excluded.sent_at",
+    )
+    .bind(user_id)
+    .bind(peer_key)
+    .bind(from_handle)
+    .bind(encrypted_location)
+    .bind(sent_at)
+    .bind(envelope)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn insert_share<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    share: &NewShare<'_>,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
+         resource_id, encrypted_data, data_nonce, role, envelope, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(share.id)
+    .bind(share.user_id)
+    .bind(share.peer_key)
+    .bind(share.from_handle)
+    .bind(share.resource_type)
+    .bind(share.resource_id)
+    .bind(share.encrypted_data)
+    .bind(share.data_nonce)
+    .bind(share.role)
+    .bind(share.envelope)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn put_location_request<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    peer_key: &str,
+    from_handle: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO location_requests (user_id, peer_key, from_handle, requested_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, peer_key) DO UPDATE SET \
+         requested_at = excluded.requested_at",
+    )
+    .bind(user_id)
+    .bind(peer_key)
+    .bind(from_handle)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
 }

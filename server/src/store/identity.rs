@@ -16,7 +16,7 @@ impl Store {
         .bind(alias)
         .bind(alias_normalized)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -39,7 +39,7 @@ impl Store {
         .bind(signing_key)
         .bind(encryption_key)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -54,7 +54,7 @@ impl Store {
             super::users::USER_COLUMNS
         ))
         .bind(alias.to_ascii_lowercase())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?)
     }
 }

@@ -24,7 +24,7 @@ impl Store {
              WHERE user_id = $1 ORDER BY blob_type",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -35,7 +35,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(blob_type)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?)
     }
 
@@ -61,7 +61,7 @@ impl Store {
         .bind(encrypted_blob)
         .bind(km_version)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?)
     }
 
@@ -70,7 +70,7 @@ impl Store {
             sqlx::query("DELETE FROM encrypted_user_blobs WHERE user_id = $1 AND blob_type = $2")
                 .bind(user_id)
                 .bind(blob_type)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -92,7 +92,7 @@ impl Store {
             .bind(user_id)
             .bind(device_id)
         };
-        if let Some((secret,)) = read().fetch_optional(&self.pool).await? {
+        if let Some((secret,)) = read().fetch_optional(self.reader()).await? {
             return Ok(secret);
         }
         sqlx::query(
@@ -103,9 +103,9 @@ impl Store {
         .bind(device_id)
         .bind(fresh)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
-        let (secret,) = read().fetch_one(&self.pool).await?;
+        let (secret,) = read().fetch_one(self.writer()).await?;
         Ok(secret)
     }
 
@@ -118,7 +118,7 @@ impl Store {
         mut fresh: impl FnMut() -> String,
         now: i64,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let devices: Vec<(String,)> = sqlx::query_as(
             "SELECT device_id FROM device_wrap_secrets WHERE user_id = $1 AND device_id <> $2",
         )

@@ -4,6 +4,7 @@
 mod federation;
 mod friends;
 mod identity;
+mod inbox;
 mod keys;
 mod otp;
 mod outbox;
@@ -16,6 +17,7 @@ mod users;
 
 pub use federation::PeerRow;
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship, NewShare};
+pub use inbox::InboxTx;
 pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
@@ -69,9 +71,15 @@ pub enum Backend {
     Postgres,
 }
 
+/// On SQLite, writes go through one connection of their own: SQLite runs one writer at a
+/// time anyway, and writers queued in the pool wait their turn without the busy handler's
+/// sleep-and-retry (which capped inbox throughput and blew up tail latency). Reads use the
+/// other pool, whose connections are `query_only`, so a write routed wrongly fails loudly.
+/// On PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -92,34 +100,34 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
-        let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(4)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        // WAL lets readers run beside the writer; busy_timeout makes writers
-                        // wait for each other instead of failing; foreign keys are off by default.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = sqlite_pool(1, false).connect_with(options.clone()).await?;
+                // Readers connect after the writer, so the file exists and is in WAL mode.
+                let readers = sqlite_pool(4, true).connect_with(options).await?;
+                (readers, writer)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .test_before_acquire(false)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                (pool.clone(), pool)
+            }
         };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
         }
         Ok(())
     }
@@ -130,7 +138,43 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
+
+    /// The pool for statements that only read.
+    fn reader(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The pool for anything that writes, and for every transaction.
+    fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+}
+
+fn sqlite_pool(max_connections: u32, read_only: bool) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        // No ping round trip per acquire: a broken connection fails its statement, which
+        // surfaces as an error anyway, and the pool drops it.
+        .test_before_acquire(false)
+        // Long enough to queue behind the largest km-version commit (10,000 blobs ≈ 1.5 s).
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; busy_timeout covers a second
+                // process (the admin CLI) writing; foreign keys are off by default.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .await?;
+                if read_only {
+                    conn.execute("PRAGMA query_only = ON;").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 fn create_sqlite_dir(url: &str) {

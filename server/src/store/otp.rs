@@ -25,7 +25,7 @@ impl Store {
         .bind(user_id)
         .bind(code_hash)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -43,7 +43,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(max_tries)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?)
     }
 
@@ -53,7 +53,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM otp_codes WHERE user_id = $1 AND code_hash = $2")
             .bind(user_id)
             .bind(code_hash)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -61,7 +61,7 @@ impl Store {
     pub async fn delete_otp(&self, user_id: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM otp_codes WHERE user_id = $1")
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -38,7 +38,7 @@ pub struct NewOutboxRow<'a> {
 
 impl Store {
     pub async fn enqueue_outbox(&self, row: &NewOutboxRow<'_>) -> StoreResult<()> {
-        insert_outbox(&self.pool, row).await
+        insert_outbox(self.writer(), row).await
     }
 
     /// Leases up to `limit` due pending rows until `lease_until`.
@@ -61,7 +61,7 @@ impl Store {
         .bind(now)
         .bind(lease_until)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.writer())
         .await?)
     }
 
@@ -82,7 +82,7 @@ impl Store {
         .bind(error)
         .bind(attempts)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -104,7 +104,7 @@ impl Store {
         .bind(attempts)
         .bind(next_attempt_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -116,7 +116,7 @@ impl Store {
         ))
         .bind(user_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -127,7 +127,7 @@ impl Store {
              ORDER BY created_at DESC LIMIT 1",
         )
         .bind(invitation_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?;
         Ok(row.map(|(s,)| s))
     }

@@ -33,7 +33,7 @@ impl Store {
         .bind(&row.credential)
         .bind(row.created_at)
         .bind(row.last_used_at)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -44,7 +44,7 @@ impl Store {
              WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -54,7 +54,7 @@ impl Store {
              WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?)
     }
 
@@ -68,7 +68,7 @@ impl Store {
             .bind(id)
             .bind(credential)
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -77,7 +77,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -99,7 +99,7 @@ impl Store {
         .bind(kind)
         .bind(state)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -111,7 +111,7 @@ impl Store {
              RETURNING user_id, kind, state, expires_at",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?)
     }
 }

@@ -14,7 +14,7 @@ impl Store {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await?;
         Ok(hits)
     }

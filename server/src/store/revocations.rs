@@ -41,7 +41,7 @@ impl Store {
         new_id: fn() -> String,
         now: i64,
     ) -> StoreResult<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         sqlx::query(
             "UPDATE users SET signing_key = NULL, encryption_key = NULL, km_version = 1, \
              updated_at = $2 WHERE id = $1",
@@ -114,7 +114,7 @@ impl Store {
              WHERE user_id = $1 ORDER BY created_at, peer_key",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -124,7 +124,7 @@ impl Store {
             sqlx::query("DELETE FROM pending_revocations WHERE user_id = $1 AND peer_key = $2")
                 .bind(user_id)
                 .bind(peer_key)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -145,7 +145,7 @@ impl Store {
         .bind(peer_key)
         .bind(error)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }

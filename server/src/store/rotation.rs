@@ -76,7 +76,7 @@ impl Store {
         .bind(user_id)
         .bind(metadata)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -87,7 +87,7 @@ impl Store {
              FROM collections WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -95,7 +95,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM collections WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -106,7 +106,7 @@ impl Store {
              FROM wrapped_master_keys WHERE user_id = $1 ORDER BY created_at, credential_id",
         )
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -115,13 +115,13 @@ impl Store {
             sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE id = $1 AND user_id = $2")
                 .bind(credential_id)
                 .bind(user_id)
-                .fetch_one(&self.pool)
+                .fetch_one(self.reader())
                 .await?;
         Ok(n == 1)
     }
 
     pub async fn put_slot(&self, user_id: &str, slot: &NewSlot<'_>, now: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         upsert_slots(&mut tx, user_id, std::slice::from_ref(slot), now).await?;
         tx.commit().await?;
         Ok(())
@@ -133,7 +133,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(credential_id)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -151,7 +151,7 @@ impl Store {
         .bind(user_id)
         .bind(credential_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -165,7 +165,7 @@ impl Store {
         &self,
         commit: &Commit<'_>,
     ) -> StoreResult<Result<i64, CommitRefused>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let swapped: Option<(i64,)> = sqlx::query_as(
             "UPDATE users SET signing_key = $2, encryption_key = $3, km_version = km_version + 1, \
              updated_at = $5 WHERE id = $1 AND km_version = $4 RETURNING km_version",

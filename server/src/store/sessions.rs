@@ -42,7 +42,7 @@ impl Store {
         .bind(session.expires_at)
         .bind(session.user_agent)
         .bind(session.ip)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -54,7 +54,7 @@ impl Store {
         Ok(
             sqlx::query_as("SELECT id, user_id, expires_at FROM sessions WHERE token_hash = $1")
                 .bind(token_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?,
         )
     }
@@ -63,7 +63,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET expires_at = $2 WHERE id = $1")
             .bind(id)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -76,7 +76,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?)
     }
 
@@ -85,7 +85,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -99,7 +99,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id)
             .bind(keep.unwrap_or(""))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(done.rows_affected())
     }
@@ -108,19 +108,19 @@ impl Store {
     pub async fn delete_expired(&self, now: i64, rate_window_floor: i64) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         sqlx::query("DELETE FROM otp_codes WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
             .bind(rate_window_floor)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await?;
         Ok(())
     }

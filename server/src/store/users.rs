@@ -63,7 +63,7 @@ pub struct PreferencesRow {
 impl Store {
     /// Inserts the user and their roles in one transaction.
     pub async fn insert_user(&self, user: &NewUser<'_>) -> StoreResult<UserRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let row: UserRow = sqlx::query_as(&format!(
             "INSERT INTO users (id, email, email_normalized, first_name, last_name, picture, \
              km_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) \
@@ -91,7 +91,7 @@ impl Store {
 
     pub async fn count_users(&self) -> StoreResult<i64> {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         Ok(count)
     }
@@ -100,7 +100,7 @@ impl Store {
         Ok(
             sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?,
         )
     }
@@ -110,7 +110,7 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
         ))
         .bind(email_normalized)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await?)
     }
 
@@ -118,7 +118,7 @@ impl Store {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT role_id FROM users_roles WHERE user_id = $1 ORDER BY role_id")
                 .bind(user_id)
-                .fetch_all(&self.pool)
+                .fetch_all(self.reader())
                 .await?;
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
@@ -140,10 +140,10 @@ impl Store {
         .bind(limit)
         .bind(offset)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await?;
         let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await?;
         let mut roles = Vec::new();
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
@@ -159,7 +159,7 @@ impl Store {
             .bind(&first.id)
             .bind(last.created_at)
             .bind(&last.id)
-            .fetch_all(&self.pool)
+            .fetch_all(self.reader())
             .await?;
         }
         Ok((rows, roles, total))
@@ -187,7 +187,7 @@ impl Store {
         .bind(update.picture.is_some() as i64)
         .bind(update.picture.clone().flatten())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await?)
     }
 
@@ -195,7 +195,7 @@ impl Store {
         Ok(
             sqlx::query_as("SELECT language, unit_system FROM user_preferences WHERE user_id = $1")
                 .bind(user_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reader())
                 .await?,
         )
     }
@@ -216,7 +216,7 @@ impl Store {
         .bind(&prefs.language)
         .bind(&prefs.unit_system)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
