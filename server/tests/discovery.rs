@@ -15,6 +15,7 @@ db_tests!(
     user_document_is_valid_for_peers,
     unknown_or_keyless_alias_is_404,
     well_known_is_rate_limited_per_address,
+    handle_lookups_are_rate_limited_per_user,
 );
 
 fn domain(s: &TestServer) -> String {
@@ -117,5 +118,39 @@ async fn well_known_is_rate_limited_per_address(db: Db) {
     assert!(i >= 60, "limited too early, after {i}");
     let reply = reply.expect_error(429, "rate_limited");
     assert!(reply.headers.contains_key("retry-after"));
+    s.stop().await;
+}
+
+/// `GET /friends/resolve/*` can make the server fetch from any domain a user names: 60 per
+/// user and minute, then 429 with `Retry-After`; another user keeps their own budget.
+async fn handle_lookups_are_rate_limited_per_user(db: Db) {
+    let s = TestServer::start_with(db, Options::default()).await;
+    let (_, ada) = s.user("ada@example.com", "user").await;
+    let (_, bob) = s.user("bob@example.com", "user").await;
+    s.patch("/users/me/alias", Some(&ada), json!({ "alias": "ada" }))
+        .await
+        .expect(200);
+    s.put(
+        "/users/me/keys",
+        Some(&ada),
+        json!({
+            "signingKey": Ed25519SecretKey::generate(&mut OsRng).public_key().to_base64(),
+            "encryptionKey": X25519SecretKey::generate(&mut OsRng).public_key().to_base64(),
+        }),
+    )
+    .await
+    .expect(200);
+    common::fresh_rate_window(60).await;
+    let path = format!("/friends/resolve/ada@{}", domain(&s));
+    for _ in 0..60 {
+        let reply = s.get(&path, Some(&ada)).await.expect(200);
+        assert_eq!(reply.json["handle"], format!("ada@{}", domain(&s)));
+    }
+    let reply = s
+        .get(&path, Some(&ada))
+        .await
+        .expect_error(429, "rate_limited");
+    assert!(reply.headers.contains_key("retry-after"));
+    s.get(&path, Some(&bob)).await.expect(200);
     s.stop().await;
 }

@@ -10,11 +10,9 @@ use poem_openapi::{Enum, Object, OpenApi};
 use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::federation as fed;
 use crate::service::friends::{self as service, InvitationView, Signed};
 use crate::service::AppState;
 use chrono::{DateTime, Utc};
-use parchment_core::handle::Handle;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
@@ -356,18 +354,15 @@ impl FriendsApi {
     }
 
     /// A user's validated document (local, or fetched from their server and cached).
+    /// At most 60 look-ups per user and minute (429 with `Retry-After` beyond).
     #[oai(path = "/friends/resolve/:handle", method = "get")]
     async fn resolve(
         &self,
         state: Data<&AppState>,
-        _session: Session,
+        session: Session,
         handle: Path<String>,
     ) -> ApiResult<Json<ResolvedUser>> {
-        let handle = Handle::parse(&handle).map_err(|e| crate::error::AppError::BadRequest {
-            code: "invalid_handle",
-            message: format!("handle: {e}"),
-        })?;
-        let doc = fed::resolve_handle(&state, &handle, false).await?;
+        let doc = service::resolve(&state, &session.principal().user_id, &handle).await?;
         Ok(Json(ResolvedUser {
             handle: doc.handle.to_string(),
             signing_key: doc.signing_key.to_base64(),

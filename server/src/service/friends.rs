@@ -9,7 +9,10 @@ use parchment_core::handle::Handle;
 use parchment_core::keys::Ed25519PublicKey;
 use parchment_core::timestamp;
 
+use parchment_core::federation::discovery::UserDocument;
+
 use super::federation::{self as fed, INVITATION_TTL_MS, TRANSPORT_WINDOW_MS};
+use super::rate_limit::FRIEND_LOOKUP_PER_USER;
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation::{self, outbox};
@@ -137,6 +140,10 @@ pub async fn invite(
 ) -> Result<InvitationView, AppError> {
     let (me, key) = me(state, user_id).await?;
     let target = parse_handle(handle)?;
+    state
+        .limiter
+        .check(FRIEND_LOOKUP_PER_USER, user_id, now_ms())
+        .await?;
     let peer = federation::handle_key(&target);
     if peer == federation::handle_key(&me) {
         return Err(bad("invalid_handle", "You cannot invite yourself"));
@@ -183,6 +190,21 @@ pub async fn invite(
         })?;
     outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
     view(state, row).await
+}
+
+/// `GET /friends/resolve/{handle}`: a user's validated document (local, or fetched from
+/// their server and cached). Rate-limited per user: a remote handle makes us fetch.
+pub async fn resolve(
+    state: &AppState,
+    user_id: &str,
+    handle: &str,
+) -> Result<UserDocument, AppError> {
+    let handle = parse_handle(handle)?;
+    state
+        .limiter
+        .check(FRIEND_LOOKUP_PER_USER, user_id, now_ms())
+        .await?;
+    fed::resolve_handle(state, &handle, false).await
 }
 
 pub async fn invitations(

@@ -83,6 +83,14 @@ impl RateLimiter {
     }
 }
 
+/// Handle look-ups per user (`GET /friends/resolve/*`, `POST /friends/invite`): each may
+/// make this server fetch a document from any domain a user names, so they are capped.
+pub const FRIEND_LOOKUP_PER_USER: Limit = Limit {
+    name: "friend-lookup-user",
+    limit: 60,
+    window_secs: 60,
+};
+
 /// Discovery documents (`/.well-known/parchment-server`, `/.well-known/user/*`) per client
 /// address (federation.md §10).
 pub const FEDERATION_WELL_KNOWN_PER_IP: Limit = Limit {
