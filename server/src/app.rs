@@ -103,6 +103,7 @@ pub fn build_state(store: Store, args: &ServeArgs, data_dir: &Path) -> anyhow::R
     };
     Ok(AppState::new(Inner {
         limiter: RateLimiter::new(store.clone(), args.rate_limits == "on"),
+        inbox: crate::federation::inbox::InboxBatcher::new(store.clone()),
         webauthn: build_webauthn(args.public_url.as_ref()),
         store,
         settings,

@@ -26,6 +26,7 @@ db_tests!(
     queued_while_peer_is_down_then_delivered_once,
     changed_server_key_is_refused_until_unpinned,
     local_friends_reject_and_cancel,
+    concurrent_deliveries_are_applied_or_refused_each_alone,
 );
 
 /// alice@A invites bob@B and bob accepts; returns when both see the friendship.
@@ -199,6 +200,7 @@ async fn friends_across_servers(db: Db) {
 }
 
 /// A hand-made server-to-server request from B to A.
+#[derive(Clone)]
 struct Raw {
     body: String,
     nonce: String,
@@ -232,9 +234,12 @@ fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String, at:
 }
 
 async fn post_raw(receiver: &Peer, raw: &Raw) -> Reply {
-    let resp = receiver
-        .http
-        .post(receiver.url("/federation/inbox"))
+    post_raw_to(&receiver.http, &receiver.url("/federation/inbox"), raw).await
+}
+
+async fn post_raw_to(http: &reqwest::Client, inbox: &str, raw: &Raw) -> Reply {
+    let resp = http
+        .post(inbox)
         .header("Content-Type", "application/json")
         .header("X-Parchment-Server-Id", &raw.server_id)
         .header("X-Parchment-Protocol-Version", "2")
@@ -584,6 +589,111 @@ async fn local_friends_reject_and_cancel(db: Db) {
     assert_eq!(list["invitations"][0]["status"], "cancelled");
     let friends = a.call("GET", "/friends", &dave, None).await.ok();
     assert_eq!(friends["friends"], json!([]));
+}
+
+fn share_payload(i: usize) -> Object {
+    let mut payload = Object::new();
+    payload.insert("resourceType", CValue::string("collection"));
+    payload.insert("resourceId", CValue::string(&format!("c{i}")));
+    payload.insert("encryptedData", CValue::string("AAAAAAAAAAAAAAAAAAAAAAAA"));
+    payload.insert("nonce", CValue::string("BBBBBBBBBBBBBBBB"));
+    payload
+}
+
+/// The inbox group-commits friend-gated messages: deliveries arriving together share a
+/// transaction, yet each is applied or refused on its own — replays (transport and user
+/// level, also within one batch), a non-friend and a stale location refuse only themselves,
+/// and a refused message leaves no user-level nonce behind.
+async fn concurrent_deliveries_are_applied_or_refused_each_alone(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let carol = b.user("carol").await;
+    befriend(&b, &bob, &a, &alice).await;
+    let signed_body = |kind, from: &User, payload: Object| {
+        let (m, signature) = message(kind, from, &alice.handle, payload);
+        m.with_signature(&signature).body()
+    };
+    let mut requests = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..24 {
+        let body = signed_body(MessageType::ResourceShare, &bob, share_payload(i));
+        requests.push(raw(&b, &b.key, &a, body, now_ms()));
+        expected.push("applied");
+    }
+    // One message relayed six times under fresh transport headers.
+    let twice = signed_body(MessageType::ResourceShare, &bob, share_payload(100));
+    for _ in 0..6 {
+        requests.push(raw(&b, &b.key, &a, twice.clone(), now_ms()));
+        expected.push("message");
+    }
+    // One request sent four times as is.
+    let same = raw(
+        &b,
+        &b.key,
+        &a,
+        signed_body(MessageType::ResourceShare, &bob, share_payload(200)),
+        now_ms(),
+    );
+    for _ in 0..4 {
+        requests.push(same.clone());
+        expected.push("transport");
+    }
+    for i in 0..6 {
+        let body = signed_body(MessageType::ResourceShare, &carol, share_payload(300 + i));
+        requests.push(raw(&b, &b.key, &a, body, now_ms()));
+        expected.push("stranger");
+    }
+    let newest = now_ms() - 1_000;
+    for (sent_at, text) in [(newest, "new"), (newest - 60_000, "old")] {
+        let body = signed_body(
+            MessageType::LocationUpdate,
+            &bob,
+            location_payload(&alice, text, sent_at),
+        );
+        requests.push(raw(&b, &b.key, &a, body, now_ms()));
+        expected.push("location");
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, request) in requests.into_iter().enumerate() {
+        let (http, inbox) = (a.http.clone(), a.url("/federation/inbox"));
+        tasks.spawn(async move { (i, post_raw_to(&http, &inbox, &request).await) });
+    }
+    let mut replies: Vec<(usize, Reply)> = tasks.join_all().await;
+    replies.sort_by_key(|(i, _)| *i);
+    let replies: Vec<Reply> = replies.into_iter().map(|(_, r)| r).collect();
+    let mut tally = std::collections::BTreeMap::<(&str, u16), usize>::new();
+    for (kind, reply) in expected.iter().zip(&replies) {
+        *tally.entry((kind, reply.status)).or_default() += 1;
+        if reply.status >= 400 {
+            let code = reply.json["code"].as_str().unwrap_or_default().to_owned();
+            let want = match (*kind, reply.status) {
+                ("message", 409) => "replay",
+                ("transport", 401) => "federation_auth_failed",
+                ("stranger", 400) => "not_friend",
+                ("location", 400) => "stale_location",
+                _ => panic!("{kind}: unexpected {} {}", reply.status, reply.text),
+            };
+            assert_eq!(code, want, "{kind}: {}", reply.text);
+        }
+    }
+    assert_eq!(tally.get(&("applied", 202)), Some(&24), "{tally:?}");
+    assert_eq!(tally.get(&("message", 202)), Some(&1), "{tally:?}");
+    assert_eq!(tally.get(&("message", 409)), Some(&5), "{tally:?}");
+    assert_eq!(tally.get(&("transport", 202)), Some(&1), "{tally:?}");
+    assert_eq!(tally.get(&("transport", 401)), Some(&3), "{tally:?}");
+    assert_eq!(tally.get(&("stranger", 400)), Some(&6), "{tally:?}");
+    assert_eq!(a.count("SELECT COUNT(*) FROM incoming_shares").await, 26);
+    // Whatever the order, the newest location is the one kept.
+    let at: i64 = a.count("SELECT sent_at FROM friend_locations").await;
+    assert_eq!(at, newest);
+    // Carol's refused messages left no user-level nonce: her server may send them again.
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_message_nonces WHERE from_handle LIKE 'carol@%'")
+            .await,
+        0
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Outbound federation: the HTTP client, peer manifests (pinned by the host fetched, cached
 //! with a TTL), remote user documents (validated, cached with a TTL) and signed delivery.
 
+pub mod inbox;
 pub mod outbox;
 
 use std::time::Duration;

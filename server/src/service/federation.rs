@@ -15,7 +15,7 @@ use parchment_core::timestamp;
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation;
-use crate::store::{InboxTx, InvitationRow, NewShare};
+use crate::store::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx, InvitationRow};
 
 /// Our federation domain (server id), or 503 when no public URL is configured.
 pub fn domain(state: &AppState) -> Result<String, AppError> {
@@ -283,6 +283,33 @@ async fn process_message(
     let sender = verify_sender(state, &user.id, &from, kind, envelope).await?;
     let peer = federation::handle_key(&from);
     let now = now_ms();
+    let transition = match transition(kind, envelope)? {
+        Transition::Friend(effect) => {
+            // The hot path: applied with its nonces as part of the next group commit.
+            let delivery = FriendDelivery {
+                transport: transport.map(|t| (t.sender.to_owned(), t.nonce.to_owned())),
+                message_nonce: envelope
+                    .nonce
+                    .clone()
+                    .filter(|_| envelope.is_v2())
+                    .map(|nonce| (peer.clone(), nonce)),
+                user_id: user.id,
+                peer_key: peer,
+                from_handle: envelope.from.clone(),
+                effect,
+            };
+            return match state.inbox.apply(delivery).await? {
+                DeliveryOutcome::Applied => Ok(()),
+                DeliveryOutcome::TransportReplay => Err(auth_failed("replayed nonce")),
+                DeliveryOutcome::MessageReplay => Err(replayed_message()),
+                DeliveryOutcome::NotFriend => Err(not_friend()),
+                DeliveryOutcome::StaleLocation => {
+                    Err(bad("stale_location", "A newer location is already stored"))
+                }
+            };
+        }
+        Transition::Own(transition) => transition,
+    };
     let mut tx = state.store.begin_inbox().await?;
     if let Some(t) = transport {
         if !tx.record_transport_nonce(t.sender, t.nonce, now).await? {
@@ -292,14 +319,11 @@ async fn process_message(
     if envelope.is_v2() {
         let nonce = envelope.nonce.as_deref().unwrap_or_default();
         if !tx.record_message_nonce(&peer, nonce, now).await? {
-            return Err(AppError::Conflict {
-                code: "replay",
-                message: "This message was already received".into(),
-            });
+            return Err(replayed_message());
         }
     }
     // An error drops `tx`: rolled back, nothing of the message stays.
-    dispatch(&mut tx, &user.id, &peer, &sender, kind, envelope, now).await?;
+    dispatch(&mut tx, &user.id, &peer, &sender, transition, envelope, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -408,6 +432,13 @@ pub async fn resolve_handle(
         .map_err(|e| bad("unresolvable", format!("Could not resolve {handle}: {e}")))
 }
 
+fn replayed_message() -> AppError {
+    AppError::Conflict {
+        code: "replay",
+        message: "This message was already received".into(),
+    }
+}
+
 fn not_friend() -> AppError {
     bad("not_friend", "Not a friend")
 }
@@ -421,18 +452,80 @@ fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// The state transition of each message type.
+/// What a message does.
+enum Transition {
+    /// Friend-gated writes, group-committed ([`crate::federation::inbox`]).
+    Friend(FriendEffect),
+    /// Invitations and relationships: each in a transaction of its own.
+    Own(OwnTransition),
+}
+
+enum OwnTransition {
+    Invite,
+    Accept,
+    Reject,
+    Revoke,
+}
+
+/// The transition of a message, its payload validated.
+fn transition(kind: MessageType, envelope: &Envelope) -> Result<Transition, AppError> {
+    Ok(match kind {
+        MessageType::FriendInvite => Transition::Own(OwnTransition::Invite),
+        MessageType::FriendAccept => Transition::Own(OwnTransition::Accept),
+        MessageType::FriendReject => Transition::Own(OwnTransition::Reject),
+        MessageType::RelationshipRevoke => Transition::Own(OwnTransition::Revoke),
+        MessageType::LocationUpdate => {
+            let encrypted_location = payload_string(envelope, "encryptedLocation")
+                .ok_or_else(|| bad("invalid_payload", "Missing encrypted location data"))?;
+            // `payload.nonce` is the sentAt ISO timestamp in the original; else the
+            // envelope's own timestamp.
+            let sent_at = payload_string(envelope, "nonce")
+                .and_then(|t| timestamp::parse_millis(&t).ok())
+                .map_or_else(|| timestamp::parse_millis(&envelope.timestamp), Ok)
+                .map_err(|e| bad("invalid_payload", format!("sentAt: {e}")))?;
+            Transition::Friend(FriendEffect::Location {
+                encrypted_location,
+                sent_at,
+                envelope: envelope.body(),
+            })
+        }
+        MessageType::LocationRequest => Transition::Friend(FriendEffect::LocationRequest),
+        MessageType::ResourceShare => {
+            let field = |name: &str| {
+                payload_string(envelope, name)
+                    .ok_or_else(|| bad("invalid_payload", "Missing resource data"))
+            };
+            let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
+            let (encrypted_data, data_nonce) = (field("encryptedData")?, field("nonce")?);
+            let role = match payload_string(envelope, "role").as_deref() {
+                Some("editor") => "editor",
+                _ => "viewer",
+            };
+            Transition::Friend(FriendEffect::Share {
+                id: federation::new_id(),
+                resource_type,
+                resource_id,
+                encrypted_data,
+                data_nonce,
+                role,
+                envelope: envelope.body(),
+            })
+        }
+    })
+}
+
+/// The invitation and relationship transitions, in the message's transaction.
 async fn dispatch(
     store: &mut InboxTx,
     user_id: &str,
     peer: &str,
     sender: &Sender,
-    kind: MessageType,
+    transition: OwnTransition,
     envelope: &Envelope,
     now: i64,
 ) -> Result<(), AppError> {
-    match kind {
-        MessageType::FriendInvite => {
+    match transition {
+        OwnTransition::Invite => {
             // Already friends, or already invited by them: nothing new (idempotent).
             if store.friendship(user_id, peer).await?.is_some()
                 || store
@@ -457,7 +550,7 @@ async fn dispatch(
             store.insert_invitation(&row).await?;
             Ok(())
         }
-        MessageType::FriendAccept => {
+        OwnTransition::Accept => {
             if let Some(invitation) = store
                 .pending_invitation(user_id, peer, "outgoing", now)
                 .await?
@@ -482,7 +575,7 @@ async fn dispatch(
                 .await?;
             Ok(())
         }
-        MessageType::FriendReject => {
+        OwnTransition::Reject => {
             let invitation = store
                 .pending_invitation(user_id, peer, "outgoing", now)
                 .await?
@@ -492,78 +585,8 @@ async fn dispatch(
                 .await?;
             Ok(())
         }
-        MessageType::RelationshipRevoke => {
+        OwnTransition::Revoke => {
             store.end_relationship(user_id, peer, now).await?;
-            Ok(())
-        }
-        MessageType::LocationUpdate => {
-            if store.friendship(user_id, peer).await?.is_none() {
-                return Err(not_friend());
-            }
-            let encrypted = payload_string(envelope, "encryptedLocation")
-                .ok_or_else(|| bad("invalid_payload", "Missing encrypted location data"))?;
-            // `payload.nonce` is the sentAt ISO timestamp in the original; else the
-            // envelope's own timestamp.
-            let sent_at = payload_string(envelope, "nonce")
-                .and_then(|t| timestamp::parse_millis(&t).ok())
-                .map_or_else(|| timestamp::parse_millis(&envelope.timestamp), Ok)
-                .map_err(|e| bad("invalid_payload", format!("sentAt: {e}")))?;
-            let newer = store
-                .put_location(
-                    user_id,
-                    peer,
-                    &envelope.from,
-                    &encrypted,
-                    sent_at,
-                    &envelope.body(),
-                    now,
-                )
-                .await?;
-            if !newer {
-                return Err(bad("stale_location", "A newer location is already stored"));
-            }
-            Ok(())
-        }
-        MessageType::LocationRequest => {
-            if store.friendship(user_id, peer).await?.is_none() {
-                return Err(not_friend());
-            }
-            store
-                .put_location_request(user_id, peer, &envelope.from, now)
-                .await?;
-            Ok(())
-        }
-        MessageType::ResourceShare => {
-            if store.friendship(user_id, peer).await?.is_none() {
-                return Err(not_friend());
-            }
-            let field = |name: &str| {
-                payload_string(envelope, name)
-                    .ok_or_else(|| bad("invalid_payload", "Missing resource data"))
-            };
-            let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
-            let (encrypted_data, data_nonce) = (field("encryptedData")?, field("nonce")?);
-            let role = match payload_string(envelope, "role").as_deref() {
-                Some("editor") => "editor",
-                _ => "viewer",
-            };
-            store
-                .insert_share(
-                    &NewShare {
-                        id: &federation::new_id(),
-                        user_id,
-                        peer_key: peer,
-                        from_handle: &envelope.from,
-                        resource_type: &resource_type,
-                        resource_id: &resource_id,
-                        encrypted_data: &encrypted_data,
-                        data_nonce: &data_nonce,
-                        role,
-                        envelope: &envelope.body(),
-                    },
-                    now,
-                )
-                .await?;
             Ok(())
         }
     }

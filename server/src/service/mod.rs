@@ -82,6 +82,8 @@ pub struct Inner {
     pub federation: crate::federation::Client,
     /// Wakes the outbox worker when a message is queued.
     pub outbox_wake: tokio::sync::Notify,
+    /// Group commit of the inbox's friend-gated writes.
+    pub inbox: crate::federation::inbox::InboxBatcher,
 }
 
 impl AppState {

@@ -17,7 +17,7 @@ mod users;
 
 pub use federation::PeerRow;
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship, NewShare};
-pub use inbox::InboxTx;
+pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
 pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
