@@ -4,6 +4,7 @@
 pub mod inbox;
 pub mod outbox;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use parchment_core::federation::discovery::{ServerManifest, UserDocument};
@@ -41,11 +42,17 @@ pub enum PeerError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// The outbound HTTP client.
+/// How long a peer's pinned key, as read from the database, is reused without reading it
+/// again (the inbox would otherwise read it for every message). Short, so an unpin by the
+/// admin CLI (another process) shows within seconds; a signature failure re-reads at once.
+const PIN_MEMO_MS: i64 = 10 * 1000;
+
+/// The outbound HTTP client, and the memo of pinned peer keys.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     allow_http: bool,
+    pins: std::sync::Arc<std::sync::Mutex<HashMap<String, (Ed25519PublicKey, i64)>>>,
 }
 
 impl Client {
@@ -58,13 +65,39 @@ impl Client {
             .user_agent(concat!("Parchment Federation/", env!("CARGO_PKG_VERSION")))
             .https_only(!allow_http)
             .build()?;
-        Ok(Client { http, allow_http })
+        Ok(Client {
+            http,
+            allow_http,
+            pins: Default::default(),
+        })
     }
 
     /// `https://host`, or `http://host` when plain HTTP is allowed (loopback testing).
     pub fn origin(&self, host: &str) -> String {
         let scheme = if self.allow_http { "http" } else { "https" };
         format!("{scheme}://{host}")
+    }
+
+    /// The memoized pin of `host`, unless stale or `refresh` (which also forgets it).
+    fn memo(&self, host: &str, now: i64, refresh: bool) -> Option<Ed25519PublicKey> {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        if refresh {
+            pins.remove(host);
+            return None;
+        }
+        match pins.get(host) {
+            Some((key, until)) if now < *until => Some(*key),
+            _ => None,
+        }
+    }
+
+    fn remember(&self, host: &str, key: &Ed25519PublicKey, until: i64) {
+        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: peers are few, but hosts come from request headers.
+        if pins.len() >= 10_000 {
+            pins.clear();
+        }
+        pins.insert(host.to_owned(), (*key, until));
     }
 
     async fn get_document(&self, host: &str, path: &str) -> Result<String, PeerError> {
@@ -114,6 +147,9 @@ pub async fn resolve_peer(
 ) -> Result<(Ed25519PublicKey, bool), PeerError> {
     let host = host.to_ascii_lowercase();
     let now = now_ms();
+    if let Some(key) = state.federation.memo(&host, now, refresh) {
+        return Ok((key, true));
+    }
     let pinned = state.store.peer(&host).await?;
     let pinned_key = |key: &str| {
         Ed25519PublicKey::from_base64(key).map_err(|e| PeerError::Invalid {
@@ -123,7 +159,10 @@ pub async fn resolve_peer(
     };
     if let Some(pin) = &pinned {
         if !refresh && now - pin.fetched_at < MANIFEST_TTL_MS {
-            return pinned_key(&pin.public_key).map(|key| (key, true));
+            let key = pinned_key(&pin.public_key)?;
+            let until = (now + PIN_MEMO_MS).min(pin.fetched_at + MANIFEST_TTL_MS);
+            state.federation.remember(&host, &key, until);
+            return Ok((key, true));
         }
     }
     let json = match state
