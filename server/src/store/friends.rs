@@ -40,19 +40,6 @@ pub struct LocationRow {
     pub received_at: i64,
 }
 
-pub struct NewShare<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
-    pub peer_key: &'a str,
-    pub from_handle: &'a str,
-    pub resource_type: &'a str,
-    pub resource_id: &'a str,
-    pub encrypted_data: &'a str,
-    pub data_nonce: &'a str,
-    pub role: &'a str,
-    pub envelope: &'a str,
-}
-
 impl Store {
     /// Inserts a pending invitation; `UniqueViolation` when one is already pending for
     /// this user, peer and direction.
@@ -356,85 +343,4 @@ pub(super) async fn end_relationship(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Keeps the newest location per friend: `false` when `sent_at` is not newer than the
-/// stored one (a replay or a reordering).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn put_location<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    user_id: &str,
-    peer_key: &str,
-    from_handle: &str,
-    encrypted_location: &str,
-    sent_at: i64,
-    envelope: &str,
-    now: i64,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO friend_locations (user_id, peer_key, from_handle, encrypted_location, \
-         sent_at, envelope, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (user_id, peer_key) DO UPDATE SET \
-         from_handle = excluded.from_handle, encrypted_location = excluded.encrypted_location, \
-         sent_at = excluded.sent_at, envelope = excluded.envelope, \
-         received_at = excluded.received_at \
-         WHERE friend_locations.sent_at < excluded.sent_at",
-    )
-    .bind(user_id)
-    .bind(peer_key)
-    .bind(from_handle)
-    .bind(encrypted_location)
-    .bind(sent_at)
-    .bind(envelope)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn insert_share<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    share: &NewShare<'_>,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
-         resource_id, encrypted_data, data_nonce, role, envelope, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(share.id)
-    .bind(share.user_id)
-    .bind(share.peer_key)
-    .bind(share.from_handle)
-    .bind(share.resource_type)
-    .bind(share.resource_id)
-    .bind(share.encrypted_data)
-    .bind(share.data_nonce)
-    .bind(share.role)
-    .bind(share.envelope)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn put_location_request<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    user_id: &str,
-    peer_key: &str,
-    from_handle: &str,
-    now: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO location_requests (user_id, peer_key, from_handle, requested_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, peer_key) DO UPDATE SET \
-         requested_at = excluded.requested_at",
-    )
-    .bind(user_id)
-    .bind(peer_key)
-    .bind(from_handle)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(())
 }

@@ -6,7 +6,11 @@
 
 use sqlx::{Any, Transaction};
 
-use super::friends::{self, FriendRow, InvitationRow, NewShare};
+use std::collections::{HashMap, HashSet};
+
+use sqlx::AnyConnection;
+
+use super::friends::{self, FriendRow, InvitationRow};
 use super::{Store, StoreResult};
 
 pub struct InboxTx {
@@ -195,7 +199,7 @@ fn placeholders(first: usize, count: usize) -> String {
 /// statement; returns, per key, whether it was new. Of duplicates within `keys` only the
 /// first counts as new.
 async fn insert_nonces(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     table: &str,
     key_col: &str,
     keys: &[(&str, &str)],
@@ -213,7 +217,7 @@ async fn insert_nonces(
     for (key, nonce) in keys {
         query = query.bind(*key).bind(*nonce).bind(now);
     }
-    let mut inserted: std::collections::HashSet<(String, String)> =
+    let mut inserted: HashSet<(String, String)> =
         query.fetch_all(&mut *conn).await?.into_iter().collect();
     Ok(keys
         .iter()
@@ -294,7 +298,7 @@ impl Store {
             for value in users.iter().chain(peers.iter()) {
                 query = query.bind(*value);
             }
-            let friends: std::collections::HashSet<(String, String)> =
+            let friends: HashSet<(String, String)> =
                 query.fetch_all(&mut *tx).await?.into_iter().collect();
             for &i in &pending {
                 let d = batch[i];
@@ -304,67 +308,9 @@ impl Store {
             }
         }
 
-        for i in 0..batch.len() {
-            if outcome[i].is_some() {
-                continue;
-            }
-            let d = batch[i];
-            match &d.effect {
-                FriendEffect::Location {
-                    encrypted_location,
-                    sent_at,
-                    envelope,
-                } => {
-                    let newer = friends::put_location(
-                        &mut *tx,
-                        &d.user_id,
-                        &d.peer_key,
-                        &d.from_handle,
-                        encrypted_location,
-                        *sent_at,
-                        envelope,
-                        now,
-                    )
-                    .await?;
-                    if !newer {
-                        outcome[i] = Some(DeliveryOutcome::StaleLocation);
-                    }
-                }
-                FriendEffect::LocationRequest => {
-                    friends::put_location_request(
-                        &mut *tx,
-                        &d.user_id,
-                        &d.peer_key,
-                        &d.from_handle,
-                        now,
-                    )
-                    .await?;
-                }
-                FriendEffect::Share {
-                    id,
-                    resource_type,
-                    resource_id,
-                    encrypted_data,
-                    data_nonce,
-                    role,
-                    envelope,
-                } => {
-                    let share = NewShare {
-                        id,
-                        user_id: &d.user_id,
-                        peer_key: &d.peer_key,
-                        from_handle: &d.from_handle,
-                        resource_type,
-                        resource_id,
-                        encrypted_data,
-                        data_nonce,
-                        role,
-                        envelope,
-                    };
-                    friends::insert_share(&mut *tx, &share, now).await?;
-                }
-            }
-        }
+        apply_shares(&mut tx, batch, &outcome, now).await?;
+        apply_location_requests(&mut tx, batch, &outcome, now).await?;
+        apply_locations(&mut tx, batch, &mut outcome, now).await?;
 
         // A refused message may be sent again (by its server's retry): forget its nonce.
         let take_back: Vec<(&str, &str)> = (0..batch.len())
@@ -372,14 +318,19 @@ impl Store {
             .filter_map(|i| batch[i].message_nonce.as_ref())
             .map(|(from, nonce)| (from.as_str(), nonce.as_str()))
             .collect();
-        for (from, nonce) in take_back {
-            sqlx::query(
-                "DELETE FROM federation_message_nonces WHERE from_handle = $1 AND nonce = $2",
-            )
-            .bind(from)
-            .bind(nonce)
-            .execute(&mut *tx)
-            .await?;
+        if !take_back.is_empty() {
+            let sql = format!(
+                "DELETE FROM federation_message_nonces WHERE {}",
+                (0..take_back.len())
+                    .map(|k| format!("(from_handle = ${} AND nonce = ${})", 2 * k + 1, 2 * k + 2))
+                    .collect::<Vec<_>>()
+                    .join(" OR ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (from, nonce) in take_back {
+                query = query.bind(from).bind(nonce);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(outcome
@@ -387,4 +338,172 @@ impl Store {
             .map(|o| o.unwrap_or(DeliveryOutcome::Applied))
             .collect())
     }
+}
+
+/// The batch's shares still pending, as one multi-row insert.
+async fn apply_shares(
+    conn: &mut AnyConnection,
+    batch: &[&FriendDelivery],
+    outcome: &[Option<DeliveryOutcome>],
+    now: i64,
+) -> StoreResult<()> {
+    let rows: Vec<_> = (0..batch.len())
+        .filter(|&i| outcome[i].is_none())
+        .filter_map(|i| match &batch[i].effect {
+            FriendEffect::Share {
+                id,
+                resource_type,
+                resource_id,
+                encrypted_data,
+                data_nonce,
+                role,
+                envelope,
+            } => Some((
+                batch[i],
+                [id, resource_type, resource_id, encrypted_data, data_nonce],
+                *role,
+                envelope,
+            )),
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
+         resource_id, encrypted_data, data_nonce, role, envelope, received_at) VALUES {}",
+        value_rows(rows.len(), 11)
+    );
+    let mut query = sqlx::query(&sql);
+    for (d, [id, resource_type, resource_id, encrypted_data, data_nonce], role, envelope) in rows {
+        query = query
+            .bind(id.as_str())
+            .bind(d.user_id.as_str())
+            .bind(d.peer_key.as_str())
+            .bind(d.from_handle.as_str())
+            .bind(resource_type.as_str())
+            .bind(resource_id.as_str())
+            .bind(encrypted_data.as_str())
+            .bind(data_nonce.as_str())
+            .bind(role)
+            .bind(envelope.as_str())
+            .bind(now);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The batch's location requests still pending, one row per (user, friend): requesting
+/// twice is requesting once.
+async fn apply_location_requests(
+    conn: &mut AnyConnection,
+    batch: &[&FriendDelivery],
+    outcome: &[Option<DeliveryOutcome>],
+    now: i64,
+) -> StoreResult<()> {
+    let mut seen = HashSet::new();
+    let rows: Vec<&FriendDelivery> = (0..batch.len())
+        .filter(|&i| outcome[i].is_none())
+        .map(|i| batch[i])
+        .filter(|d| matches!(d.effect, FriendEffect::LocationRequest))
+        .filter(|d| seen.insert((d.user_id.as_str(), d.peer_key.as_str())))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Upserting one row twice in a statement is an error on PostgreSQL: hence the dedup.
+    let sql = format!(
+        "INSERT INTO location_requests (user_id, peer_key, from_handle, requested_at) \
+         VALUES {} ON CONFLICT (user_id, peer_key) DO UPDATE SET \
+         requested_at = excluded.requested_at",
+        value_rows(rows.len(), 4)
+    );
+    let mut query = sqlx::query(&sql);
+    for d in rows {
+        query = query
+            .bind(d.user_id.as_str())
+            .bind(d.peer_key.as_str())
+            .bind(d.from_handle.as_str())
+            .bind(now);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The batch's locations still pending: per (user, friend) only the newest can be kept, so
+/// the others are stale at once; the newest replaces the stored one only if it is newer
+/// (else it is stale too).
+async fn apply_locations(
+    conn: &mut AnyConnection,
+    batch: &[&FriendDelivery],
+    outcome: &mut [Option<DeliveryOutcome>],
+    now: i64,
+) -> StoreResult<()> {
+    let mut newest: HashMap<(&str, &str), (usize, i64)> = HashMap::new();
+    for i in 0..batch.len() {
+        let d = batch[i];
+        let FriendEffect::Location { sent_at, .. } = &d.effect else {
+            continue;
+        };
+        if outcome[i].is_some() {
+            continue;
+        }
+        let key = (d.user_id.as_str(), d.peer_key.as_str());
+        match newest.get(&key) {
+            Some(&(_, best)) if best >= *sent_at => {
+                outcome[i] = Some(DeliveryOutcome::StaleLocation);
+            }
+            Some(&(older, _)) => {
+                outcome[older] = Some(DeliveryOutcome::StaleLocation);
+                newest.insert(key, (i, *sent_at));
+            }
+            None => {
+                newest.insert(key, (i, *sent_at));
+            }
+        }
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let chosen: Vec<usize> = newest.values().map(|&(i, _)| i).collect();
+    let sql = format!(
+        "INSERT INTO friend_locations (user_id, peer_key, from_handle, encrypted_location, \
+         sent_at, envelope, received_at) VALUES {} \
+         ON CONFLICT (user_id, peer_key) DO UPDATE SET \
+         from_handle = excluded.from_handle, encrypted_location = excluded.encrypted_location, \
+         sent_at = excluded.sent_at, envelope = excluded.envelope, \
+         received_at = excluded.received_at \
+         WHERE friend_locations.sent_at < excluded.sent_at \
+         RETURNING user_id, peer_key",
+        value_rows(chosen.len(), 7)
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+    for &i in &chosen {
+        let d = batch[i];
+        if let FriendEffect::Location {
+            encrypted_location,
+            sent_at,
+            envelope,
+        } = &d.effect
+        {
+            query = query
+                .bind(d.user_id.as_str())
+                .bind(d.peer_key.as_str())
+                .bind(d.from_handle.as_str())
+                .bind(encrypted_location.as_str())
+                .bind(*sent_at)
+                .bind(envelope.as_str())
+                .bind(now);
+        }
+    }
+    let written: HashSet<(String, String)> =
+        query.fetch_all(&mut *conn).await?.into_iter().collect();
+    for i in chosen {
+        let d = batch[i];
+        if !written.contains(&(d.user_id.clone(), d.peer_key.clone())) {
+            outcome[i] = Some(DeliveryOutcome::StaleLocation);
+        }
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ mod sessions;
 mod users;
 
 pub use federation::PeerRow;
-pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship, NewShare};
+pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};
 pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
 pub use keys::{BlobInfoRow, BlobRow};
 pub use otp::OtpRow;
