@@ -258,14 +258,16 @@ impl Identity {
         ))
     }
 
-    /// The identity of a recovery key (base64 of the seed; whitespace tolerated).
+    /// The identity of a recovery key (base64 of the seed; whitespace tolerated) or of a
+    /// recovery code (`P1-…`, checksummed: a typo is refused instead of yielding another
+    /// identity).
     #[wasm_bindgen(js_name = fromRecoveryKey)]
     pub fn from_recovery_key(
         #[wasm_bindgen(unchecked_param_type = "string")] text: JsValue,
     ) -> Result<Identity> {
         let text = secret_string(&text, "recovery key")?;
         Ok(Identity::from_seed_value(
-            Seed::from_recovery_key(&text).map_err(error)?,
+            Seed::from_recovery_text(&text).map_err(error)?,
         ))
     }
 
@@ -274,6 +276,16 @@ impl Identity {
     pub fn export_recovery_key(&self) -> Result<JsString> {
         // Built from the zeroizing string, so no unzeroized copy is left in wasm memory.
         Ok(JsString::from(self.keys()?.seed.to_recovery_key().as_str()))
+    }
+
+    /// The recovery code: the seed as `P1-` and 14 groups of four Crockford base32
+    /// characters with a checksum, for writing down; `fromRecoveryKey` reads it. The
+    /// original app reads only `exportRecoveryKey`'s form.
+    #[wasm_bindgen(js_name = exportRecoveryCode)]
+    pub fn export_recovery_code(&self) -> Result<JsString> {
+        Ok(JsString::from(
+            self.keys()?.seed.to_recovery_code().as_str(),
+        ))
     }
 
     /// The Ed25519 signing public key, base64.

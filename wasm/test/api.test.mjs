@@ -36,6 +36,20 @@ test('generate, export and re-import a recovery key', () => {
   b.free();
 });
 
+test('recovery code: checksummed, read by fromRecoveryKey, typos refused', () => {
+  const a = Identity.generate();
+  const code = a.exportRecoveryCode();
+  assert.match(code, /^P1(-[0-9A-HJKMNP-TV-Z]{4}){14}$/);
+  const b = Identity.fromRecoveryKey(code.toLowerCase().replaceAll('-', ' - '));
+  assert.equal(b.signingPublicKey, a.signingPublicKey);
+  const at = code.length - 2;
+  const typo = code.slice(0, at) + (code[at] === 'A' ? 'B' : 'A') + code.slice(at + 1);
+  assert.throws(() => Identity.fromRecoveryKey(typo), /checksum mismatch, a character is mistyped/);
+  assert.throws(() => Identity.fromRecoveryKey('P1-0000'), /must have 56 characters/);
+  a.free();
+  b.free();
+});
+
 test('sign and verify', () => {
   const id = Identity.generate();
   const message = utf8('hello');
@@ -164,6 +178,7 @@ test('free() zeroizes and every later use throws a clear Error', () => {
     signingPublicKey: () => id.signingPublicKey,
     encryptionPublicKey: () => id.encryptionPublicKey,
     exportRecoveryKey: () => id.exportRecoveryKey(),
+    exportRecoveryCode: () => id.exportRecoveryCode(),
     sign: () => id.sign(new Uint8Array(1)),
     signFederationEnvelope: () => id.signFederationEnvelope({ message_type: 'FRIEND_INVITE', from: 'a@a', to: 'b@b' }),
     encryptRecord: () => id.encryptRecord('personal', ctx, new Uint8Array(1)),
@@ -232,7 +247,8 @@ test('secrets are not reachable: no property or method returns seed or private-k
     decryptFromFriend: () => id.decryptFromFriend(other.encryptForFriend(id.encryptionPublicKey, utf8('x'), 'parchment-share-v1'), other.encryptionPublicKey, 'parchment-share-v1'),
     constructor: () => null,
     free: () => null, // checked last, below
-    exportRecoveryKey: () => null, // the one deliberate export
+    exportRecoveryKey: () => null, // the deliberate exports
+    exportRecoveryCode: () => null,
   };
   const members = new Set();
   for (let o = id; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {

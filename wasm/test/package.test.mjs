@@ -46,6 +46,7 @@ test('the TypeScript declarations carry the pinned API', () => {
     'static fromSeed(seed: Uint8Array): Identity;',
     'static fromRecoveryKey(text: string): Identity;',
     'exportRecoveryKey(): string;',
+    'exportRecoveryCode(): string;',
     'readonly signingPublicKey: string;',
     'readonly encryptionPublicKey: string;',
     'sign(message: Uint8Array): string;',
