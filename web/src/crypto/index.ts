@@ -77,9 +77,14 @@ export const keyring = {
     return this.publicKeys()
   },
 
-  /** The recovery key of the unlocked identity, to show to its owner (and nowhere else). */
+  /** The recovery key of the unlocked identity (the original app's base64 form). */
   exportRecoveryKey(): string {
     return need().exportRecoveryKey()
+  },
+
+  /** The recovery code (`P1-…`, checksummed): what the app shows its owner to write down. */
+  exportRecoveryCode(): string {
+    return need().exportRecoveryCode()
   },
 
   /** Restore from a typed recovery key; it must derive the signing key the server publishes. */
@@ -87,7 +92,8 @@ export const keyring = {
     const c = await lib()
     let handle: IdentityHandle
     try {
-      // Typed from a printout or pasted from the grouped display: spaces and line breaks are not part of the key.
+      // Typed from a printout or pasted from the grouped display: spaces and line breaks are not
+      // part of it. A recovery code (P1-…) or the original app's base64 recovery key.
       handle = c.Identity.fromRecoveryKey(text.replace(/\s+/g, ''))
     } catch (e) {
       throw new Error(`That is not a valid recovery key (${e instanceof Error ? e.message : e}).`)
