@@ -15,7 +15,9 @@ use parchment_core::timestamp;
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation;
-use crate::store::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx, InvitationRow};
+use crate::store::{
+    DeliveryOutcome, FriendDelivery, FriendEffect, FriendRow, InboxTx, InvitationRow,
+};
 
 /// Our federation domain (server id), or 503 when no public URL is configured.
 pub fn domain(state: &AppState) -> Result<String, AppError> {
@@ -271,17 +273,17 @@ async fn process_message(
     if envelope.is_v2() && envelope.nonce.as_deref().is_none_or(str::is_empty) {
         return Err(bad("invalid_message", "v2 message missing nonce"));
     }
-    let user = state
+    let peer = federation::handle_key(&from);
+    let (user, friend) = state
         .store
-        .user_by_alias(to.alias())
+        .recipient(to.alias(), &peer)
         .await?
-        .filter(|u| u.signing_key.is_some())
+        .filter(|(u, _)| u.signing_key.is_some())
         .ok_or_else(|| AppError::NotFound {
             code: "recipient_not_found",
             message: "Recipient not found".into(),
         })?;
-    let sender = verify_sender(state, &user.id, &from, kind, envelope).await?;
-    let peer = federation::handle_key(&from);
+    let sender = verify_sender(state, friend, &from, kind, envelope).await?;
     let now = now_ms();
     let transition = match transition(kind, envelope)? {
         Transition::Friend(effect) => {
@@ -363,9 +365,10 @@ fn verify_with(envelope: &Envelope, key: &str) -> Result<(), AppError> {
     })
 }
 
+/// `friend`: the recipient's friendship with `from`, if any.
 async fn verify_sender(
     state: &AppState,
-    user_id: &str,
+    friend: Option<FriendRow>,
     from: &Handle,
     kind: MessageType,
     envelope: &Envelope,
@@ -375,11 +378,7 @@ async fn verify_sender(
     // The one exception is RELATIONSHIP_REVOKE: after an identity reset the friend signs it
     // with a NEW key, so it may also verify under the current user document (a home server
     // could forge no more than ending the friendship, which it can deny anyway).
-    if let Some(friend) = state
-        .store
-        .friendship(user_id, &federation::handle_key(from))
-        .await?
-    {
+    if let Some(friend) = friend {
         match verify_with(envelope, &friend.signing_key) {
             Ok(()) => {
                 return Ok(Sender {

@@ -11,13 +11,74 @@ use std::collections::{HashMap, HashSet};
 use sqlx::AnyConnection;
 
 use super::friends::{self, FriendRow, InvitationRow};
+use super::users::{UserRow, USER_COLUMNS};
 use super::{Store, StoreResult};
 
 pub struct InboxTx {
     tx: Transaction<'static, Any>,
 }
 
+/// A message's recipient and, if the sender is a friend, the friendship (one query).
+#[derive(sqlx::FromRow)]
+struct RecipientRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    f_friend_handle: Option<String>,
+    f_peer_key: Option<String>,
+    f_signing_key: Option<String>,
+    f_encryption_key: Option<String>,
+    f_name: Option<String>,
+    f_established_at: Option<i64>,
+}
+
 impl Store {
+    /// The local user with this alias and their friendship with `peer_key`, in one round
+    /// trip (the inbox needs both for every message).
+    pub async fn recipient(
+        &self,
+        alias: &str,
+        peer_key: &str,
+    ) -> StoreResult<Option<(UserRow, Option<FriendRow>)>> {
+        let user_columns = USER_COLUMNS
+            .split(',')
+            .map(|c| format!("u.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row: Option<RecipientRow> = sqlx::query_as(&format!(
+            "SELECT {user_columns}, f.friend_handle AS f_friend_handle, \
+             f.peer_key AS f_peer_key, f.signing_key AS f_signing_key, \
+             f.encryption_key AS f_encryption_key, f.name AS f_name, \
+             f.established_at AS f_established_at \
+             FROM users u LEFT JOIN friendships f ON f.user_id = u.id AND f.peer_key = $2 \
+             WHERE u.alias_normalized = $1"
+        ))
+        .bind(alias.to_ascii_lowercase())
+        .bind(peer_key)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(|r| {
+            let friend = match (
+                r.f_friend_handle,
+                r.f_peer_key,
+                r.f_signing_key,
+                r.f_established_at,
+            ) {
+                (Some(friend_handle), Some(peer_key), Some(signing_key), Some(established_at)) => {
+                    Some(FriendRow {
+                        friend_handle,
+                        peer_key,
+                        signing_key,
+                        encryption_key: r.f_encryption_key,
+                        name: r.f_name,
+                        established_at,
+                    })
+                }
+                _ => None,
+            };
+            (r.user, friend)
+        }))
+    }
+
     pub async fn begin_inbox(&self) -> StoreResult<InboxTx> {
         Ok(InboxTx {
             tx: self.writer().begin().await?,
