@@ -16,7 +16,7 @@ use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation;
 use crate::store::{
-    DeliveryOutcome, FriendDelivery, FriendEffect, FriendRow, InboxTx, InvitationRow,
+    DeliveryOutcome, FriendDelivery, FriendEffect, FriendRow, InboxTx, InvitationRow, NewFriendship,
 };
 
 /// Our federation domain (server id), or 503 when no public URL is configured.
@@ -560,18 +560,17 @@ async fn dispatch(
             } else if store.friendship(user_id, peer).await?.is_none() {
                 return Err(bad("invitation_not_found", "Original invitation not found"));
             }
-            store
-                .insert_friendship(
-                    &federation::new_id(),
-                    user_id,
-                    &sender.handle.to_string(),
-                    peer,
-                    &sender.signing_key,
-                    sender.encryption_key.as_deref(),
-                    sender.name.as_deref(),
-                    now,
-                )
-                .await?;
+            let (id, friend_handle) = (federation::new_id(), sender.handle.to_string());
+            let friendship = NewFriendship {
+                id: &id,
+                user_id,
+                friend_handle: &friend_handle,
+                peer_key: peer,
+                signing_key: &sender.signing_key,
+                encryption_key: sender.encryption_key.as_deref(),
+                name: sender.name.as_deref(),
+            };
+            store.insert_friendship(&friendship, now).await?;
             Ok(())
         }
         OwnTransition::Reject => {

@@ -88,21 +88,7 @@ impl Store {
             return Ok(false);
         }
         if let Some(f) = friendship {
-            sqlx::query(
-                "INSERT INTO friendships (id, user_id, friend_handle, peer_key, signing_key, \
-                 encryption_key, name, established_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (user_id, peer_key) DO NOTHING",
-            )
-            .bind(f.id)
-            .bind(f.user_id)
-            .bind(f.friend_handle)
-            .bind(f.peer_key)
-            .bind(f.signing_key)
-            .bind(f.encryption_key)
-            .bind(f.name)
-            .bind(outbox.now)
-            .execute(&mut *tx)
-            .await?;
+            insert_friendship(&mut *tx, f, outbox.now).await?;
         }
         super::outbox::insert_outbox(&mut *tx, outbox).await?;
         tx.commit().await?;
@@ -179,7 +165,7 @@ impl Store {
     }
 }
 
-/// A friendship to create (see [`Store::answer_invitation`]).
+/// A friendship to create.
 pub struct NewFriendship<'a> {
     pub id: &'a str,
     pub user_id: &'a str,
@@ -265,16 +251,9 @@ pub(super) async fn finish_invitation<'e>(
 }
 
 /// Creates the friendship unless it exists (idempotent). `true` when created.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_friendship<'e>(
     ex: impl Executor<'e, Database = Any>,
-    id: &str,
-    user_id: &str,
-    friend_handle: &str,
-    peer_key: &str,
-    signing_key: &str,
-    encryption_key: Option<&str>,
-    name: Option<&str>,
+    f: &NewFriendship<'_>,
     now: i64,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
@@ -282,13 +261,13 @@ pub(super) async fn insert_friendship<'e>(
          encryption_key, name, established_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (user_id, peer_key) DO NOTHING",
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(friend_handle)
-    .bind(peer_key)
-    .bind(signing_key)
-    .bind(encryption_key)
-    .bind(name)
+    .bind(f.id)
+    .bind(f.user_id)
+    .bind(f.friend_handle)
+    .bind(f.peer_key)
+    .bind(f.signing_key)
+    .bind(f.encryption_key)
+    .bind(f.name)
     .bind(now)
     .execute(ex)
     .await?;

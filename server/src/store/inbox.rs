@@ -1,16 +1,17 @@
-//! The writes of one inbox message as ONE transaction: its replay memory (transport and
-//! message nonce) and its state transition commit together or not at all, so a failed
-//! message leaves nothing behind and a crash cannot leave a nonce without its effect.
-//! One commit per message is also what makes the inbox fast: on SQLite the commit, not the
-//! statements, is the cost.
-
-use sqlx::{Any, Transaction};
+//! The inbox's writes. A message's replay memory (transport and message nonce) commits with
+//! its state transition or not at all: a refused message leaves only its spent transport nonce,
+//! and a crash cannot leave a nonce without its effect.
+//! - Invitations and relationship changes: one transaction per message ([`InboxTx`]).
+//! - Friend-gated messages (locations, location requests, shares), the hot path: many
+//!   messages per transaction ([`Store::apply_friend_deliveries`], fed by
+//!   `federation::inbox`), in a fixed number of statements, because on SQLite each statement
+//!   is a hop to the writer's thread and on PostgreSQL each commit a WAL flush.
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::AnyConnection;
+use sqlx::{Any, AnyConnection, Transaction};
 
-use super::friends::{self, FriendRow, InvitationRow};
+use super::friends::{self, FriendRow, InvitationRow, NewFriendship};
 use super::users::{UserRow, USER_COLUMNS};
 use super::{Store, StoreResult};
 
@@ -156,30 +157,13 @@ impl InboxTx {
         friends::finish_invitation(&mut *self.tx, id, status, now).await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Creates the friendship unless it exists (idempotent). `true` when created.
     pub async fn insert_friendship(
         &mut self,
-        id: &str,
-        user_id: &str,
-        friend_handle: &str,
-        peer_key: &str,
-        signing_key: &str,
-        encryption_key: Option<&str>,
-        name: Option<&str>,
+        friendship: &NewFriendship<'_>,
         now: i64,
     ) -> StoreResult<bool> {
-        friends::insert_friendship(
-            &mut *self.tx,
-            id,
-            user_id,
-            friend_handle,
-            peer_key,
-            signing_key,
-            encryption_key,
-            name,
-            now,
-        )
-        .await
+        friends::insert_friendship(&mut *self.tx, friendship, now).await
     }
 
     pub async fn end_relationship(

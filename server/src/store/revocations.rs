@@ -79,7 +79,7 @@ impl Store {
                             .fetch_optional(&mut *tx)
                             .await?;
                     if let Some((peer_id,)) = peer {
-                        end_relationship_in(&mut tx, &peer_id, own_key, now).await?;
+                        super::friends::end_relationship(&mut tx, &peer_id, own_key, now).await?;
                     }
                 }
                 continue;
@@ -149,38 +149,4 @@ impl Store {
         .await?;
         Ok(())
     }
-}
-
-/// The relationship of `user_id` with `peer_key` ends, inside `tx` (what a received
-/// RELATIONSHIP_REVOKE does).
-async fn end_relationship_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    user_id: &str,
-    peer_key: &str,
-    now: i64,
-) -> StoreResult<()> {
-    for table in [
-        "friendships",
-        "friend_locations",
-        "incoming_shares",
-        "location_requests",
-    ] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE user_id = $1 AND peer_key = $2"
-        ))
-        .bind(user_id)
-        .bind(peer_key)
-        .execute(&mut **tx)
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE friend_invitations SET status = 'cancelled', updated_at = $3 \
-         WHERE user_id = $1 AND peer_key = $2 AND status = 'pending'",
-    )
-    .bind(user_id)
-    .bind(peer_key)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
