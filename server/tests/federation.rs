@@ -11,8 +11,6 @@ use common::Db;
 use parchment_core::canonical::{Object, Value as CValue};
 use parchment_core::ecies;
 use parchment_core::encoding::{from_base64, to_base64};
-use parchment_core::federation::message::new_nonce;
-use parchment_core::federation::request::{body_hash, RequestSignable};
 use parchment_core::federation::{Envelope, MessageType};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519SecretKey};
 use parchment_core::rand_core::OsRng;
@@ -91,17 +89,6 @@ fn location_payload(bob: &User, text: &str, sent_at: i64) -> Object {
     payload.insert("encryptedLocation", CValue::string(&to_base64(&sealed)));
     payload.insert("nonce", CValue::string(&format_millis(sent_at)));
     payload
-}
-
-fn send_body(kind: MessageType, from: &User, to: &str, payload: Object) -> Value {
-    let (m, signature) = message(kind, from, to, payload.clone());
-    json!({
-        "messageType": kind.as_str(),
-        "payload": Value::from(&CValue::Object(payload)),
-        "signature": signature,
-        "nonce": m.nonce,
-        "timestamp": m.timestamp,
-    })
 }
 
 async fn friends_across_servers(db: Db) {
@@ -197,66 +184,6 @@ async fn friends_across_servers(db: Db) {
         )
         .await;
     assert_eq!(refused.status, 404, "{}", refused.text);
-}
-
-/// A hand-made server-to-server request from B to A.
-#[derive(Clone)]
-struct Raw {
-    body: String,
-    nonce: String,
-    timestamp: String,
-    signature: String,
-    server_id: String,
-}
-
-fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String, at: i64) -> Raw {
-    let nonce = new_nonce(&mut OsRng);
-    let timestamp = format_millis(at);
-    let hash = body_hash(&body);
-    let headers = RequestSignable {
-        method: "POST",
-        path: "/federation/inbox",
-        body_hash: &hash,
-        nonce: &nonce,
-        timestamp: &timestamp,
-        peer_server_id: &receiver.domain(),
-        sender_server_id: &sender.domain(),
-        protocol_version: 2,
-    }
-    .sign(key);
-    Raw {
-        body,
-        nonce,
-        timestamp,
-        signature: headers.signature,
-        server_id: sender.domain(),
-    }
-}
-
-async fn post_raw(receiver: &Peer, raw: &Raw) -> Reply {
-    post_raw_to(&receiver.http, &receiver.url("/federation/inbox"), raw).await
-}
-
-async fn post_raw_to(http: &reqwest::Client, inbox: &str, raw: &Raw) -> Reply {
-    let resp = http
-        .post(inbox)
-        .header("Content-Type", "application/json")
-        .header("X-Parchment-Server-Id", &raw.server_id)
-        .header("X-Parchment-Protocol-Version", "2")
-        .header("X-Parchment-Nonce", &raw.nonce)
-        .header("X-Parchment-Timestamp", &raw.timestamp)
-        .header("X-Parchment-Server-Signature", &raw.signature)
-        .body(raw.body.clone())
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    Reply {
-        status,
-        json: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    }
 }
 
 #[track_caller]

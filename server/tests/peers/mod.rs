@@ -1,6 +1,7 @@
 //! Two real `parchment-server` processes on loopback for the federation suites
 //! (`federation.rs`, `reset.rs`): spawning peers, users with client-side keys, signed
-//! client requests, and polling for asynchronous delivery.
+//! client requests, hand-made server-to-server requests, and polling for asynchronous
+//! delivery.
 
 #![allow(dead_code)]
 
@@ -8,8 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{fresh_database, Db};
-use parchment_core::canonical::Object;
+use parchment_core::canonical::{Object, Value as CValue};
 use parchment_core::federation::message::new_nonce;
+use parchment_core::federation::request::{body_hash, RequestSignable};
 use parchment_core::federation::{MessageType, UnsignedMessage};
 use parchment_core::keys::{Ed25519SecretKey, X25519SecretKey};
 use parchment_core::rand_core::OsRng;
@@ -290,5 +292,77 @@ where
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The client-facing body of a signed message (`POST /friends/...`).
+pub fn send_body(kind: MessageType, from: &User, to: &str, payload: Object) -> Value {
+    let (m, signature) = message(kind, from, to, payload.clone());
+    json!({
+        "messageType": kind.as_str(),
+        "payload": Value::from(&CValue::Object(payload)),
+        "signature": signature,
+        "nonce": m.nonce,
+        "timestamp": m.timestamp,
+    })
+}
+
+/// A hand-made server-to-server request (signed with `key`, claiming to be `sender`).
+#[derive(Clone)]
+pub struct Raw {
+    pub body: String,
+    pub nonce: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub server_id: String,
+}
+
+pub fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String, at: i64) -> Raw {
+    let nonce = new_nonce(&mut OsRng);
+    let timestamp = format_millis(at);
+    let hash = body_hash(&body);
+    let headers = RequestSignable {
+        method: "POST",
+        path: "/federation/inbox",
+        body_hash: &hash,
+        nonce: &nonce,
+        timestamp: &timestamp,
+        peer_server_id: &receiver.domain(),
+        sender_server_id: &sender.domain(),
+        protocol_version: 2,
+    }
+    .sign(key);
+    Raw {
+        body,
+        nonce,
+        timestamp,
+        signature: headers.signature,
+        server_id: sender.domain(),
+    }
+}
+
+pub async fn post_raw(receiver: &Peer, raw: &Raw) -> Reply {
+    post_raw_to(&receiver.http, &receiver.url("/federation/inbox"), raw).await
+}
+
+pub async fn post_raw_to(http: &reqwest::Client, inbox: &str, raw: &Raw) -> Reply {
+    let resp = http
+        .post(inbox)
+        .header("Content-Type", "application/json")
+        .header("X-Parchment-Server-Id", &raw.server_id)
+        .header("X-Parchment-Protocol-Version", "2")
+        .header("X-Parchment-Nonce", &raw.nonce)
+        .header("X-Parchment-Timestamp", &raw.timestamp)
+        .header("X-Parchment-Server-Signature", &raw.signature)
+        .body(raw.body.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    Reply {
+        status,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
     }
 }
