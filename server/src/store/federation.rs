@@ -1,8 +1,9 @@
 //! Federation state: peer pins and manifest cache, replay memory (transport and user level),
 //! cached remote user documents.
 
-use sqlx::{Any, Executor, FromRow};
+use sqlx::FromRow;
 
+use super::inbox::{insert_nonce, NonceTable};
 use super::{Store, StoreResult};
 
 #[derive(Debug, Clone, FromRow)]
@@ -83,7 +84,7 @@ impl Store {
         nonce: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        record_transport_nonce(self.writer(), sender, nonce, now).await
+        insert_nonce(self.writer(), NonceTable::Transport, sender, nonce, now).await
     }
 
     /// Whether `sender` already used this transport nonce (the cheap early replay check;
@@ -142,24 +143,4 @@ impl Store {
             .await?;
         Ok(())
     }
-}
-
-/// Records a transport nonce; `false` when it was seen before. ON CONFLICT rather than a
-/// caught unique violation, so it can run inside a PostgreSQL transaction.
-pub(super) async fn record_transport_nonce<'e>(
-    ex: impl Executor<'e, Database = Any>,
-    sender: &str,
-    nonce: &str,
-    now: i64,
-) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "INSERT INTO federation_nonces (sender, nonce, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(sender)
-    .bind(nonce)
-    .bind(now)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::{Any, AnyConnection, Executor, Transaction};
 
 use super::friends::{self, FriendRow, InvitationRow, NewFriendship};
 use super::users::{UserRow, USER_COLUMNS};
@@ -100,7 +100,7 @@ impl InboxTx {
         nonce: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        super::federation::record_transport_nonce(&mut *self.tx, sender, nonce, now).await
+        insert_nonce(&mut *self.tx, NonceTable::Transport, sender, nonce, now).await
     }
 
     /// Records the user-level (from, nonce) of a v2 message; `false` when already processed.
@@ -110,18 +110,7 @@ impl InboxTx {
         nonce: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        // ON CONFLICT, not a caught unique violation: on PostgreSQL an error would abort
-        // the whole transaction.
-        let done = sqlx::query(
-            "INSERT INTO federation_message_nonces (from_handle, nonce, created_at) \
-             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(from_key)
-        .bind(nonce)
-        .bind(now)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        insert_nonce(&mut *self.tx, NonceTable::Message, from_key, nonce, now).await
     }
 
     pub async fn friendship(
@@ -240,19 +229,40 @@ fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Inserts `keys` into a nonce table (`table (key_col, nonce, created_at)`), all in one
-/// statement; returns, per key, whether it was new. Of duplicates within `keys` only the
-/// first counts as new.
-async fn insert_nonces(
-    conn: &mut AnyConnection,
-    table: &str,
-    key_col: &str,
+/// The replay memories: transport nonces per sending server, message nonces per sender.
+#[derive(Clone, Copy)]
+pub(super) enum NonceTable {
+    Transport,
+    Message,
+}
+
+/// Records one nonce; `false` when it was seen before (see [`insert_nonces`]).
+pub(super) async fn insert_nonce<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    table: NonceTable,
+    key: &str,
+    nonce: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    Ok(insert_nonces(ex, table, &[(key, nonce)], now).await? == [true])
+}
+
+/// Inserts `keys` into a nonce table, all in one statement; returns, per key, whether it was
+/// new. Of duplicates within `keys` only the first counts as new. ON CONFLICT rather than a
+/// caught unique violation, so it can run inside a PostgreSQL transaction.
+async fn insert_nonces<'e>(
+    ex: impl Executor<'e, Database = Any>,
+    table: NonceTable,
     keys: &[(&str, &str)],
     now: i64,
 ) -> StoreResult<Vec<bool>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
+    let (table, key_col) = match table {
+        NonceTable::Transport => ("federation_nonces", "sender"),
+        NonceTable::Message => ("federation_message_nonces", "from_handle"),
+    };
     let sql = format!(
         "INSERT INTO {table} ({key_col}, nonce, created_at) VALUES {} \
          ON CONFLICT DO NOTHING RETURNING {key_col}, nonce",
@@ -262,8 +272,7 @@ async fn insert_nonces(
     for (key, nonce) in keys {
         query = query.bind(*key).bind(*nonce).bind(now);
     }
-    let mut inserted: HashSet<(String, String)> =
-        query.fetch_all(&mut *conn).await?.into_iter().collect();
+    let mut inserted: HashSet<(String, String)> = query.fetch_all(ex).await?.into_iter().collect();
     Ok(keys
         .iter()
         .map(|(key, nonce)| inserted.remove(&(key.to_string(), nonce.to_string())))
@@ -292,7 +301,7 @@ impl Store {
             .filter_map(|&i| batch[i].transport.as_ref())
             .map(|(sender, nonce)| (sender.as_str(), nonce.as_str()))
             .collect();
-        let fresh = insert_nonces(&mut tx, "federation_nonces", "sender", &keys, now).await?;
+        let fresh = insert_nonces(&mut *tx, NonceTable::Transport, &keys, now).await?;
         for (&i, fresh) in with_transport.iter().zip(fresh) {
             if !fresh {
                 outcome[i] = Some(DeliveryOutcome::TransportReplay);
@@ -307,14 +316,7 @@ impl Store {
             .filter_map(|&i| batch[i].message_nonce.as_ref())
             .map(|(from, nonce)| (from.as_str(), nonce.as_str()))
             .collect();
-        let fresh = insert_nonces(
-            &mut tx,
-            "federation_message_nonces",
-            "from_handle",
-            &keys,
-            now,
-        )
-        .await?;
+        let fresh = insert_nonces(&mut *tx, NonceTable::Message, &keys, now).await?;
         // Message nonces recorded for deliveries refused later, to take back.
         let mut recorded: Vec<bool> = vec![false; batch.len()];
         for (&i, fresh) in with_nonce.iter().zip(fresh) {
