@@ -308,13 +308,64 @@ async fn inbox_rejects_attacks_and_stores_nothing(db: Db) {
         .to_base64();
     let v1 = raw(&b, &b.key, &a, body_of(&legacy), now_ms());
     assert_eq!(post_raw(&a, &v1).await.status, 202);
+    // The same v1 message again, in a fresh transport request: (from, signature) is
+    // accepted once (before issue 13 it was accepted again for its whole window).
+    let again = raw(&b, &b.key, &a, body_of(&legacy), now_ms());
+    let replay = post_raw(&a, &again).await;
+    assert_eq!(replay.status, 409, "{}", replay.text);
+
+    // Issue 13: the v1 signature moved into the payload, under another type, recipient or
+    // time, is refused (the original let payload members override the signed fields).
+    let moved: parchment_core::canonical::Object = [
+        (
+            "type",
+            parchment_core::canonical::Value::string("FRIEND_INVITE"),
+        ),
+        (
+            "to",
+            parchment_core::canonical::Value::string(&alice.handle),
+        ),
+        (
+            "timestamp",
+            parchment_core::canonical::Value::string(&legacy.timestamp),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    for kind in ["RELATIONSHIP_REVOKE", "LOCATION_REQUEST", "FRIEND_INVITE"] {
+        let forged = Envelope {
+            legacy_type: Some(kind.into()),
+            timestamp: format_millis(now_ms() + 1000),
+            payload: Some(moved.clone()),
+            ..legacy.clone()
+        };
+        let reply = post_raw(&a, &raw(&b, &b.key, &a, body_of(&forged), now_ms())).await;
+        assert_eq!(reply.status, 400, "{kind}: {}", reply.text);
+    }
+    // Friend-gated types are never accepted as v1, even honestly signed.
+    let mut v1_request = Envelope {
+        legacy_type: Some("LOCATION_REQUEST".into()),
+        ..legacy.clone()
+    };
+    v1_request.signature = bob
+        .signing
+        .sign(v1_request.signable().unwrap().as_bytes())
+        .to_base64();
+    let refused = post_raw(&a, &raw(&b, &b.key, &a, body_of(&v1_request), now_ms())).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("legacy_not_allowed"),
+        "{}",
+        refused.text
+    );
 
     // Nothing of the rejected messages was stored.
     assert_eq!(a.count(stored).await, 1);
+    // The v2 message's (from, nonce) and the v1 invite's (from, signature).
     assert_eq!(
         a.count("SELECT COUNT(*) FROM federation_message_nonces")
             .await,
-        1
+        2
     );
     assert_eq!(a.count("SELECT COUNT(*) FROM friendships").await, 0);
     let incoming = a

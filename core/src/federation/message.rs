@@ -40,7 +40,13 @@ pub enum FederationError {
     /// The signature does not verify.
     #[error("Invalid signature")]
     InvalidSignature,
+    /// A legacy v1 payload member that would override a signed envelope field.
+    #[error("a v1 payload may not carry `{0}`")]
+    LegacyOverride(String),
 }
+
+/// The envelope fields a legacy v1 signable covers beside the payload.
+pub const LEGACY_SIGNED_FIELDS: [&str; 4] = ["type", "from", "to", "timestamp"];
 
 /// Every message type of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -312,6 +318,15 @@ impl Envelope {
         self.type_name()?.parse()
     }
 
+    /// True for the types the original still sends as legacy v1 (the friend handshake:
+    /// federation.md §6). Every other type must be v2, with its nonce.
+    pub fn legacy_allowed(kind: MessageType) -> bool {
+        matches!(
+            kind,
+            MessageType::FriendInvite | MessageType::FriendAccept | MessageType::FriendReject
+        )
+    }
+
     /// `payload[name]`, falling back to the top-level member as the original's `pick` does.
     pub fn pick(&self, name: &str) -> Option<Value> {
         let in_payload = self
@@ -363,7 +378,14 @@ impl Envelope {
             ]
             .into_iter()
             .collect();
+            // In the original a payload member overrides the same-named signed field, so one
+            // signature could be replayed under another type, sender, recipient or time
+            // (federation.md gap 13). Such a payload is refused: what is signed is what the
+            // envelope says.
             for (k, v) in payload.iter() {
+                if let Some(field) = LEGACY_SIGNED_FIELDS.iter().find(|f| k.eq_str(f)) {
+                    return Err(FederationError::LegacyOverride((*field).to_owned()));
+                }
                 fields.insert(k.clone(), v.clone());
             }
             Ok(legacy_signable(self.type_name()?, &fields))
@@ -376,5 +398,84 @@ impl Envelope {
             .map_err(FederationError::MalformedSignature)?;
         key.verify(self.signable()?.as_bytes(), &signature)
             .map_err(|_| FederationError::InvalidSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::OsRng;
+
+    fn legacy(kind: &str, from: &str, to: &str, at: &str, payload: Option<Object>) -> Envelope {
+        Envelope {
+            protocol_version: None,
+            message_type: None,
+            legacy_type: Some(kind.into()),
+            message_version: None,
+            nonce: None,
+            from: from.into(),
+            to: to.into(),
+            timestamp: at.into(),
+            signature: String::new(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_v1_signature_cannot_be_moved_into_the_payload() {
+        let key = Ed25519SecretKey::generate(&mut OsRng);
+        let mut honest = legacy(
+            "FRIEND_INVITE",
+            "a@a.example",
+            "b@b.example",
+            "2026-01-01T00:00:00.000Z",
+            None,
+        );
+        honest.signature = key
+            .sign(honest.signable().expect("signable").as_bytes())
+            .to_base64();
+        honest
+            .verify(&key.public_key())
+            .expect("honest v1 verifies");
+        // The original signed text of the invite, carried in the payload, under another
+        // type, recipient and time.
+        let moved: Object = [
+            ("type", Value::string("FRIEND_INVITE")),
+            ("to", Value::string("b@b.example")),
+            ("timestamp", Value::string("2026-01-01T00:00:00.000Z")),
+        ]
+        .into_iter()
+        .collect();
+        for kind in ["RELATIONSHIP_REVOKE", "LOCATION_REQUEST", "FRIEND_INVITE"] {
+            let mut forged = legacy(
+                kind,
+                "a@a.example",
+                "c@b.example",
+                "2026-12-01T00:00:00.000Z",
+                Some(moved.clone()),
+            );
+            forged.signature = honest.signature.clone();
+            assert!(matches!(
+                forged.signable(),
+                Err(FederationError::LegacyOverride(_))
+            ));
+            assert!(forged.verify(&key.public_key()).is_err());
+        }
+    }
+
+    #[test]
+    fn only_the_friend_handshake_may_be_legacy() {
+        let legacy: Vec<_> = MessageType::ALL
+            .into_iter()
+            .filter(|k| Envelope::legacy_allowed(*k))
+            .collect();
+        assert_eq!(
+            legacy,
+            [
+                MessageType::FriendInvite,
+                MessageType::FriendAccept,
+                MessageType::FriendReject
+            ]
+        );
     }
 }

@@ -269,6 +269,13 @@ async fn process_message(
     if !to.is_on(&our_id) {
         return Err(bad("not_local", "Recipient is not on this server"));
     }
+    if !envelope.is_v2() && !Envelope::legacy_allowed(kind) {
+        // v1 has no nonce: a friend-gated v1 message could be replayed for its window.
+        return Err(bad(
+            "legacy_not_allowed",
+            format!("{kind} must be sent as protocol v2 (with a nonce)"),
+        ));
+    }
     check_message_time(state, envelope)?;
     if envelope.is_v2() && envelope.nonce.as_deref().is_none_or(str::is_empty) {
         return Err(bad("invalid_message", "v2 message missing nonce"));
@@ -318,11 +325,15 @@ async fn process_message(
             return Err(auth_failed("replayed nonce"));
         }
     }
-    if envelope.is_v2() {
-        let nonce = envelope.nonce.as_deref().unwrap_or_default();
-        if !tx.record_message_nonce(&peer, nonce, now).await? {
-            return Err(replayed_message());
-        }
+    // v2: (from, nonce) once. v1 has no nonce: (from, signature) once, so a v1 message
+    // is accepted once even within its window (the signature is deterministic, so the
+    // same message always carries the same signature).
+    let once = match envelope.nonce.as_deref() {
+        Some(nonce) if envelope.is_v2() => nonce.to_owned(),
+        _ => format!("v1:{}", envelope.signature),
+    };
+    if !tx.record_message_nonce(&peer, &once, now).await? {
+        return Err(replayed_message());
     }
     // An error drops `tx`: rolled back, nothing of the message stays.
     dispatch(&mut tx, &user.id, &peer, &sender, transition, envelope, now).await?;
@@ -361,6 +372,7 @@ fn verify_with(envelope: &Envelope, key: &str) -> Result<(), AppError> {
         FederationError::MalformedSignature(_) | FederationError::MissingV2Fields => {
             bad("invalid_signature", e.to_string())
         }
+        FederationError::LegacyOverride(_) => bad("invalid_message", e.to_string()),
         _ => invalid_signature(),
     })
 }
