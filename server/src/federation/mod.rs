@@ -1,11 +1,13 @@
 //! Outbound federation: the HTTP client, peer manifests (pinned by the host fetched, cached
 //! with a TTL), remote user documents (validated, cached with a TTL) and signed delivery.
 
+pub mod address_policy;
+pub mod client;
 pub mod inbox;
 pub mod outbox;
 
-use std::collections::HashMap;
-use std::time::Duration;
+pub use client::Client;
+use client::PIN_MEMO_MS;
 
 use parchment_core::federation::discovery::{ServerManifest, UserDocument};
 use parchment_core::federation::message::PROTOCOL_VERSION;
@@ -21,8 +23,6 @@ use crate::service::{now_ms, secrets, AppState};
 pub const MANIFEST_TTL_MS: i64 = 3600 * 1000;
 /// How long a fetched user document is trusted before it is fetched again.
 pub const USER_DOCUMENT_TTL_MS: i64 = 3600 * 1000;
-/// Largest discovery document we read.
-const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// The inbox path (the receiver verifies signatures over this literal path).
 pub const INBOX_PATH: &str = "/federation/inbox";
 
@@ -38,95 +38,11 @@ pub enum PeerError {
     /// runs `admin federation unpin`.
     #[error("peer {0} presented a different identity key than the pinned one")]
     KeyChanged(String),
+    /// The host is an address we do not connect to (internal, or an IP literal).
+    #[error("peer {0} refused: {1}")]
+    Forbidden(String, String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-}
-
-/// How long a peer's pinned key, as read from the database, is reused without reading it
-/// again (the inbox would otherwise read it for every message). Short, so an unpin by the
-/// admin CLI (another process) shows within seconds; a signature failure re-reads at once.
-const PIN_MEMO_MS: i64 = 10 * 1000;
-
-/// The outbound HTTP client, and the memo of pinned peer keys.
-#[derive(Clone)]
-pub struct Client {
-    http: reqwest::Client,
-    allow_http: bool,
-    pins: std::sync::Arc<std::sync::Mutex<HashMap<String, (Ed25519PublicKey, i64)>>>,
-}
-
-impl Client {
-    pub fn new(allow_http: bool) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            // A redirect could point our signed POSTs or fetches elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Parchment Federation/", env!("CARGO_PKG_VERSION")))
-            .https_only(!allow_http)
-            .build()?;
-        Ok(Client {
-            http,
-            allow_http,
-            pins: Default::default(),
-        })
-    }
-
-    /// `https://host`, or `http://host` when plain HTTP is allowed (loopback testing).
-    pub fn origin(&self, host: &str) -> String {
-        let scheme = if self.allow_http { "http" } else { "https" };
-        format!("{scheme}://{host}")
-    }
-
-    /// The memoized pin of `host`, unless stale or `refresh` (which also forgets it).
-    fn memo(&self, host: &str, now: i64, refresh: bool) -> Option<Ed25519PublicKey> {
-        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        if refresh {
-            pins.remove(host);
-            return None;
-        }
-        match pins.get(host) {
-            Some((key, until)) if now < *until => Some(*key),
-            _ => None,
-        }
-    }
-
-    fn remember(&self, host: &str, key: &Ed25519PublicKey, until: i64) {
-        let mut pins = self.pins.lock().unwrap_or_else(|e| e.into_inner());
-        // Bounded: peers are few, but hosts come from request headers.
-        if pins.len() >= 10_000 {
-            pins.clear();
-        }
-        pins.insert(host.to_owned(), (*key, until));
-    }
-
-    async fn get_document(&self, host: &str, path: &str) -> Result<String, PeerError> {
-        let url = format!("{}{path}", self.origin(host));
-        let unreachable =
-            |e: reqwest::Error| PeerError::Unreachable(host.to_owned(), e.to_string());
-        let resp = self
-            .http
-            .get(&url)
-            .header("Accept", "application/json")
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(unreachable)?;
-        if !resp.status().is_success() {
-            return Err(PeerError::Status(host.to_owned(), resp.status().as_u16()));
-        }
-        let bytes = resp.bytes().await.map_err(unreachable)?;
-        if bytes.len() > MAX_DOCUMENT_BYTES {
-            return Err(PeerError::Invalid {
-                host: host.to_owned(),
-                reason: "document too large".into(),
-            });
-        }
-        String::from_utf8(bytes.to_vec()).map_err(|_| PeerError::Invalid {
-            host: host.to_owned(),
-            reason: "document is not UTF-8".into(),
-        })
-    }
 }
 
 /// The pinned key of the peer server at `host` (host[:port]). Uses the cached manifest
@@ -147,6 +63,9 @@ pub async fn resolve_peer(
 ) -> Result<(Ed25519PublicKey, bool), PeerError> {
     let host = host.to_ascii_lowercase();
     let now = now_ms();
+    // A forced refresh (after a signature failure) re-fetches at most once per interval:
+    // otherwise each forged signature claiming a pinned peer would cost a fetch there.
+    let refresh = refresh && state.federation.allow_forced_refresh(&host, now);
     if let Some(key) = state.federation.memo(&host, now, refresh) {
         return Ok((key, true));
     }
@@ -165,11 +84,16 @@ pub async fn resolve_peer(
             return Ok((key, true));
         }
     }
-    let json = match state
-        .federation
-        .get_document(&host, "/.well-known/parchment-server")
-        .await
-    {
+    let fetched = match state.federation.spend_manifest_fetch(&host, now) {
+        Ok(()) => {
+            state
+                .federation
+                .get_document(&host, "/.well-known/parchment-server", now)
+                .await
+        }
+        Err(err) => Err(err),
+    };
+    let json = match fetched {
         Ok(json) => json,
         Err(err) => {
             return match &pinned {
@@ -241,6 +165,12 @@ pub async fn remote_user(
         host: handle.domain().to_owned(),
         reason,
     };
+    // As for manifests: a signature failure re-fetches the document at most once per
+    // interval.
+    let refresh = refresh
+        && state
+            .federation
+            .allow_forced_refresh(&format!("user:{key}"), now);
     if !refresh {
         if let Some((doc, fetched_at)) = state.store.remote_user(&key).await? {
             if now - fetched_at < USER_DOCUMENT_TTL_MS {
@@ -254,7 +184,7 @@ pub async fn remote_user(
     peer_key(state, &host).await?;
     let json = state
         .federation
-        .get_document(&host, &format!("/.well-known/user/{}", handle.alias()))
+        .get_document(&host, &format!("/.well-known/user/{}", handle.alias()), now)
         .await?;
     let doc = UserDocument::parse(&json, handle).map_err(|e| invalid(e.to_string()))?;
     state.store.put_remote_user(&key, &json, now).await?;
@@ -305,8 +235,10 @@ pub async fn post(state: &AppState, envelope: &Envelope) -> Posted {
         return Posted::Refused("no public URL configured".into());
     };
     let host = to.domain().to_ascii_lowercase();
-    if let Err(err) = peer_key(state, &host).await {
-        return Posted::Retry(err.to_string());
+    match peer_key(state, &host).await {
+        Ok(_) => {}
+        Err(err @ PeerError::Forbidden(..)) => return Posted::Refused(err.to_string()),
+        Err(err) => return Posted::Retry(err.to_string()),
     }
     let body = envelope.body();
     let hash = body_hash(&body);
@@ -324,20 +256,16 @@ pub async fn post(state: &AppState, envelope: &Envelope) -> Posted {
         protocol_version: PROTOCOL_VERSION,
     }
     .sign(&state.server_key);
-    let mut req = state
+    let reply = match state
         .federation
-        .http
-        .post(format!("{}{INBOX_PATH}", state.federation.origin(&host)))
-        .header("Content-Type", "application/json");
-    for (name, value) in headers.pairs() {
-        req = req.header(name, value);
-    }
-    let resp = match req.body(body).send().await {
-        Ok(resp) => resp,
-        Err(e) => return Posted::Retry(format!("{host} unreachable: {e}")),
+        .post(&host, INBOX_PATH, &headers.pairs(), body)
+        .await
+    {
+        Ok(reply) => reply,
+        Err(e @ PeerError::Forbidden(..)) => return Posted::Refused(e.to_string()),
+        Err(e) => return Posted::Retry(e.to_string()),
     };
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
+    let (status, text) = (reply.status, reply.body);
     let code = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v["code"].as_str().map(String::from))

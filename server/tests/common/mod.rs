@@ -55,6 +55,8 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// 0 in tests that age or delete sessions behind the server's back.
     pub session_cache_ms: u64,
+    /// `--federation-allow-http` (loopback peers); off: the production address policy.
+    pub federation_allow_http: bool,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             rate_limits: true,
             max_body_bytes: 64 * 1024,
             session_cache_ms: 0,
+            federation_allow_http: false,
         }
     }
 }
@@ -134,6 +137,7 @@ impl TestServer {
         args.trusted_proxies = Vec::new();
         args.max_body_bytes = options.max_body_bytes;
         args.session_cache_ms = options.session_cache_ms;
+        args.federation_allow_http = options.federation_allow_http;
         let state = app::build_state(store.clone(), &args, dir.path()).expect("state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -1,0 +1,214 @@
+//! Issue 13: what an unauthenticated inbox request or a signed-in user can make the server
+//! fetch. A listener in the test counts every connection the server opens.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::{Db, Options, TestServer};
+use parchment_core::federation::request::{
+    HEADER_NONCE, HEADER_PROTOCOL_VERSION, HEADER_SERVER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
+};
+use parchment_core::timestamp::format_millis;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A listener on 127.0.0.1 that counts connections and answers each with `reply`, then
+/// `body_bytes` of body (streamed in 64 KiB writes) if any.
+async fn listener(body_bytes: usize) -> (u16, Arc<AtomicUsize>) {
+    let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = socket.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body_bytes}\r\n\r\n"
+                );
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                let mut sent = 0;
+                while sent < body_bytes {
+                    let n = chunk.len().min(body_bytes - sent);
+                    if stream.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                    sent += n;
+                }
+            });
+        }
+    });
+    (port, count)
+}
+
+/// An inbox request claiming to come from `server_id` (any signature: the server must
+/// resolve the claimed sender before it can check one).
+async fn inbox(s: &TestServer, server_id: &str) -> u16 {
+    let now = format_millis(parchment_server::service::now_ms());
+    let body = json!({
+        "from": format!("eve@{server_id}"),
+        "to": "alice@localhost",
+        "timestamp": now,
+        "signature": "AAAA",
+    });
+    s.http
+        .post(s.url("/federation/inbox"))
+        .header(HEADER_SERVER_ID, server_id)
+        .header(HEADER_PROTOCOL_VERSION, "2")
+        .header(
+            HEADER_NONCE,
+            parchment_server::service::secrets::random_id(),
+        )
+        .header(HEADER_TIMESTAMP, now)
+        .header(HEADER_SIGNATURE, "AAAA")
+        .json(&body)
+        .send()
+        .await
+        .expect("inbox request")
+        .status()
+        .as_u16()
+}
+
+fn rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
+async fn internal_addresses_get_no_connection(db: Db) {
+    let s = TestServer::start(db).await; // https only: the production policy
+    let (port, connections) = listener(10).await;
+    let (_, token) = s.user("ada@example.com", "user").await;
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        format!("2130706433:{port}"),
+        format!("0x7f000001:{port}"),
+        "10.0.0.1".to_owned(),
+        "169.254.169.254".to_owned(),
+    ] {
+        let status = inbox(&s, &host).await;
+        assert!(
+            (400..500).contains(&status),
+            "inbox naming {host}: {status}"
+        );
+        let path = format!("/friends/resolve/{}", urlencode(&format!("bob@{host}")));
+        let reply = s.get(&path, Some(&token)).await;
+        assert!(
+            (400..500).contains(&reply.status.as_u16()),
+            "resolve {host}: {} {}",
+            reply.status,
+            reply.text
+        );
+        let invite = s
+            .post(
+                "/friends/invite",
+                Some(&token),
+                json!({ "handle": format!("bob@{host}") }),
+            )
+            .await;
+        assert!(
+            (400..500).contains(&invite.status.as_u16()),
+            "invite {host}: {} {}",
+            invite.status,
+            invite.text
+        );
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "no connection may reach the listener"
+    );
+    s.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace('@', "%40")
+        .replace('[', "%5B")
+        .replace(']', "%5D")
+        .replace(':', "%3A")
+}
+
+async fn huge_manifests_are_not_buffered(db: Db) {
+    let s = TestServer::start_with(
+        db,
+        Options {
+            federation_allow_http: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    // 400 MB "manifest".
+    let (port, connections) = listener(400 * 1024 * 1024).await;
+    let before = rss_mb();
+    let host = format!("127.0.0.1:{port}");
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        tasks.push(inbox(&s, &host));
+    }
+    // Concurrent: all 100 requests are in flight together.
+    let statuses = join_all(tasks).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let after = rss_mb();
+    assert!(
+        after < before + 100,
+        "RSS grew from {before} MB to {after} MB"
+    );
+    // Failures are remembered and fetches per claimed sender are rationed: 100 requests
+    // cost at most a handful of connections.
+    let opened = connections.load(Ordering::SeqCst);
+    assert!(opened <= 5, "{opened} connections for 100 requests");
+    // The server still answers.
+    assert_eq!(
+        s.get("/.well-known/parchment-server", None)
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+    s.stop().await;
+}
+
+async fn join_all<F: std::future::Future<Output = u16>>(tasks: Vec<F>) -> Vec<u16> {
+    use std::pin::Pin;
+    let mut pinned: Vec<Pin<Box<F>>> = tasks.into_iter().map(Box::pin).collect();
+    let mut results = vec![None; pinned.len()];
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, task) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match task.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.unwrap_or(0)).collect()
+}
+
+db_tests!(
+    internal_addresses_get_no_connection,
+    huge_manifests_are_not_buffered
+);
