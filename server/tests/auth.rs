@@ -30,6 +30,18 @@ db_tests!(
 
 async fn first_user_signs_in_and_becomes_admin(db: Db) {
     let s = TestServer::start(db).await;
+    // Issue 13: on an empty database a stranger's /auth/verify creates nobody (before,
+    // the first caller became administrator); the first admin comes from the admin CLI.
+    s.post(
+        "/auth/verify",
+        None,
+        json!({ "email": "first@example.com" }),
+    )
+    .await
+    .expect(201);
+    assert_eq!(s.store.count_users().await.expect("count"), 0);
+    assert!(std::fs::read_dir(&s.mail_dir).map_or(true, |mut d| d.next().is_none()));
+    s.user("First@Example.com", "admin").await;
     let token = s.sign_in("First@Example.com").await;
     let me = s
         .get("/auth/sessions/current", Some(&token))
@@ -68,13 +80,23 @@ async fn first_user_signs_in_and_becomes_admin(db: Db) {
 async fn unknown_email_is_404_unless_registration_is_open(db: Db) {
     let s = TestServer::start(db).await;
     s.user("admin@example.com", "admin").await;
+    // Unknown and known emails get the same answer (no enumeration); no mail, no account.
     s.post(
         "/auth/verify",
         None,
         json!({ "email": "stranger@example.com" }),
     )
     .await
-    .expect_error(404, "user_not_found");
+    .expect(201);
+    assert_eq!(s.store.count_users().await.expect("count"), 1);
+    // Signing in with an unknown email answers like a wrong code.
+    s.post(
+        "/auth/sessions",
+        None,
+        json!({ "method": "otp", "email": "stranger@example.com", "token": "12345678" }),
+    )
+    .await
+    .expect_error(401, "invalid_code");
     s.stop().await;
 
     let open = TestServer::start_with(

@@ -11,12 +11,16 @@ const OTP_TTL_MS: i64 = 15 * 60 * 1000;
 /// Guesses per code; the fifth wrong one burns it.
 pub const OTP_MAX_TRIES: i64 = 5;
 
-fn code_hash(user_id: &str, code: &str) -> String {
-    secrets::digest(&["otp", user_id, code])
+/// The stored form of a code: an HMAC keyed with a secret derived from the server key, so
+/// a copy of the database alone cannot be searched for live codes (10^8 candidates).
+fn code_hash(state: &AppState, user_id: &str, code: &str) -> String {
+    secrets::keyed_digest(&state.server_key, "otp", &[user_id, code])
 }
 
 /// `POST /auth/verify`: mails a fresh code. Unknown emails get an account when registration
-/// is open or when there is no user at all yet (that first user becomes admin).
+/// is open (always with the `user` role: the first administrator comes from the setup token
+/// or the admin CLI). With registration closed an unknown email gets the same answer and no
+/// mail, so the endpoint does not tell which emails have accounts.
 pub async fn send_code(state: &AppState, email: &str, client_ip: &str) -> Result<(), AppError> {
     let (email, email_normalized) = users::normalize_email(email)?;
     let now = now_ms();
@@ -27,12 +31,17 @@ pub async fn send_code(state: &AppState, email: &str, client_ip: &str) -> Result
         .await?;
     let user = match state.store.user_by_email(&email_normalized).await? {
         Some(user) => user,
-        None => register_on_first_code(state, &email).await?,
+        None if state.settings.open_registration => register(state, &email).await?,
+        None => return Ok(()),
     };
     let code = secrets::random_code();
     state
         .store
-        .put_otp(&user.id, &code_hash(&user.id, &code), now + OTP_TTL_MS)
+        .put_otp(
+            &user.id,
+            &code_hash(state, &user.id, &code),
+            now + OTP_TTL_MS,
+        )
         .await?;
     let body = format!(
         "Your Parchment sign-in code is: {code}\n\n\
@@ -50,19 +59,8 @@ pub async fn send_code(state: &AppState, email: &str, client_ip: &str) -> Result
     Ok(())
 }
 
-async fn register_on_first_code(state: &AppState, email: &str) -> Result<UserRow, AppError> {
-    let first_user = state.store.count_users().await? == 0;
-    if !state.settings.open_registration && !first_user {
-        return Err(AppError::NotFound {
-            code: "user_not_found",
-            message: "No account uses this email; ask an administrator for an invitation".into(),
-        });
-    }
-    let role = if first_user {
-        roles::ADMIN
-    } else {
-        roles::USER
-    };
+async fn register(state: &AppState, email: &str) -> Result<UserRow, AppError> {
+    let role = roles::USER;
     let created = users::create(
         &state.store,
         CreateUser {
@@ -112,18 +110,22 @@ pub async fn sign_in_with_code(
     let (_, email_normalized) = users::normalize_email(email)?;
     let now = now_ms();
     state.limiter.check(OTP_TRY_PER_IP, client_ip, now).await?;
+    // Keyed on (email, address): wrong guesses from one address cannot lock the owner out
+    // from another; the code itself still burns after OTP_MAX_TRIES guesses.
     state
         .limiter
-        .check(OTP_TRY_PER_EMAIL, &email_normalized, now)
+        .check(
+            OTP_TRY_PER_EMAIL,
+            &format!("{email_normalized} {client_ip}"),
+            now,
+        )
         .await?;
+    // An unknown email is answered like a wrong code (no account enumeration).
     let user = state
         .store
         .user_by_email(&email_normalized)
         .await?
-        .ok_or_else(|| AppError::NotFound {
-            code: "user_not_found",
-            message: "No account uses this email".into(),
-        })?;
+        .ok_or_else(invalid_code)?;
     let Some(stored) = state.store.reserve_otp_try(&user.id, OTP_MAX_TRIES).await? else {
         return Err(invalid_code());
     };
@@ -134,7 +136,7 @@ pub async fn sign_in_with_code(
             message: "That code has expired; request a new one to sign in".into(),
         });
     }
-    let guess = code_hash(&user.id, code.trim());
+    let guess = code_hash(state, &user.id, code.trim());
     if guess != stored.code_hash {
         if stored.tries >= OTP_MAX_TRIES {
             state.store.delete_otp(&user.id).await?;

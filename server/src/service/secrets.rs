@@ -1,8 +1,12 @@
 //! Random identifiers, tokens and codes, and the digests stored in their place.
 
+use hmac::{Hmac, Mac};
+use parchment_core::encoding::from_base64;
 use parchment_core::encoding::to_base64url;
+use parchment_core::keys::Ed25519SecretKey;
 use parchment_core::rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -47,10 +51,33 @@ pub fn digest(parts: &[&str]) -> String {
         }
         hasher.update(part.as_bytes());
     }
-    let out = hasher.finalize();
+    hex(&hasher.finalize())
+}
+
+/// Hex HMAC-SHA256 of `parts` (joined by NUL) under a key derived from the server key for
+/// `purpose`: what only a holder of the server key can compute, so digests stored in the
+/// database cannot be matched against guesses by a reader of the database alone.
+pub fn keyed_digest(server_key: &Ed25519SecretKey, purpose: &str, parts: &[&str]) -> String {
+    let secret = Zeroizing::new(from_base64(&server_key.export_base64()).unwrap_or_default());
+    let mut key = Zeroizing::new([0u8; 32]);
+    let info = format!("parchment-server keyed digest v1: {purpose}");
+    // 32 bytes is always a valid HKDF-SHA256 output length.
+    let _ = hkdf::Hkdf::<Sha256>::new(None, &secret).expand(info.as_bytes(), key.as_mut());
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            mac.update(&[0u8]);
+        }
+        mac.update(part.as_bytes());
+    }
+    hex(&mac.finalize().into_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in out {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         hex.push(HEX[(byte >> 4) as usize] as char);
         hex.push(HEX[(byte & 15) as usize] as char);
     }
@@ -69,6 +96,14 @@ mod tests {
         assert_eq!(random_token().len(), 43);
         let code = random_code();
         assert_eq!(code.len(), 8);
+        let key = Ed25519SecretKey::generate(&mut OsRng);
+        let other = Ed25519SecretKey::generate(&mut OsRng);
+        let a = keyed_digest(&key, "otp", &["u", "12345678"]);
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, keyed_digest(&key, "otp", &["u", "12345678"]));
+        assert_ne!(a, keyed_digest(&other, "otp", &["u", "12345678"]));
+        assert_ne!(a, keyed_digest(&key, "otp", &["u", "12345679"]));
+        assert_ne!(a, digest(&["otp", "u", "12345678"]));
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
         assert_ne!(digest(&["a", "b"]), digest(&["ab"]));
         assert_eq!(digest(&["x"]).len(), 64);
