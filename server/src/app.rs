@@ -142,9 +142,7 @@ fn load_server_key(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Ed25519S
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+        crate::store::private_files::create_private_dir(parent)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -9,6 +9,7 @@ mod keys;
 mod otp;
 mod outbox;
 mod passkeys;
+pub mod private_files;
 mod rate_limits;
 mod revocations;
 mod rotation;
@@ -50,6 +51,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The SQLite file or its directory could not be created or made private.
+    #[error("database files: {0}")]
+    Files(std::io::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -95,7 +99,7 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         if backend == Backend::Sqlite {
-            create_sqlite_dir(url);
+            prepare_sqlite(url)?;
         }
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
@@ -177,20 +181,15 @@ fn sqlite_pool(max_connections: u32, read_only: bool) -> AnyPoolOptions {
         })
 }
 
-fn create_sqlite_dir(url: &str) {
+fn prepare_sqlite(url: &str) -> StoreResult<()> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return;
+    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            // A failure shows up as a clear connect error right after.
-            let _ = std::fs::create_dir_all(parent);
-        }
-    }
+    private_files::prepare_sqlite_file(std::path::Path::new(path)).map_err(StoreError::Files)
 }
