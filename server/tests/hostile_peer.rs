@@ -51,7 +51,8 @@ async fn listener(body_bytes: usize) -> (u16, Arc<AtomicUsize>) {
 
 /// An inbox request claiming to come from `server_id` (any signature: the server must
 /// resolve the claimed sender before it can check one).
-async fn inbox(s: &TestServer, server_id: &str) -> u16 {
+async fn inbox(http: reqwest::Client, inbox_url: String, server_id: String) -> u16 {
+    let server_id = server_id.as_str();
     let now = format_millis(parchment_server::service::now_ms());
     let body = json!({
         "from": format!("eve@{server_id}"),
@@ -59,8 +60,7 @@ async fn inbox(s: &TestServer, server_id: &str) -> u16 {
         "timestamp": now,
         "signature": "AAAA",
     });
-    s.http
-        .post(s.url("/federation/inbox"))
+    http.post(inbox_url)
         .header(HEADER_SERVER_ID, server_id)
         .header(HEADER_PROTOCOL_VERSION, "2")
         .header(
@@ -102,12 +102,14 @@ async fn internal_addresses_get_no_connection(db: Db) {
         "10.0.0.1".to_owned(),
         "169.254.169.254".to_owned(),
     ] {
-        let status = inbox(&s, &host).await;
+        let status = inbox(s.http.clone(), s.url("/federation/inbox"), host.clone()).await;
         assert!(
             (400..500).contains(&status),
             "inbox naming {host}: {status}"
         );
-        let path = format!("/friends/resolve/{}", urlencode(&format!("bob@{host}")));
+        let handle: String =
+            url::form_urlencoded::byte_serialize(format!("bob@{host}").as_bytes()).collect();
+        let path = format!("/friends/resolve/{handle}");
         let reply = s.get(&path, Some(&token)).await;
         assert!(
             (400..500).contains(&reply.status.as_u16()),
@@ -137,13 +139,6 @@ async fn internal_addresses_get_no_connection(db: Db) {
     s.stop().await;
 }
 
-fn urlencode(text: &str) -> String {
-    text.replace('@', "%40")
-        .replace('[', "%5B")
-        .replace(']', "%5D")
-        .replace(':', "%3A")
-}
-
 async fn huge_manifests_are_not_buffered(db: Db) {
     let s = TestServer::start_with(
         db,
@@ -157,12 +152,16 @@ async fn huge_manifests_are_not_buffered(db: Db) {
     let (port, connections) = listener(400 * 1024 * 1024).await;
     let before = rss_mb();
     let host = format!("127.0.0.1:{port}");
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        tasks.push(inbox(&s, &host));
-    }
     // Concurrent: all 100 requests are in flight together.
-    let statuses = join_all(tasks).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        tasks.spawn(inbox(
+            s.http.clone(),
+            s.url("/federation/inbox"),
+            host.clone(),
+        ));
+    }
+    let statuses: Vec<u16> = tasks.join_all().await;
     assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
     let after = rss_mb();
     assert!(
@@ -182,30 +181,6 @@ async fn huge_manifests_are_not_buffered(db: Db) {
         200
     );
     s.stop().await;
-}
-
-async fn join_all<F: std::future::Future<Output = u16>>(tasks: Vec<F>) -> Vec<u16> {
-    use std::pin::Pin;
-    let mut pinned: Vec<Pin<Box<F>>> = tasks.into_iter().map(Box::pin).collect();
-    let mut results = vec![None; pinned.len()];
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, task) in pinned.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match task.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => results[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().map(|r| r.unwrap_or(0)).collect()
 }
 
 db_tests!(

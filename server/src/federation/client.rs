@@ -18,7 +18,8 @@ use super::PeerError;
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 /// Largest inbox reply read (the reply is only a status body).
 pub const MAX_REPLY_BYTES: usize = 4 * 1024;
-/// Total time for one document fetch: connect, headers and the whole body.
+/// Total time for one document fetch: connect, headers and the whole body (reqwest's
+/// request timeout spans the body's reading).
 const DOCUMENT_DEADLINE: Duration = Duration::from_secs(10);
 /// Total time for one inbox POST.
 const POST_DEADLINE: Duration = Duration::from_secs(15);
@@ -191,20 +192,20 @@ impl Client {
         })
     }
 
-    fn recent_failure(&self, host: &str, now: i64) -> Option<String> {
-        self.failures.with(|failures| match failures.get(host) {
+    fn recent_failure(&self, key: &str, now: i64) -> Option<String> {
+        self.failures.with(|failures| match failures.get(key) {
             Some((reason, until)) if now < *until => Some(reason.clone()),
             Some(_) => {
-                failures.remove(host);
+                failures.remove(key);
                 None
             }
             None => None,
         })
     }
 
-    fn record_failure(&self, host: &str, err: &PeerError, now: i64) {
+    fn record_failure(&self, key: &str, err: &PeerError, now: i64) {
         self.failures.with(|failures| {
-            failures.insert(host.to_owned(), (err.to_string(), now + FAILURE_TTL_MS))
+            failures.insert(key.to_owned(), (err.to_string(), now + FAILURE_TTL_MS))
         });
     }
 
@@ -237,33 +238,23 @@ impl Client {
         let _permit = self.fetches.acquire().await.map_err(|_| {
             PeerError::Unreachable(host.to_owned(), "the client is shutting down".into())
         })?;
-        let fetch = async {
-            let resp = self
-                .http
-                .get(url)
-                .header("Accept", "application/json")
-                .timeout(DOCUMENT_DEADLINE)
-                .send()
-                .await
-                .map_err(|e| unreachable(host, &e))?;
-            if !resp.status().is_success() {
-                return Err(PeerError::Status(host.to_owned(), resp.status().as_u16()));
-            }
-            let bytes = read_capped(host, resp, MAX_DOCUMENT_BYTES).await?;
-            String::from_utf8(bytes).map_err(|_| PeerError::Invalid {
-                host: host.to_owned(),
-                reason: "document is not UTF-8".into(),
-            })
-        };
-        // reqwest's timeout covers the body too; this one also bounds our own reading.
-        tokio::time::timeout(DOCUMENT_DEADLINE, fetch)
+        // The request's timeout covers connect, headers and every body chunk read.
+        let resp = self
+            .http
+            .get(url)
+            .header("Accept", "application/json")
+            .timeout(DOCUMENT_DEADLINE)
+            .send()
             .await
-            .unwrap_or_else(|_| {
-                Err(PeerError::Unreachable(
-                    host.to_owned(),
-                    "timed out reading the document".into(),
-                ))
-            })
+            .map_err(|e| unreachable(host, &e))?;
+        if !resp.status().is_success() {
+            return Err(PeerError::Status(host.to_owned(), resp.status().as_u16()));
+        }
+        let bytes = read_capped(host, resp, MAX_DOCUMENT_BYTES).await?;
+        String::from_utf8(bytes).map_err(|_| PeerError::Invalid {
+            host: host.to_owned(),
+            reason: "document is not UTF-8".into(),
+        })
     }
 
     /// POSTs `body` with `headers` to `path` on `host`; the reply's body is cut at
@@ -283,19 +274,15 @@ impl Client {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        let exchange = async {
-            let resp = req
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| unreachable(host, &e))?;
-            let status = resp.status().as_u16();
-            let body = read_truncated(resp, MAX_REPLY_BYTES).await;
-            Ok(Reply { status, body })
-        };
-        tokio::time::timeout(POST_DEADLINE, exchange)
+        // The client's timeout (POST_DEADLINE) covers the exchange, the reply body included.
+        let resp = req
+            .body(body)
+            .send()
             .await
-            .unwrap_or_else(|_| Err(PeerError::Unreachable(host.to_owned(), "timed out".into())))
+            .map_err(|e| unreachable(host, &e))?;
+        let status = resp.status().as_u16();
+        let body = read_truncated(resp, MAX_REPLY_BYTES).await;
+        Ok(Reply { status, body })
     }
 }
 

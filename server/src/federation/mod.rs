@@ -84,16 +84,14 @@ pub async fn resolve_peer(
             return Ok((key, true));
         }
     }
-    let fetched = match state.federation.spend_manifest_fetch(&host, now) {
-        Ok(()) => {
-            state
-                .federation
-                .get_document(&host, "/.well-known/parchment-server", now)
-                .await
-        }
-        Err(err) => Err(err),
+    let fetched = async {
+        state.federation.spend_manifest_fetch(&host, now)?;
+        state
+            .federation
+            .get_document(&host, "/.well-known/parchment-server", now)
+            .await
     };
-    let json = match fetched {
+    let json = match fetched.await {
         Ok(json) => json,
         Err(err) => {
             return match &pinned {
