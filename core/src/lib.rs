@@ -47,6 +47,7 @@ pub mod encoding;
 pub mod envelope;
 pub mod federation;
 pub mod handle;
+pub mod key_change;
 pub mod key_slot;
 pub mod keys;
 pub mod safety;

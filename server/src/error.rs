@@ -13,6 +13,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// A proof the request carries (a signature by a key the caller must hold) failed.
+    #[error("{message}")]
+    Denied { code: &'static str, message: String },
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
     #[error("{message}")]
@@ -133,6 +136,7 @@ impl From<AppError> for ApiError {
                 ApiError::Unauthorized(ErrorBody::new("unauthorized", message))
             }
             AppError::Forbidden(_) => ApiError::Forbidden(ErrorBody::new("forbidden", message)),
+            AppError::Denied { code, .. } => ApiError::Forbidden(ErrorBody::new(code, message)),
             AppError::NotFound { code, .. } => ApiError::NotFound(ErrorBody::new(code, message)),
             AppError::Conflict { code, .. } => ApiError::Conflict(ErrorBody::new(code, message)),
             AppError::Validation { .. } => {

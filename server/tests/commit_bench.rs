@@ -12,18 +12,22 @@ use parchment_core::keys::{Ed25519SecretKey, X25519SecretKey};
 use parchment_core::rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
 
-fn keys() -> (String, String) {
+fn keys() -> (Ed25519SecretKey, String) {
     (
-        Ed25519SecretKey::generate(&mut OsRng)
-            .public_key()
-            .to_base64(),
+        Ed25519SecretKey::generate(&mut OsRng),
         X25519SecretKey::generate(&mut OsRng)
             .public_key()
             .to_base64(),
     )
 }
 
-fn commit(expected: i64, blobs: usize) -> Value {
+/// A commit of `blobs` blobs to fresh keys, signed by `current`; returns the new signing key.
+fn commit(
+    user_id: &str,
+    current: &Ed25519SecretKey,
+    expected: i64,
+    blobs: usize,
+) -> (Value, Ed25519SecretKey) {
     let (signing, encryption) = keys();
     let blobs: Vec<Value> = (0..blobs)
         .map(|i| {
@@ -34,7 +38,13 @@ fn commit(expected: i64, blobs: usize) -> Value {
             json!({ "blobType": format!("blob-{i}"), "encryptedBlob": to_base64(&bytes) })
         })
         .collect();
-    json!({ "expectedCurrent": expected, "signingKey": signing, "encryptionKey": encryption, "blobs": blobs })
+    let body = json!({
+        "expectedCurrent": expected,
+        "signingKey": signing.public_key().to_base64(),
+        "encryptionKey": encryption,
+        "blobs": blobs,
+    });
+    (common::sign_commit(body, user_id, current), signing)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -52,12 +62,12 @@ async fn run(db: Db) {
         },
     )
     .await;
-    let (_, token) = s.user("bench@example.com", "user").await;
-    let (signing, encryption) = keys();
+    let (user_id, token) = s.user("bench@example.com", "user").await;
+    let (mut signing, encryption) = keys();
     s.put(
         "/users/me/keys",
         Some(&token),
-        json!({ "signingKey": signing, "encryptionKey": encryption }),
+        json!({ "signingKey": signing.public_key().to_base64(), "encryptionKey": encryption }),
     )
     .await
     .expect(200);
@@ -65,7 +75,8 @@ async fn run(db: Db) {
     for (size, rounds) in [(10, 30), (100, 30), (1000, 20), (10_000, 6)] {
         let mut times = Vec::new();
         for _ in 0..rounds {
-            let body = commit(version, size);
+            let (body, next) = commit(&user_id, &signing, version, size);
+            signing = next;
             let started = Instant::now();
             s.post("/users/me/km-version/commit", Some(&token), body)
                 .await

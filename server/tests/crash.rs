@@ -74,7 +74,14 @@ fn admin(dir: &std::path::Path, db_url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn big_commit() -> Value {
+/// A signed-in user with published keys.
+struct Account {
+    token: String,
+    id: String,
+    signing: Ed25519SecretKey,
+}
+
+fn big_commit(account: &Account) -> Value {
     let blobs: Vec<Value> = (0..BLOBS)
         .map(|i| {
             let mut bytes = vec![0u8; 1024];
@@ -84,15 +91,16 @@ fn big_commit() -> Value {
             json!({ "blobType": format!("blob-{i}"), "encryptedBlob": to_base64(&bytes) })
         })
         .collect();
-    json!({
+    let body = json!({
         "expectedCurrent": 1,
         "signingKey": Ed25519SecretKey::generate(&mut OsRng).public_key().to_base64(),
         "encryptionKey": X25519SecretKey::generate(&mut OsRng).public_key().to_base64(),
         "blobs": blobs,
-    })
+    });
+    common::sign_commit(body, &account.id, &account.signing)
 }
 
-async fn user_with_keys(s: &Server, dir: &std::path::Path, db_url: &str, email: &str) -> String {
+async fn user_with_keys(s: &Server, dir: &std::path::Path, db_url: &str, email: &str) -> Account {
     admin(
         dir,
         db_url,
@@ -108,8 +116,9 @@ async fn user_with_keys(s: &Server, dir: &std::path::Path, db_url: &str, email: 
         ],
     );
     let token = admin(dir, db_url, &["admin", "issue-token", "--email", email]);
+    let signing = Ed25519SecretKey::generate(&mut OsRng);
     let keys = json!({
-        "signingKey": Ed25519SecretKey::generate(&mut OsRng).public_key().to_base64(),
+        "signingKey": signing.public_key().to_base64(),
         "encryptionKey": X25519SecretKey::generate(&mut OsRng).public_key().to_base64(),
     });
     let r = reqwest::Client::new()
@@ -120,7 +129,20 @@ async fn user_with_keys(s: &Server, dir: &std::path::Path, db_url: &str, email: 
         .await
         .expect("keys");
     assert_eq!(r.status(), 200);
-    token
+    let me: Value = reqwest::Client::new()
+        .get(format!("{}/auth/sessions/current", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("session json");
+    Account {
+        id: me["user"]["id"].as_str().unwrap_or_default().to_owned(),
+        token,
+        signing,
+    }
 }
 
 async fn sigkill_during_a_large_commit_is_all_or_nothing(db: Db) {
@@ -134,11 +156,11 @@ async fn sigkill_during_a_large_commit_is_all_or_nothing(db: Db) {
 
     // How long an undisturbed commit of this size takes, to aim the kill inside the next.
     let reference = user_with_keys(&server, dir.path(), &db_url, "ref@example.com").await;
-    let body = big_commit();
+    let body = big_commit(&reference);
     let started = Instant::now();
     let r = http
         .post(format!("{}/users/me/km-version/commit", server.base))
-        .bearer_auth(&reference)
+        .bearer_auth(&reference.token)
         .json(&body)
         .send()
         .await
@@ -146,8 +168,9 @@ async fn sigkill_during_a_large_commit_is_all_or_nothing(db: Db) {
     assert_eq!(r.status(), 200);
     let full = started.elapsed();
 
-    let token = user_with_keys(&server, dir.path(), &db_url, "victim@example.com").await;
-    let body = big_commit();
+    let victim = user_with_keys(&server, dir.path(), &db_url, "victim@example.com").await;
+    let body = big_commit(&victim);
+    let token = victim.token.clone();
     let url = format!("{}/users/me/km-version/commit", server.base);
     let request = {
         let http = http.clone();

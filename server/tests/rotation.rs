@@ -69,22 +69,25 @@ async fn setup(s: &TestServer, email: &str) -> (String, String, Keys, String) {
     (id, token, k, credential)
 }
 
+/// A commit to `k`, signed by `current` (the account's signing key).
 fn commit_body(
     expected: i64,
     user_id: &str,
+    current: &Ed25519SecretKey,
     k: &Keys,
     blobs: &[(&str, &str)],
     collections: &[(&str, &str)],
     credentials: &[&str],
 ) -> Value {
-    json!({
+    let body = json!({
         "expectedCurrent": expected,
         "signingKey": k.signing.public_key().to_base64(),
         "encryptionKey": k.encryption,
         "blobs": blobs.iter().map(|(t, b)| json!({ "blobType": t, "encryptedBlob": b })).collect::<Vec<_>>(),
         "collections": collections.iter().map(|(id, m)| json!({ "id": id, "metadataEncrypted": m })).collect::<Vec<_>>(),
         "slots": credentials.iter().map(|c| slot(user_id, &k.signing, c)).collect::<Vec<_>>(),
-    })
+    });
+    common::sign_commit(body, user_id, current)
 }
 
 async fn create_collection(s: &TestServer, token: &str) -> String {
@@ -116,6 +119,7 @@ async fn commit_rotates_everything_at_once(db: Db) {
     let body = commit_body(
         1,
         &id,
+        &old.signing,
         &new,
         &[("search-history", &b1), ("friend-pins", &b2)],
         &[(&c1, &m1)],
@@ -200,7 +204,7 @@ async fn commit_rotates_everything_at_once(db: Db) {
 
 async fn racing_commits_exactly_one_wins(db: Db) {
     let s = TestServer::start(db).await;
-    let (id, token, _, cred) = setup(&s, "ada@example.com").await;
+    let (id, token, old, cred) = setup(&s, "ada@example.com").await;
     let collection = create_collection(&s, &token).await;
     let mut bodies = Vec::new();
     for _ in 0..100 {
@@ -209,6 +213,7 @@ async fn racing_commits_exactly_one_wins(db: Db) {
         bodies.push(commit_body(
             1,
             &id,
+            &old.signing,
             &k,
             &[("a", &b1), ("b", &b2)],
             &[(&collection, &m)],
@@ -294,63 +299,108 @@ async fn failing_commit_writes_nothing(db: Db) {
     ))
     .await;
     // Bad signature in the last slot (signed by the OLD key).
-    let mut bad_last = commit_body(1, &id, &new, &[("x", &b)], &[(&mine, &b)], &[&cred]);
+    let mut bad_last = commit_body(
+        1,
+        &id,
+        &old.signing,
+        &new,
+        &[("x", &b)],
+        &[(&mine, &b)],
+        &[&cred],
+    );
     if let Some(slots) = bad_last["slots"].as_array_mut() {
         slots.push(slot(&id, &old.signing, second_cred));
     }
     let mut cases: Vec<(Value, u16, &str)> = vec![
         (bad_last, 400, "invalid_slot_signature"),
         (
-            commit_body(1, &id, &new, &[("x", &b)], &[(&bobs, &b)], &[]),
+            commit_body(
+                1,
+                &id,
+                &old.signing,
+                &new,
+                &[("x", &b)],
+                &[(&bobs, &b)],
+                &[],
+            ),
             404,
             "unknown_collection",
         ),
         (
-            commit_body(1, &id, &new, &[("x", &b)], &[], &[&bob_cred]),
+            commit_body(1, &id, &old.signing, &new, &[("x", &b)], &[], &[&bob_cred]),
             404,
             "unknown_credential",
         ),
         (
-            commit_body(1, &id, &new, &[("bad type!", &b)], &[], &[]),
+            commit_body(1, &id, &old.signing, &new, &[("bad type!", &b)], &[], &[]),
             400,
             "invalid_blob_type",
         ),
         (
-            commit_body(1, &id, &new, &[("x", "AAAA")], &[], &[]),
+            commit_body(1, &id, &old.signing, &new, &[("x", "AAAA")], &[], &[]),
             400,
             "invalid_envelope",
         ),
         (
-            commit_body(1, &id, &new, &[("x", &b), ("x", &b)], &[], &[]),
+            commit_body(
+                1,
+                &id,
+                &old.signing,
+                &new,
+                &[("x", &b), ("x", &b)],
+                &[],
+                &[],
+            ),
             400,
             "duplicate_item",
         ),
         (
-            commit_body(0, &id, &new, &[], &[], &[]),
+            commit_body(0, &id, &old.signing, &new, &[], &[], &[]),
             422,
             "validation_failed",
         ),
         (
-            commit_body(7, &id, &new, &[("x", &b)], &[], &[]),
+            commit_body(7, &id, &old.signing, &new, &[("x", &b)], &[], &[]),
             409,
             "km_version_mismatch",
         ),
     ];
     // Slot signed for another user id.
-    let mut foreign = commit_body(1, &id, &new, &[], &[], &[]);
+    let mut foreign = commit_body(1, &id, &old.signing, &new, &[], &[], &[]);
     foreign["slots"] = json!([slot(&bob_id, &new.signing, &cred)]);
     cases.push((foreign, 400, "invalid_slot_signature"));
-    let mut small_order = commit_body(1, &id, &new, &[], &[], &[]);
+    let mut small_order = commit_body(1, &id, &old.signing, &new, &[], &[], &[]);
     small_order["signingKey"] = json!(to_base64(&{
         let mut k = [0u8; 32];
         k[0] = 1;
         k
     }));
     cases.push((small_order, 400, "invalid_key"));
-    let mut short_key = commit_body(1, &id, &new, &[], &[], &[]);
+    let mut short_key = commit_body(1, &id, &old.signing, &new, &[], &[], &[]);
     short_key["encryptionKey"] = json!(to_base64(&[9u8; 31]));
     cases.push((short_key, 400, "invalid_key"));
-    let mut unknown_field = commit_body(1, &id, &new, &[], &[], &[]);
+    // The current key's proof: missing, made by the new key (all a stolen session has),
+    // made for another account or generation, or not a signature at all.
+    let mut unsigned = commit_body(1, &id, &old.signing, &new, &[("x", &b)], &[], &[]);
+    unsigned
+        .as_object_mut()
+        .map(|o| o.remove("currentKeySignature"));
+    cases.push((unsigned, 400, "current_key_signature_required"));
+    cases.push((
+        commit_body(1, &id, &new.signing, &new, &[("x", &b)], &[], &[]),
+        403,
+        "invalid_current_key_signature",
+    ));
+    let mut for_bob = commit_body(1, &bob_id, &old.signing, &new, &[("x", &b)], &[], &[]);
+    for_bob["slots"] = json!([]);
+    cases.push((for_bob, 403, "invalid_current_key_signature"));
+    let mut other_generation = commit_body(2, &id, &old.signing, &new, &[("x", &b)], &[], &[]);
+    other_generation["expectedCurrent"] = json!(1);
+    cases.push((other_generation, 403, "invalid_current_key_signature"));
+    let mut garbage = commit_body(1, &id, &old.signing, &new, &[("x", &b)], &[], &[]);
+    garbage["currentKeySignature"] = json!("AAAA");
+    cases.push((garbage, 403, "invalid_current_key_signature"));
+    let mut unknown_field = commit_body(1, &id, &old.signing, &new, &[], &[], &[]);
     unknown_field["extra"] = json!(true);
     cases.push((unknown_field, 422, "validation_failed"));
     for (body, status, code) in cases {
@@ -549,12 +599,16 @@ async fn database_holds_no_seed_key_or_plaintext(db: Db) {
     s.post(
         "/users/me/km-version/commit",
         Some(&token),
-        json!({
-            "expectedCurrent": 1,
-            "signingKey": derive::signing_key(second).public_key().to_base64(),
-            "encryptionKey": derive::encryption_key(second).public_key().to_base64(),
-            "blobs": [{ "blobType": "search-history", "encryptedBlob": seal(second, "search-history") }],
-        }),
+        common::sign_commit(
+            json!({
+                "expectedCurrent": 1,
+                "signingKey": derive::signing_key(second).public_key().to_base64(),
+                "encryptionKey": derive::encryption_key(second).public_key().to_base64(),
+                "blobs": [{ "blobType": "search-history", "encryptedBlob": seal(second, "search-history") }],
+            }),
+            &user_id,
+            &derive::signing_key(first),
+        ),
     )
     .await
     .expect(200);

@@ -34,6 +34,19 @@ pub(crate) fn string(value: &JsValue, what: &str) -> Result<String> {
         .ok_or_else(|| error(format!("{what} must be a string, got {}", type_name(value))))
 }
 
+/// A positive safe integer argument (a version number).
+pub(crate) fn positive_integer(value: &JsValue, what: &str) -> Result<u64> {
+    const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && (1.0..=MAX_SAFE).contains(&n) => Ok(n as u64),
+        Some(n) => Err(error(format!("{what} must be a positive integer, got {n}"))),
+        None => Err(error(format!(
+            "{what} must be a number, got {}",
+            type_name(value)
+        ))),
+    }
+}
+
 /// A string argument holding a secret (recovery key, device secret): zeroized after use.
 pub(crate) fn secret_string(value: &JsValue, what: &str) -> Result<Zeroizing<String>> {
     string(value, what).map(Zeroizing::new)

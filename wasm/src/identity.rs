@@ -15,6 +15,7 @@ use parchment_core::device_transfer;
 use parchment_core::ecies::{self, friend_share, ShareBinding};
 use parchment_core::envelope::{self, Aad, Algorithm, LegacyCiphertext};
 use parchment_core::federation::{message::new_nonce, MessageType, UnsignedMessage};
+use parchment_core::key_change::KeyChange;
 use parchment_core::key_slot::{self, slot_signable, KeySlot};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519PublicKey, X25519SecretKey};
 use parchment_core::share;
@@ -22,8 +23,8 @@ use parchment_core::{seed_wrap, Seed};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    bytes, bytes_out, error, json_value, object, parse_json, secret_bytes, secret_string, set,
-    string, string_field, Result,
+    bytes, bytes_out, error, json_value, object, parse_json, positive_integer, secret_bytes,
+    secret_string, set, string, string_field, Result,
 };
 use crate::record::RecordKey;
 use crate::rng::rng;
@@ -447,6 +448,38 @@ impl Identity {
             &string_field(slot, "wrappedKm", "slot")?,
         );
         Ok(keys.signing.sign(signable.as_bytes()).to_base64())
+    }
+
+    /// The `currentKeySignature` of a km-version commit (base64): this identity, the CURRENT
+    /// one, signs that `userId` rotates from `expectedCurrent` to the new public keys
+    /// (base64). The server refuses a key change without it once an account has keys.
+    #[wasm_bindgen(js_name = signKeyChange)]
+    pub fn sign_key_change(
+        &self,
+        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
+        #[wasm_bindgen(js_name = expectedCurrent, unchecked_param_type = "number")]
+        expected_current: JsValue,
+        #[wasm_bindgen(js_name = newSigningKey, unchecked_param_type = "string")]
+        new_signing_key: JsValue,
+        #[wasm_bindgen(js_name = newEncryptionKey, unchecked_param_type = "string")]
+        new_encryption_key: JsValue,
+    ) -> Result<String> {
+        let keys = self.keys()?;
+        let user_id = string(&user_id, "userId")?;
+        let expected_current = positive_integer(&expected_current, "expectedCurrent")?;
+        let signing_key =
+            Ed25519PublicKey::from_base64(&string(&new_signing_key, "newSigningKey")?)
+                .map_err(error)?;
+        let encryption_key =
+            X25519PublicKey::from_base64(&string(&new_encryption_key, "newEncryptionKey")?)
+                .map_err(error)?;
+        let change = KeyChange {
+            user_id: &user_id,
+            expected_current,
+            signing_key: &signing_key,
+            encryption_key: &encryption_key,
+        };
+        Ok(change.sign(&keys.signing).to_base64())
     }
 
     /// Opens a key slot with the passkey's PRF output, in the original's order: the slot

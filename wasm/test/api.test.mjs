@@ -17,7 +17,7 @@ test('the pinned API names exist', () => {
   for (const name of ['generate', 'fromSeed', 'fromRecoveryKey', 'unwrapSeed', 'fromKeySlot']) {
     assert.equal(typeof Identity[name], 'function', `Identity.${name}`);
   }
-  const methods = ['exportRecoveryKey', 'sign', 'signFederationEnvelope', 'encryptRecord', 'decryptRecord', 'wrapSeed', 'createKeySlot', 'signKeySlot', 'openSealed', 'sealFriendShare', 'openFriendShare', 'sealDeviceTransfer', 'encryptForFriend', 'decryptFromFriend', 'free'];
+  const methods = ['exportRecoveryKey', 'sign', 'signFederationEnvelope', 'encryptRecord', 'decryptRecord', 'wrapSeed', 'createKeySlot', 'signKeySlot', 'signKeyChange', 'openSealed', 'sealFriendShare', 'openFriendShare', 'sealDeviceTransfer', 'encryptForFriend', 'decryptFromFriend', 'free'];
   for (const name of methods) assert.equal(typeof Identity.prototype[name], 'function', `identity.${name}`);
   for (const name of ['signingPublicKey', 'encryptionPublicKey']) {
     assert.equal(typeof Object.getOwnPropertyDescriptor(Identity.prototype, name)?.get, 'function', name);
@@ -104,6 +104,26 @@ test('seed wrap, key slot and sealed box round trips', () => {
   id.free();
 });
 
+test('signKeyChange: the current key signs the canonical key-change statement', () => {
+  const current = Identity.generate();
+  const next = Identity.generate();
+  const sig = current.signKeyChange('user-1', 3, next.signingPublicKey, next.encryptionPublicKey);
+  const statement = canonicalJson(JSON.stringify({
+    type: 'parchment-key-change-v1', userId: 'user-1', expectedCurrent: 3,
+    signingKey: next.signingPublicKey, encryptionKey: next.encryptionPublicKey,
+  }));
+  assert.equal(statement.startsWith('{"encryptionKey":'), true);
+  assert.equal(verify(current.signingPublicKey, utf8(statement), sig), true);
+  assert.equal(verify(next.signingPublicKey, utf8(statement), sig), false);
+  // Bound to the generation: another expectedCurrent is another statement.
+  assert.notEqual(current.signKeyChange('user-1', 4, next.signingPublicKey, next.encryptionPublicKey), sig);
+  assert.throws(() => current.signKeyChange('user-1', 0, next.signingPublicKey, next.encryptionPublicKey), /expectedCurrent must be a positive integer/);
+  assert.throws(() => current.signKeyChange('user-1', '3', next.signingPublicKey, next.encryptionPublicKey), /expectedCurrent must be a number, got string/);
+  assert.throws(() => current.signKeyChange('user-1', 3, 'AAAA', next.encryptionPublicKey), /Ed25519 public key/);
+  current.free();
+  next.free();
+});
+
 test('device transfer: the new device receives the seed, bound to session and sender', () => {
   const sender = Identity.generate();
   const receiver = DeviceTransferReceiver.generate();
@@ -186,6 +206,7 @@ test('free() zeroizes and every later use throws a clear Error', () => {
     wrapSeed: () => id.wrapSeed(toB64(new Uint8Array(32)), 'device-1'),
     createKeySlot: () => id.createKeySlot('u', 'c', new Uint8Array(32)),
     signKeySlot: () => id.signKeySlot('u', { credentialId: 'c', wrappedKm: 'w', wrapAlgo: 'a' }),
+    signKeyChange: () => id.signKeyChange('u', 1, id.signingPublicKey, id.encryptionPublicKey),
     openSealed: () => id.openSealed(new Uint8Array(100)),
     sealFriendShare: () => id.sealFriendShare(id.encryptionPublicKey, new Uint8Array(1), {}),
     openFriendShare: () => id.openFriendShare(new Uint8Array(100), 'x', {}),

@@ -180,6 +180,11 @@ pub struct CommitCollection {
 pub struct KmCommit {
     /// The kmVersion the client rotated from; anything else is 409 and nothing is written.
     pub expected_current: i64,
+    /// Required once the account has keys: base64 Ed25519 signature by the CURRENT signing
+    /// key over the canonical JSON `{encryptionKey, expectedCurrent, signingKey,
+    /// type: "parchment-key-change-v1", userId}` (`Identity.signKeyChange` of
+    /// `@parchment/core`). Missing → 400, wrong → 403; nothing is written.
+    pub current_key_signature: Option<String>,
     /// New Ed25519 public key, base64.
     pub signing_key: String,
     /// New X25519 public key, base64.
@@ -359,6 +364,7 @@ impl KeysApi {
             &session.principal().user_id,
             CommitInput {
                 expected_current: body.expected_current,
+                current_key_signature: body.current_key_signature,
                 signing_key: body.signing_key,
                 encryption_key: body.encryption_key,
                 blobs: body

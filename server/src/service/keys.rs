@@ -3,8 +3,9 @@
 
 use parchment_core::encoding::{from_base64, to_base64};
 use parchment_core::envelope::check_shape;
+use parchment_core::key_change::KeyChange;
 use parchment_core::key_slot::{KeySlot, WRAP_ALGO};
-use parchment_core::keys::Ed25519PublicKey;
+use parchment_core::keys::{Ed25519PublicKey, Ed25519Signature, X25519PublicKey};
 use parchment_core::rand_core::{OsRng, RngCore};
 
 use super::identity::check_signing_key;
@@ -294,6 +295,9 @@ pub async fn mark_slot_used(
 
 pub struct CommitInput {
     pub expected_current: i64,
+    /// base64 signature by the CURRENT signing key over the key-change statement; required
+    /// once the account has keys.
+    pub current_key_signature: Option<String>,
     pub signing_key: String,
     pub encryption_key: String,
     pub blobs: Vec<(String, String)>,
@@ -312,6 +316,75 @@ fn no_duplicates<'a>(field: &str, ids: impl Iterator<Item = &'a str>) -> Result<
         }
     }
     Ok(())
+}
+
+fn version_mismatch(current: i64) -> AppError {
+    AppError::Conflict {
+        code: "km_version_mismatch",
+        message: format!(
+            "kmVersion is {current}: another device rotated first. Nothing was written."
+        ),
+    }
+}
+
+fn identity_changed() -> AppError {
+    AppError::Conflict {
+        code: "identity_changed",
+        message: "The identity keys changed since this commit was signed (an identity reset?). \
+                  Nothing was written."
+            .into(),
+    }
+}
+
+/// Once the account has keys, a commit must prove the current signing key: its signature
+/// over the key-change statement (user, expectedCurrent, both new keys). Returns the key it
+/// was checked against, for the compare-and-swap. A stolen session alone cannot swap keys.
+async fn check_key_change(
+    state: &AppState,
+    user_id: &str,
+    input: &CommitInput,
+    signing: &Ed25519PublicKey,
+    encryption: &X25519PublicKey,
+) -> Result<Option<String>, AppError> {
+    let user = super::users::get(state, user_id).await?;
+    // A stale generation is the client's conflict to resolve, whatever it signed.
+    if user.km_version != input.expected_current {
+        return Err(version_mismatch(user.km_version));
+    }
+    let Some(current) = user.signing_key.as_deref() else {
+        // A proof for keys the account no longer has (an identity reset came first).
+        return match input.current_key_signature {
+            Some(_) => Err(identity_changed()),
+            None => Ok(None),
+        };
+    };
+    let Some(signature) = input.current_key_signature.as_deref() else {
+        return Err(AppError::BadRequest {
+            code: "current_key_signature_required",
+            message: "currentKeySignature: required once the account has keys (sign the key \
+                      change with the current identity; a lost key is replaced by \
+                      POST /users/me/identity/reset). Nothing was written."
+                .into(),
+        });
+    };
+    let current_key = check_signing_key("signingKey", current)?;
+    let change = KeyChange {
+        user_id,
+        // Checked ≥ 1 above.
+        expected_current: input.expected_current.unsigned_abs(),
+        signing_key: signing,
+        encryption_key: encryption,
+    };
+    Ed25519Signature::from_base64(signature)
+        .and_then(|signature| change.verify(&current_key, &signature))
+        .map_err(|e| AppError::Denied {
+            code: "invalid_current_key_signature",
+            message: format!(
+                "currentKeySignature: {e} (it must be the current signing key's signature over \
+                 the key-change statement). Nothing was written."
+            ),
+        })?;
+    Ok(Some(current.to_owned()))
 }
 
 /// The atomic master-key rotation: everything is validated (keys, every envelope, every
@@ -359,6 +432,8 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
         .map(|(i, slot)| check_slot(i, user_id, slot, &signing))
         .collect::<Result<Vec<_>, _>>()?;
     no_duplicates("slots", slots.iter().map(|s| s.credential_id.as_str()))?;
+    let current_signing_key =
+        check_key_change(state, user_id, &input, &signing, &encryption).await?;
 
     let blobs: Vec<(&str, &str)> = input
         .blobs
@@ -384,6 +459,7 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
         .commit_rotation(&Commit {
             user_id,
             expected_current: input.expected_current,
+            current_signing_key: current_signing_key.as_deref(),
             signing_key: &signing.to_base64(),
             encryption_key: &encryption.to_base64(),
             blobs: &blobs,
@@ -394,12 +470,8 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
         .await?;
     match outcome {
         Ok(next) => Ok(next),
-        Err(CommitRefused::VersionMismatch(current)) => Err(AppError::Conflict {
-            code: "km_version_mismatch",
-            message: format!(
-                "kmVersion is {current}: another device rotated first. Nothing was written."
-            ),
-        }),
+        Err(CommitRefused::VersionMismatch(current)) => Err(version_mismatch(current)),
+        Err(CommitRefused::KeyChanged) => Err(identity_changed()),
         Err(CommitRefused::NoSuchUser) => Err(AppError::not_found("User")),
         Err(CommitRefused::ForeignCollection) => Err(AppError::NotFound {
             code: "unknown_collection",

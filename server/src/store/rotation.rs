@@ -33,6 +33,9 @@ pub struct NewSlot<'a> {
 pub struct Commit<'a> {
     pub user_id: &'a str,
     pub expected_current: i64,
+    /// The signing key the caller proved to hold (None: the account had none). The swap
+    /// happens only if it is still the account's key.
+    pub current_signing_key: Option<&'a str>,
     pub signing_key: &'a str,
     pub encryption_key: &'a str,
     /// (blob type, envelope)
@@ -49,6 +52,9 @@ pub enum CommitRefused {
     /// kmVersion is not `expected_current` (another device rotated first); carries the
     /// current version.
     VersionMismatch(i64),
+    /// Same kmVersion, but the signing key is no longer the one the caller proved (an
+    /// identity reset and a new publication happened in between).
+    KeyChanged,
     NoSuchUser,
     /// A collection id is not one of the caller's.
     ForeignCollection,
@@ -168,13 +174,15 @@ impl Store {
         let mut tx = self.writer().begin().await?;
         let swapped: Option<(i64,)> = sqlx::query_as(
             "UPDATE users SET signing_key = $2, encryption_key = $3, km_version = km_version + 1, \
-             updated_at = $5 WHERE id = $1 AND km_version = $4 RETURNING km_version",
+             updated_at = $5 WHERE id = $1 AND km_version = $4 \
+             AND signing_key IS NOT DISTINCT FROM $6 RETURNING km_version",
         )
         .bind(commit.user_id)
         .bind(commit.signing_key)
         .bind(commit.encryption_key)
         .bind(commit.expected_current)
         .bind(commit.now)
+        .bind(commit.current_signing_key)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((next,)) = swapped else {
@@ -185,6 +193,7 @@ impl Store {
                     .await?;
             tx.rollback().await?;
             return Ok(Err(match current {
+                Some((v,)) if v == commit.expected_current => CommitRefused::KeyChanged,
                 Some((v,)) => CommitRefused::VersionMismatch(v),
                 None => CommitRefused::NoSuchUser,
             }));

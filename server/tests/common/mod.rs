@@ -57,6 +57,12 @@ pub struct Options {
     pub session_cache_ms: u64,
     /// `--federation-allow-http` (loopback peers); off: the production address policy.
     pub federation_allow_http: bool,
+    /// `--web-dir`: the static web app to serve at `/`.
+    pub web_dir: Option<PathBuf>,
+    /// The public URL is `https://localhost:PORT` (the server itself still speaks http).
+    pub https_public_url: bool,
+    /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Options {
@@ -67,6 +73,9 @@ impl Default for Options {
             max_body_bytes: 64 * 1024,
             session_cache_ms: 0,
             federation_allow_http: false,
+            web_dir: None,
+            https_public_url: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -121,7 +130,12 @@ impl TestServer {
             .await
             .expect("bind");
         let port = bound.addr.port();
-        let origin = format!("http://localhost:{port}");
+        let scheme = if options.https_public_url {
+            "https"
+        } else {
+            "http"
+        };
+        let origin = format!("{scheme}://localhost:{port}");
         let mail_dir = dir.path().join("mail");
         let mut args = ServeArgs::defaults();
         args.bind = bound.addr;
@@ -129,12 +143,12 @@ impl TestServer {
         args.server_key_file = Some(dir.path().join("server.key"));
         args.server_key = None;
         args.open_registration = options.open_registration;
-        args.web_dir = None;
+        args.web_dir = options.web_dir.clone();
         args.smtp_url = None;
         args.mail_from = None;
         args.mail_dir = Some(mail_dir.clone());
         args.rate_limits = if options.rate_limits { "on" } else { "off" }.into();
-        args.trusted_proxies = Vec::new();
+        args.trusted_proxies = options.trusted_proxies.clone();
         args.max_body_bytes = options.max_body_bytes;
         args.session_cache_ms = options.session_cache_ms;
         args.federation_allow_http = options.federation_allow_http;
@@ -377,4 +391,26 @@ pub async fn fresh_rate_window(window_secs: i64) {
     if left < 10_000 {
         tokio::time::sleep(Duration::from_millis(left as u64 + 50)).await;
     }
+}
+
+/// A km-version commit `body` with its `currentKeySignature`: `current` (the account's signing
+/// key) signs the key change the body asks for.
+pub fn sign_commit(
+    mut body: Value,
+    user_id: &str,
+    current: &parchment_core::keys::Ed25519SecretKey,
+) -> Value {
+    use parchment_core::key_change::KeyChange;
+    use parchment_core::keys::{Ed25519PublicKey, X25519PublicKey};
+    let field = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+    let signing = Ed25519PublicKey::from_base64(&field("signingKey")).expect("signingKey");
+    let encryption = X25519PublicKey::from_base64(&field("encryptionKey")).expect("encryptionKey");
+    let change = KeyChange {
+        user_id,
+        expected_current: body["expectedCurrent"].as_u64().unwrap_or(0),
+        signing_key: &signing,
+        encryption_key: &encryption,
+    };
+    body["currentKeySignature"] = json!(change.sign(current).to_base64());
+    body
 }

@@ -39,6 +39,8 @@ export interface Collection { id: string; metadataEncrypted: string | null; meta
 
 export interface CommitBody {
   expectedCurrent: number
+  /** Required once the account has keys: the current key's `signKeyChange`. */
+  currentKeySignature?: string
   signingKey: string
   encryptionKey: string
   blobs: { blobType: string; encryptedBlob: string }[]

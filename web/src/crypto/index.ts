@@ -184,6 +184,7 @@ export const keyring = {
    */
   async prepareRotation(
     userId: string,
+    expectedCurrent: number,
     input: {
       blobs: { blobType: string; encryptedBlob: string }[]
       collections: { id: string; metadataEncrypted: string }[]
@@ -215,7 +216,11 @@ export const keyring = {
         return { id: col.id, metadataEncrypted: toBase64(next.encryptRecord(key, ctx, plain)) }
       })
       const slots = input.slots.map((s) => next.createKeySlot(userId, s.credentialId, s.prfOutput) as KeySlot)
+      // The current key proves the change: a session alone cannot replace the keys.
+      const currentKeySignature = old.signKeyChange(userId, expectedCurrent, next.signingPublicKey, next.encryptionPublicKey)
       return {
+        expectedCurrent,
+        currentKeySignature,
         signingKey: next.signingPublicKey,
         encryptionKey: next.encryptionPublicKey,
         blobs,
