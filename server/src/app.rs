@@ -1,5 +1,5 @@
 //! Routes, the OpenAPI service, the edge middleware (request span, client address, body
-//! limit, time limit, session resolution, error shape) and the server loop.
+//! limit, time limit, session resolution, error shape, security headers) and the server loop.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
 use crate::error::ApiError;
+use crate::security_headers::{self, Surface};
 use crate::service::mail::Mailer;
 use crate::service::passkeys::build_webauthn;
 use crate::service::rate_limit::RateLimiter;
@@ -206,6 +207,7 @@ impl Edge {
             path = %req.uri().path(),
             client = %ip,
         );
+        let surface = Surface::of(req.uri().path(), API_PREFIXES);
         async move {
             let started = std::time::Instant::now();
             req.extensions_mut().insert(ClientIp(ip));
@@ -232,6 +234,12 @@ impl Edge {
                 }
                 Err(err) => err.into_response(),
             };
+            let mut response = response;
+            security_headers::apply(
+                response.headers_mut(),
+                surface,
+                self.state.settings.cookie_secure(),
+            );
             let status = response.status();
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             if status.is_server_error() {

@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod federation;
+pub mod security_headers;
 pub mod service;
 pub mod store;
