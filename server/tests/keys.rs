@@ -14,6 +14,8 @@ db_tests!(
     wrap_secret_is_stable_and_shared_by_racing_first_calls,
     wrap_secrets_rotate_and_sign_out_rotates_them,
     wrap_secret_rate_limit,
+    signing_out_forgets_the_device_secret,
+    devices_per_account_are_capped,
 );
 
 /// A structurally valid v2 envelope (AES-256-GCM framing) of `len` random body bytes.
@@ -331,5 +333,63 @@ async fn wrap_secret_rate_limit(db: Db) {
     s.get("/users/me/devices/device-0001/wrap-secret", Some(&ada))
         .await
         .expect_error(429, "rate_limited");
+    s.stop().await;
+}
+
+async fn signing_out_forgets_the_device_secret(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, ada) = s.user("ada@example.com", "user").await;
+    let before = secret(&s, &ada, "device-0001").await;
+    let other = secret(&s, &ada, "device-0002").await;
+    s.delete("/users/me/devices/device-0001/wrap-secret", Some(&ada))
+        .await
+        .expect(204);
+    // Idempotent: signing out twice is fine.
+    s.delete("/users/me/devices/device-0001/wrap-secret", Some(&ada))
+        .await
+        .expect(204);
+    // A later session in that browser gets a new secret: the old envelope stays shut.
+    let after = secret(&s, &ada, "device-0001").await;
+    assert_ne!(after, before);
+    assert_eq!(secret(&s, &ada, "device-0002").await, other);
+    s.delete("/users/me/devices/bad_id/wrap-secret", Some(&ada))
+        .await
+        .expect_error(422, "validation_failed");
+    s.delete("/users/me/devices/device-0002/wrap-secret", None)
+        .await
+        .expect_error(401, "unauthorized");
+    s.stop().await;
+}
+
+async fn devices_per_account_are_capped(db: Db) {
+    let s = TestServer::start_with(
+        db,
+        Options {
+            rate_limits: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (id, ada) = s.user("ada@example.com", "user").await;
+    let cap = parchment_server::service::keys::MAX_DEVICES;
+    let rows: Vec<String> = (1..cap)
+        .map(|i| format!("('{id}', 'device-{i:04}', 'c2VjcmV0', 0, 0)"))
+        .collect();
+    s.sql(&format!(
+        "INSERT INTO device_wrap_secrets (user_id, device_id, secret, created_at, rotated_at) \
+         VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+    secret(&s, &ada, "device-last").await;
+    s.get("/users/me/devices/device-one-more/wrap-secret", Some(&ada))
+        .await
+        .expect_error(400, "too_many_devices");
+    // Known devices still read theirs, and signing one out makes room.
+    assert_eq!(secret(&s, &ada, "device-0001").await, "c2VjcmV0");
+    s.delete("/users/me/devices/device-0001/wrap-secret", Some(&ada))
+        .await
+        .expect(204);
+    secret(&s, &ada, "device-one-more").await;
     s.stop().await;
 }

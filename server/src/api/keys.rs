@@ -276,7 +276,7 @@ impl KeysApi {
 
     /// The wrap secret of one of the caller's devices, created on first use (the client
     /// derives the key that wraps its locally cached seed from it). 60 per minute per user.
-    #[oai(path = "/users/me/devices/:device_id/wrap-secret", method = "get")]
+    #[oai(path = "/users/me/devices/:deviceId/wrap-secret", method = "get")]
     async fn wrap_secret(
         &self,
         state: Data<&AppState>,
@@ -288,6 +288,22 @@ impl KeysApi {
         let secret =
             service::device_secret(&state, &session.principal().user_id, &device_id.0).await?;
         Ok(Json(WrapSecret { secret }))
+    }
+
+    /// Forget this device's wrap secret (sign-out): the seed it cached can no longer be
+    /// unwrapped, also by a later session in the same browser. 204 whether or not it
+    /// existed. 10 per minute per user.
+    #[oai(path = "/users/me/devices/:deviceId/wrap-secret", method = "delete")]
+    async fn forget_wrap_secret(
+        &self,
+        state: Data<&AppState>,
+        session: Session,
+        /// 8–64 of `[a-zA-Z0-9-]`.
+        #[oai(name = "deviceId")]
+        device_id: Path<String>,
+    ) -> ApiResult<BlobDeleted> {
+        service::forget_device_secret(&state, &session.principal().user_id, &device_id.0).await?;
+        Ok(BlobDeleted::Done)
     }
 
     /// Replace every device wrap secret of the caller (cached seeds become unreadable).

@@ -136,10 +136,41 @@ pub async fn device_secret(
 ) -> Result<String, AppError> {
     check_device_id(device_id)?;
     limit(state, WRAP_SECRET_READ, user_id).await?;
+    // Known devices read their secret; a new one may join only below the cap (a table a
+    // session could otherwise grow without bound, one device id at a time). Racing first
+    // reads can pass the count together: the cap is soft by the number in flight.
+    if state.store.device_count(user_id).await? >= MAX_DEVICES {
+        let known = state.store.device_secret_exists(user_id, device_id).await?;
+        if !known {
+            return Err(AppError::BadRequest {
+                code: "too_many_devices",
+                message: format!(
+                    "at most {MAX_DEVICES} devices per account hold a wrap secret; sign out on \
+                     one you no longer use"
+                ),
+            });
+        }
+    }
     Ok(state
         .store
         .device_secret(user_id, device_id, &fresh_secret(), now_ms())
         .await?)
+}
+
+/// Devices per account with a wrap secret (documented in the API).
+pub const MAX_DEVICES: i64 = 100;
+
+/// `DELETE /users/me/devices/{deviceId}/wrap-secret` (sign-out): the seed this device
+/// cached can no longer be unwrapped by any later session in that browser.
+pub async fn forget_device_secret(
+    state: &AppState,
+    user_id: &str,
+    device_id: &str,
+) -> Result<(), AppError> {
+    check_device_id(device_id)?;
+    limit(state, WRAP_SECRET_ROTATE, user_id).await?;
+    state.store.delete_device_secret(user_id, device_id).await?;
+    Ok(())
 }
 
 /// Replaces every device secret of the user (but `keep`'s): seeds cached under the old

@@ -109,6 +109,39 @@ impl Store {
         Ok(secret)
     }
 
+    pub async fn device_secret_exists(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
+        )
+        .bind(user_id)
+        .bind(device_id)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// How many devices have a wrap secret.
+    pub async fn device_count(&self, user_id: &str) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM device_wrap_secrets WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(self.reader())
+                .await?;
+        Ok(n)
+    }
+
+    /// Forgets one device's secret (sign-out): a seed this device cached under it can no
+    /// longer be unwrapped; the next read creates a new secret.
+    pub async fn delete_device_secret(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2")
+                .bind(user_id)
+                .bind(device_id)
+                .execute(self.writer())
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Gives every device secret of the user (except `keep`) a fresh value, in one
     /// transaction.
     pub async fn rotate_device_secrets(
