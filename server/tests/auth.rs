@@ -11,6 +11,7 @@ db_tests!(
     unknown_email_is_answered_like_a_known_one,
     code_is_single_use,
     five_wrong_codes_burn_the_code,
+    wrong_codes_from_one_address_do_not_lock_out_another,
     concurrent_guesses_compare_at_most_five_times,
     concurrent_correct_codes_sign_in_once,
     expired_code_is_refused,
@@ -160,6 +161,57 @@ async fn five_wrong_codes_burn_the_code(db: Db) {
     .await
     .expect_error(401, "invalid_code");
     assert_eq!(s.sql_i64("SELECT COUNT(*) FROM otp_codes").await, 0);
+    s.stop().await;
+}
+
+/// The try limit is keyed on (email, client address): an attacker's guesses spend only
+/// their own budget.
+async fn wrong_codes_from_one_address_do_not_lock_out_another(db: Db) {
+    let s = TestServer::start_with(
+        db,
+        Options {
+            trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+            ..Options::default()
+        },
+    )
+    .await;
+    s.user("ada@example.com", "user").await;
+    let exchange = |from: &'static str, token: String| {
+        let request = s
+            .http
+            .post(s.url("/auth/sessions"))
+            .header("x-forwarded-for", from)
+            .json(&json!({ "method": "otp", "email": "ada@example.com", "token": token }));
+        async move {
+            let r = request.send().await.expect("request");
+            let status = r.status().as_u16();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            (status, body["code"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let code = s.request_code("ada@example.com").await;
+    let wrong = if code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    let mut answers = Vec::new();
+    for _ in 0..25 {
+        answers.push(exchange("203.0.113.7", wrong.to_owned()).await);
+    }
+    assert!(
+        answers[..20].iter().all(|(status, _)| *status == 401),
+        "{answers:?}"
+    );
+    assert!(
+        answers[20..]
+            .iter()
+            .all(|(status, code)| *status == 429 && code == "rate_limited"),
+        "{answers:?}"
+    );
+    // Ada, from her own address, asks for a new code and signs in.
+    let code = s.request_code("ada@example.com").await;
+    assert_eq!(exchange("198.51.100.2", code).await.0, 201);
     s.stop().await;
 }
 
