@@ -10,7 +10,7 @@ use super::users::User;
 use super::{client_ip, timestamp, user_agent, ApiTags, Session};
 use crate::error::{ApiResult, AppError};
 use crate::service::sessions::{self, Principal};
-use crate::service::{auth, passkeys, roles, AppState};
+use crate::service::{auth, passkeys, AppState};
 use crate::store::PasskeyRow;
 
 #[derive(Debug, Clone, Object)]
@@ -299,23 +299,11 @@ impl AuthApi {
 
     /// The caller's roles and the permissions they grant.
     #[oai(path = "/auth/sessions/current/permissions", method = "get")]
-    async fn current_permissions(
-        &self,
-        state: Data<&AppState>,
-        session: Session,
-    ) -> ApiResult<Json<Permissions>> {
-        let held = state
-            .store
-            .user_roles(&session.principal().user_id)
-            .await
-            .map_err(AppError::from)?;
-        let permissions = roles::permissions_of(&held)
-            .into_iter()
-            .map(String::from)
-            .collect();
+    async fn current_permissions(&self, session: Session) -> ApiResult<Json<Permissions>> {
+        let grants = &session.principal().grants;
         Ok(Json(Permissions {
-            roles: held,
-            permissions,
+            roles: grants.roles.clone(),
+            permissions: grants.permissions.iter().map(|p| p.to_string()).collect(),
         }))
     }
 

@@ -199,7 +199,7 @@ impl FriendsApi {
     ) -> ApiResult<Json<InvitationCreated>> {
         let view = service::invite(
             &state,
-            &session.principal().user_id,
+            session.principal(),
             &body.handle,
             Signed {
                 signature: &body.signature,
@@ -225,7 +225,7 @@ impl FriendsApi {
             Direction::Incoming => "incoming",
             Direction::Outgoing => "outgoing",
         });
-        let list = service::invitations(&state, &session.principal().user_id, direction).await?;
+        let list = service::invitations(&state, session.principal(), direction).await?;
         Ok(Json(Invitations {
             invitations: list.into_iter().map(Invitation::from).collect(),
         }))
@@ -241,7 +241,7 @@ impl FriendsApi {
         id: Path<String>,
         body: Json<SignedRequest>,
     ) -> ApiResult<Json<Success>> {
-        service::accept(&state, &session.principal().user_id, &id, signed(&body)).await?;
+        service::accept(&state, session.principal(), &id, signed(&body)).await?;
         Ok(Json(Success { success: true }))
     }
 
@@ -254,7 +254,7 @@ impl FriendsApi {
         id: Path<String>,
         body: Json<SignedRequest>,
     ) -> ApiResult<Json<Success>> {
-        service::reject(&state, &session.principal().user_id, &id, signed(&body)).await?;
+        service::reject(&state, session.principal(), &id, signed(&body)).await?;
         Ok(Json(Success { success: true }))
     }
 
@@ -266,14 +266,14 @@ impl FriendsApi {
         session: Session,
         id: Path<String>,
     ) -> ApiResult<Json<Success>> {
-        service::cancel(&state, &session.principal().user_id, &id).await?;
+        service::cancel(&state, session.principal(), &id).await?;
         Ok(Json(Success { success: true }))
     }
 
     /// The caller's friends.
     #[oai(path = "/friends", method = "get")]
     async fn friends(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Friends>> {
-        let rows = service::friends(&state, &session.principal().user_id).await?;
+        let rows = service::friends(&state, session.principal()).await?;
         Ok(Json(Friends {
             friends: rows
                 .into_iter()
@@ -298,7 +298,7 @@ impl FriendsApi {
         handle: Path<String>,
         body: Json<SignedRequest>,
     ) -> ApiResult<Json<Success>> {
-        service::remove(&state, &session.principal().user_id, &handle, signed(&body)).await?;
+        service::remove(&state, session.principal(), &handle, signed(&body)).await?;
         Ok(Json(Success { success: true }))
     }
 
@@ -314,7 +314,7 @@ impl FriendsApi {
     ) -> ApiResult<Json<Queued>> {
         let id = service::send(
             &state,
-            &session.principal().user_id,
+            session.principal(),
             &handle,
             &body.message_type,
             &body.payload,
@@ -335,11 +335,7 @@ impl FriendsApi {
         state: Data<&AppState>,
         session: Session,
     ) -> ApiResult<Json<FriendLocations>> {
-        let rows = state
-            .store
-            .locations(&session.principal().user_id)
-            .await
-            .map_err(crate::error::AppError::from)?;
+        let rows = service::locations(&state, session.principal()).await?;
         Ok(Json(FriendLocations {
             locations: rows
                 .into_iter()
@@ -362,7 +358,7 @@ impl FriendsApi {
         session: Session,
         handle: Path<String>,
     ) -> ApiResult<Json<ResolvedUser>> {
-        let doc = service::resolve(&state, &session.principal().user_id, &handle).await?;
+        let doc = service::resolve(&state, session.principal(), &handle).await?;
         Ok(Json(ResolvedUser {
             handle: doc.handle.to_string(),
             signing_key: doc.signing_key.to_base64(),
@@ -380,11 +376,7 @@ impl FriendsApi {
     /// delivery state.
     #[oai(path = "/federation/outbox", method = "get")]
     async fn outbox(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Outbox>> {
-        let rows = state
-            .store
-            .list_outbox(&session.principal().user_id, 100)
-            .await
-            .map_err(crate::error::AppError::from)?;
+        let rows = service::outbox(&state, session.principal()).await?;
         Ok(Json(Outbox {
             messages: rows
                 .into_iter()

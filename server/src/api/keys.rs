@@ -218,7 +218,7 @@ impl KeysApi {
         state: Data<&AppState>,
         session: Session,
     ) -> ApiResult<Json<BlobList>> {
-        let rows = service::list_blobs(&state, &session.principal().user_id).await?;
+        let rows = service::list_blobs(&state, session.principal()).await?;
         Ok(Json(BlobList {
             blobs: rows.into_iter().map(BlobInfo::from).collect(),
         }))
@@ -234,7 +234,7 @@ impl KeysApi {
         #[oai(name = "type")]
         blob_type: Path<String>,
     ) -> ApiResult<BlobResponse> {
-        let row = service::get_blob(&state, &session.principal().user_id, &blob_type.0).await?;
+        let row = service::get_blob(&state, session.principal(), &blob_type.0).await?;
         Ok(match row {
             Some(row) => BlobResponse::Found(Json(row.into())),
             None => BlobResponse::Absent,
@@ -253,7 +253,7 @@ impl KeysApi {
     ) -> ApiResult<Json<Blob>> {
         let row = service::put_blob(
             &state,
-            &session.principal().user_id,
+            session.principal(),
             &blob_type.0,
             &body.encrypted_blob,
             body.km_version,
@@ -270,7 +270,7 @@ impl KeysApi {
         session: Session,
         #[oai(name = "type")] blob_type: Path<String>,
     ) -> ApiResult<BlobDeleted> {
-        service::delete_blob(&state, &session.principal().user_id, &blob_type.0).await?;
+        service::delete_blob(&state, session.principal(), &blob_type.0).await?;
         Ok(BlobDeleted::Done)
     }
 

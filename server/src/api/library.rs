@@ -79,7 +79,7 @@ impl LibraryApi {
     ) -> ApiResult<CollectionCreated> {
         let id = service::create(
             &state,
-            &session.principal().user_id,
+            session.principal(),
             body.metadata_encrypted.as_deref(),
         )
         .await?;
@@ -93,7 +93,7 @@ impl LibraryApi {
         state: Data<&AppState>,
         session: Session,
     ) -> ApiResult<Json<CollectionList>> {
-        let rows = service::list(&state, &session.principal().user_id).await?;
+        let rows = service::list(&state, session.principal()).await?;
         Ok(Json(CollectionList {
             collections: rows.into_iter().map(Collection::from).collect(),
         }))
@@ -107,7 +107,7 @@ impl LibraryApi {
         session: Session,
         id: Path<String>,
     ) -> ApiResult<CollectionDeleted> {
-        service::delete(&state, &session.principal().user_id, &id.0).await?;
+        service::delete(&state, session.principal(), &id.0).await?;
         Ok(CollectionDeleted::Done)
     }
 }

@@ -6,8 +6,8 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::{timestamp, ApiTags, Session};
-use crate::error::{ApiResult, AppError};
-use crate::service::roles::{self, Role};
+use crate::error::ApiResult;
+use crate::service::roles::Role;
 use crate::service::users::{self as service, CreateUser};
 use crate::service::AppState;
 use crate::store::{PreferencesRow, UserRow};
@@ -228,20 +228,6 @@ pub struct PreferencesUpdate {
     pub unit_system: Option<UnitSystem>,
 }
 
-/// The caller's roles, after checking they grant `permission` (403 otherwise).
-async fn require(
-    state: &AppState,
-    session: &Session,
-    permission: &str,
-) -> Result<Vec<String>, AppError> {
-    let held = state.store.user_roles(&session.principal().user_id).await?;
-    if roles::permissions_of(&held).contains(permission) {
-        Ok(held)
-    } else {
-        Err(AppError::Forbidden("You don't have permission".into()))
-    }
-}
-
 pub struct UsersApi;
 
 #[OpenApi(tag = "ApiTags::Users")]
@@ -259,8 +245,7 @@ impl UsersApi {
         #[oai(default = "default_limit")]
         limit: Query<u32>,
     ) -> ApiResult<Json<UserPage>> {
-        require(&state, &session, roles::USERS_READ).await?;
-        let result = service::list(&state, page.0, limit.0).await?;
+        let result = service::list(&state, session.principal(), page.0, limit.0).await?;
         let data = result
             .users
             .into_iter()
@@ -300,11 +285,10 @@ impl UsersApi {
         session: Session,
         body: Json<NewUser>,
     ) -> ApiResult<CreateUserResponse> {
-        let inviter_roles = require(&state, &session, roles::USERS_CREATE).await?;
         let body = body.0;
         let (row, user_roles) = service::invite(
             &state,
-            &inviter_roles,
+            session.principal(),
             CreateUser {
                 email: &body.email,
                 first_name: body.first_name.as_deref(),
@@ -322,26 +306,17 @@ impl UsersApi {
 
     /// Every role (requires `roles:read`).
     #[oai(path = "/users/roles", method = "get")]
-    async fn roles(
-        &self,
-        state: Data<&AppState>,
-        session: Session,
-    ) -> ApiResult<Json<Vec<RoleInfo>>> {
-        require(&state, &session, roles::ROLES_READ).await?;
-        Ok(Json(roles::ROLES.iter().map(RoleInfo::from).collect()))
+    async fn roles(&self, session: Session) -> ApiResult<Json<Vec<RoleInfo>>> {
+        let all = service::all_roles(session.principal())?;
+        Ok(Json(all.iter().map(RoleInfo::from).collect()))
     }
 
     /// Every permission (requires `permissions:read`).
     #[oai(path = "/users/permissions", method = "get")]
-    async fn permissions(
-        &self,
-        state: Data<&AppState>,
-        session: Session,
-    ) -> ApiResult<Json<Vec<PermissionInfo>>> {
-        require(&state, &session, roles::PERMISSIONS_READ).await?;
+    async fn permissions(&self, session: Session) -> ApiResult<Json<Vec<PermissionInfo>>> {
+        let all = service::all_permissions(session.principal())?;
         Ok(Json(
-            roles::PERMISSIONS
-                .iter()
+            all.iter()
                 .map(|p| PermissionInfo {
                     id: p.id.into(),
                     name: p.name.into(),

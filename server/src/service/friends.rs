@@ -13,10 +13,12 @@ use parchment_core::federation::discovery::UserDocument;
 
 use super::federation::{self as fed, INVITATION_TTL_MS, TRANSPORT_WINDOW_MS};
 use super::rate_limit::FRIEND_LOOKUP_PER_USER;
+use super::roles;
+use super::sessions::Principal;
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::federation::{self, outbox};
-use crate::store::{FriendRow, InvitationRow, NewFriendship, StoreError};
+use crate::store::{FriendRow, InvitationRow, LocationRow, NewFriendship, OutboxRow, StoreError};
 
 /// The client's signature over the envelope the server will send.
 pub struct Signed<'a> {
@@ -134,10 +136,11 @@ async fn view(state: &AppState, row: InvitationRow) -> Result<InvitationView, Ap
 /// `POST /friends/invite`.
 pub async fn invite(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     handle: &str,
     signed: Signed<'_>,
 ) -> Result<InvitationView, AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
     let (me, key) = me(state, user_id).await?;
     let target = parse_handle(handle)?;
     state
@@ -196,9 +199,10 @@ pub async fn invite(
 /// their server and cached). Rate-limited per user: a remote handle makes us fetch.
 pub async fn resolve(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     handle: &str,
 ) -> Result<UserDocument, AppError> {
+    let user_id = caller.require(roles::SOCIAL_READ)?;
     let handle = parse_handle(handle)?;
     state
         .limiter
@@ -209,9 +213,10 @@ pub async fn resolve(
 
 pub async fn invitations(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     direction: Option<&str>,
 ) -> Result<Vec<InvitationView>, AppError> {
+    let user_id = caller.require(roles::SOCIAL_READ)?;
     let mut out = Vec::new();
     for row in state.store.list_invitations(user_id, direction).await? {
         out.push(view(state, row).await?);
@@ -243,10 +248,11 @@ async fn pending_incoming(
 /// inviter's keys from its validated document) and FRIEND_ACCEPT is queued.
 pub async fn accept(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     id: &str,
     signed: Signed<'_>,
 ) -> Result<(), AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
     let (me, key) = me(state, user_id).await?;
     let row = pending_incoming(state, user_id, id).await?;
     let envelope = signed_envelope(
@@ -315,10 +321,11 @@ async fn answer(
 /// `POST /friends/invitations/{id}/reject`.
 pub async fn reject(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     id: &str,
     signed: Signed<'_>,
 ) -> Result<(), AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
     let (me, key) = me(state, user_id).await?;
     let row = pending_incoming(state, user_id, id).await?;
     let envelope = signed_envelope(
@@ -333,7 +340,8 @@ pub async fn reject(
 }
 
 /// `DELETE /friends/invitations/{id}`: cancels one's own pending outgoing invitation.
-pub async fn cancel(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {
+pub async fn cancel(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
     let row = state
         .store
         .invitation(user_id, id)
@@ -353,7 +361,8 @@ pub async fn cancel(state: &AppState, user_id: &str, id: &str) -> Result<(), App
     Ok(())
 }
 
-pub async fn friends(state: &AppState, user_id: &str) -> Result<Vec<FriendRow>, AppError> {
+pub async fn friends(state: &AppState, caller: &Principal) -> Result<Vec<FriendRow>, AppError> {
+    let user_id = caller.require(roles::SOCIAL_READ)?;
     Ok(state.store.list_friends(user_id).await?)
 }
 
@@ -369,10 +378,11 @@ async fn friend(state: &AppState, user_id: &str, handle: &str) -> Result<FriendR
 /// `DELETE /friends/{handle}`: ends the friendship here and queues RELATIONSHIP_REVOKE.
 pub async fn remove(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     handle: &str,
     signed: Signed<'_>,
 ) -> Result<(), AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
     let (me, key) = me(state, user_id).await?;
     let friend = friend(state, user_id, handle).await?;
     let envelope = signed_envelope(
@@ -395,12 +405,13 @@ pub async fn remove(
 /// to a friend, with the payload the client signed. Returns the outbox id.
 pub async fn send(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     handle: &str,
     message_type: &str,
     payload: &serde_json::Value,
     signed: Signed<'_>,
 ) -> Result<String, AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
     let kind: MessageType = message_type
         .parse()
         .map_err(|_| AppError::validation("messageType", "unknown message type"))?;
@@ -427,4 +438,19 @@ pub async fn send(
         )));
     }
     outbox::enqueue(state, user_id, &envelope, None).await
+}
+
+/// `GET /friends/locations`: the newest sealed location each friend sent.
+pub async fn locations(state: &AppState, caller: &Principal) -> Result<Vec<LocationRow>, AppError> {
+    let user_id = caller.require(roles::LOCATION_SHARING)?;
+    Ok(state.store.locations(user_id).await?)
+}
+
+/// Outbox entries shown to their sender.
+pub const OUTBOX_PAGE: i64 = 100;
+
+/// `GET /federation/outbox`: the caller's outbound messages, newest first.
+pub async fn outbox(state: &AppState, caller: &Principal) -> Result<Vec<OutboxRow>, AppError> {
+    let user_id = caller.require(roles::SOCIAL_READ)?;
+    Ok(state.store.list_outbox(user_id, OUTBOX_PAGE).await?)
 }

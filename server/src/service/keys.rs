@@ -10,6 +10,8 @@ use parchment_core::rand_core::{OsRng, RngCore};
 
 use super::identity::check_signing_key;
 use super::rate_limit::{Limit, WRAP_SECRET_READ, WRAP_SECRET_ROTATE};
+use super::roles;
+use super::sessions::Principal;
 use super::{now_ms, AppState};
 use crate::error::AppError;
 use crate::store::{BlobInfoRow, BlobRow, Commit, CommitRefused, NewSlot, SlotRow};
@@ -61,26 +63,32 @@ fn invalid_envelope(field: &str, err: impl std::fmt::Display) -> AppError {
     }
 }
 
-pub async fn list_blobs(state: &AppState, user_id: &str) -> Result<Vec<BlobInfoRow>, AppError> {
+pub async fn list_blobs(
+    state: &AppState,
+    caller: &Principal,
+) -> Result<Vec<BlobInfoRow>, AppError> {
+    let user_id = caller.require(roles::LIBRARY_READ)?;
     Ok(state.store.blobs_of_user(user_id).await?)
 }
 
 pub async fn get_blob(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     blob_type: &str,
 ) -> Result<Option<BlobRow>, AppError> {
+    let user_id = caller.require(roles::LIBRARY_READ)?;
     check_blob_type(blob_type)?;
     Ok(state.store.blob(user_id, blob_type).await?)
 }
 
 pub async fn put_blob(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     blob_type: &str,
     encrypted_blob: &str,
     km_version: Option<i64>,
 ) -> Result<BlobRow, AppError> {
+    let user_id = caller.require(roles::LIBRARY_WRITE)?;
     check_blob_type(blob_type)?;
     check_envelope("encryptedBlob", encrypted_blob)?;
     if km_version.is_some_and(|v| v < 1) {
@@ -93,7 +101,12 @@ pub async fn put_blob(
         .ok_or_else(|| AppError::not_found("User"))
 }
 
-pub async fn delete_blob(state: &AppState, user_id: &str, blob_type: &str) -> Result<(), AppError> {
+pub async fn delete_blob(
+    state: &AppState,
+    caller: &Principal,
+    blob_type: &str,
+) -> Result<(), AppError> {
+    let user_id = caller.require(roles::LIBRARY_WRITE)?;
     check_blob_type(blob_type)?;
     if state.store.delete_blob(user_id, blob_type).await? {
         Ok(())

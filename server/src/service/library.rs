@@ -1,15 +1,18 @@
 //! The minimal collection store: ids and encrypted metadata (the commit rewrites it).
 
 use super::keys::check_envelope;
+use super::roles;
+use super::sessions::Principal;
 use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
 use crate::store::CollectionRow;
 
 pub async fn create(
     state: &AppState,
-    user_id: &str,
+    caller: &Principal,
     metadata: Option<&str>,
 ) -> Result<String, AppError> {
+    let user_id = caller.require(roles::LIBRARY_WRITE)?;
     if let Some(metadata) = metadata {
         check_envelope("metadataEncrypted", metadata)?;
     }
@@ -21,11 +24,13 @@ pub async fn create(
     Ok(id)
 }
 
-pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<CollectionRow>, AppError> {
+pub async fn list(state: &AppState, caller: &Principal) -> Result<Vec<CollectionRow>, AppError> {
+    let user_id = caller.require(roles::LIBRARY_READ)?;
     Ok(state.store.collections_of_user(user_id).await?)
 }
 
-pub async fn delete(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {
+pub async fn delete(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
+    let user_id = caller.require(roles::LIBRARY_WRITE)?;
     if state.store.delete_collection(user_id, id).await? {
         Ok(())
     } else {

@@ -23,6 +23,11 @@ pub const USERS_CREATE: &str = "users:create";
 pub const USERS_UPDATE: &str = "users:update";
 pub const ROLES_READ: &str = "roles:read";
 pub const PERMISSIONS_READ: &str = "permissions:read";
+pub const LIBRARY_READ: &str = "library:read";
+pub const LIBRARY_WRITE: &str = "library:write";
+pub const SOCIAL_READ: &str = "social:read";
+pub const SOCIAL_WRITE: &str = "social:write";
+pub const LOCATION_SHARING: &str = "location:sharing";
 
 pub const ADMIN: &str = "admin";
 pub const USER: &str = "user";
@@ -191,11 +196,14 @@ const ALPHA: &[&str] = &[
 ];
 
 pub const ROLES: &[Role] = &[
+    // The original grants `user` only the layer permissions yet lets it use blobs and
+    // friends through routes it checks loosely; here every route is checked, so `user`
+    // holds what its description promises: the basic set (own data, social features).
     Role {
         id: "user",
         name: "User",
         description: "Own data and social features",
-        permissions: Some(&["layers:read", "layers:write"]),
+        permissions: Some(BASIC),
         inherits: None,
     },
     Role {

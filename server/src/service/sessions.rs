@@ -1,7 +1,7 @@
 //! Sessions: opaque random tokens, stored only as a SHA-256 digest, sliding expiry.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{now_ms, secrets, AppState};
@@ -22,6 +22,36 @@ pub struct Principal {
     pub user_id: String,
     /// The token came from the cookie (not a bearer header).
     pub via_cookie: bool,
+    /// The caller's roles and what they grant, read with the session.
+    pub grants: Arc<Grants>,
+}
+
+/// A user's roles and the permissions they add up to (api.md §2).
+#[derive(Debug, Default)]
+pub struct Grants {
+    pub roles: Vec<String>,
+    pub permissions: BTreeSet<&'static str>,
+}
+
+impl Grants {
+    pub fn of(roles: Vec<String>) -> Grants {
+        Grants {
+            permissions: super::roles::permissions_of(&roles),
+            roles,
+        }
+    }
+}
+
+impl Principal {
+    /// The one permission check of an operation (403 without it), made by the service
+    /// that performs it.
+    pub fn require(&self, permission: &'static str) -> Result<&str, AppError> {
+        if self.grants.permissions.contains(permission) {
+            Ok(&self.user_id)
+        } else {
+            Err(AppError::Forbidden("You don't have permission".into()))
+        }
+    }
 }
 
 /// Result of looking a token up.
@@ -42,7 +72,13 @@ pub struct Created {
 /// default; 0 turns the memo off).
 pub struct SessionCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (SessionLookup, Instant)>>,
+    entries: Mutex<HashMap<String, (Cached, Instant)>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    session: SessionLookup,
+    grants: Arc<Grants>,
 }
 
 /// Past this many entries the memo starts over (it only saves queries, never decides).
@@ -56,7 +92,7 @@ impl SessionCache {
         }
     }
 
-    fn get(&self, token_hash: &str) -> Option<SessionLookup> {
+    fn get(&self, token_hash: &str) -> Option<Cached> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -65,7 +101,7 @@ impl SessionCache {
         (at.elapsed() < self.ttl).then(|| found.clone())
     }
 
-    fn put(&self, token_hash: String, found: SessionLookup) {
+    fn put(&self, token_hash: String, found: Cached) {
         if self.ttl.is_zero() {
             return;
         }
@@ -80,8 +116,8 @@ impl SessionCache {
     /// Forgets sessions of `user_id` (all of them, or only `session_id`).
     fn forget(&self, user_id: &str, session_id: Option<&str>) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, (s, _)| {
-                s.user_id != user_id || session_id.is_some_and(|id| id != s.id)
+            entries.retain(|_, (c, _)| {
+                c.session.user_id != user_id || session_id.is_some_and(|id| id != c.session.id)
             });
         }
     }
@@ -132,10 +168,15 @@ pub async fn resolve(
         return Ok(None);
     }
     let hash = token_hash(token);
-    let found = match state.session_cache.get(&hash) {
+    let Cached { session, grants } = match state.session_cache.get(&hash) {
         Some(found) => found,
         None => match state.store.session_by_token_hash(&hash).await? {
-            Some(found) => {
+            Some(session) => {
+                let roles = state.store.user_roles(&session.user_id).await?;
+                let found = Cached {
+                    session,
+                    grants: Arc::new(Grants::of(roles)),
+                };
                 state.session_cache.put(hash.clone(), found.clone());
                 found
             }
@@ -143,26 +184,34 @@ pub async fn resolve(
         },
     };
     let now = now_ms();
-    if found.expires_at <= now {
+    if session.expires_at <= now {
         return Ok(None);
     }
-    let refreshed = found.expires_at - now < REFRESH_BELOW_MS;
-    if refreshed {
+    let refreshed = session.expires_at - now < REFRESH_BELOW_MS;
+    let session = if refreshed {
         let expires_at = now + SESSION_TTL_MS;
-        state.store.extend_session(&found.id, expires_at).await?;
+        state.store.extend_session(&session.id, expires_at).await?;
+        let session = SessionLookup {
+            expires_at,
+            ..session
+        };
         state.session_cache.put(
             hash,
-            SessionLookup {
-                expires_at,
-                ..found.clone()
+            Cached {
+                session: session.clone(),
+                grants: grants.clone(),
             },
         );
-    }
+        session
+    } else {
+        session
+    };
     Ok(Some(Resolved {
         principal: Principal {
-            session_id: found.id,
-            user_id: found.user_id,
+            session_id: session.id,
+            user_id: session.user_id,
             via_cookie,
+            grants,
         },
         refreshed,
     }))

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::roles::{self, Role};
+use super::sessions::Principal;
 use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
 use crate::store::{
@@ -125,11 +126,12 @@ pub async fn create(
 /// hold themselves.
 pub async fn invite(
     state: &AppState,
-    inviter_roles: &[String],
+    inviter: &Principal,
     input: CreateUser<'_>,
 ) -> Result<(UserRow, Vec<&'static Role>), AppError> {
-    let inviter_permissions = roles::permissions_of(inviter_roles);
-    if !inviter_permissions.contains(roles::USERS_UPDATE) {
+    inviter.require(roles::USERS_CREATE)?;
+    let inviter_roles = &inviter.grants.roles;
+    if !inviter.grants.permissions.contains(roles::USERS_UPDATE) {
         let allowed = |r: &String| r == roles::USER || inviter_roles.contains(r);
         if !input.roles.iter().all(allowed) {
             return Err(AppError::Forbidden(
@@ -145,7 +147,13 @@ pub struct UserPage {
     pub total: i64,
 }
 
-pub async fn list(state: &AppState, page: u32, limit: u32) -> Result<UserPage, AppError> {
+pub async fn list(
+    state: &AppState,
+    caller: &Principal,
+    page: u32,
+    limit: u32,
+) -> Result<UserPage, AppError> {
+    caller.require(roles::USERS_READ)?;
     if page == 0 {
         return Err(AppError::validation("page", "must be at least 1"));
     }
@@ -169,6 +177,18 @@ pub async fn list(state: &AppState, page: u32, limit: u32) -> Result<UserPage, A
         })
         .collect();
     Ok(UserPage { users, total })
+}
+
+/// `GET /users/roles`.
+pub fn all_roles(caller: &Principal) -> Result<&'static [Role], AppError> {
+    caller.require(roles::ROLES_READ)?;
+    Ok(roles::ROLES)
+}
+
+/// `GET /users/permissions`.
+pub fn all_permissions(caller: &Principal) -> Result<&'static [roles::Permission], AppError> {
+    caller.require(roles::PERMISSIONS_READ)?;
+    Ok(roles::PERMISSIONS)
 }
 
 pub async fn get(state: &AppState, user_id: &str) -> Result<UserRow, AppError> {
