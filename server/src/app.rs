@@ -469,6 +469,7 @@ async fn housekeeping(state: AppState) {
                     now - crate::service::federation::TRANSPORT_NONCE_TTL_MS,
                     now - state.settings.federation_max_age_ms
                         - crate::service::federation::TRANSPORT_NONCE_TTL_MS,
+                    now - crate::federation::outbox::RETENTION_MS,
                 )
                 .await?;
             state.store.expire_invitations(now).await

@@ -25,6 +25,7 @@ db_tests!(
     changed_server_key_is_refused_until_unpinned,
     local_friends_reject_and_cancel,
     concurrent_deliveries_are_applied_or_refused_each_alone,
+    shares_are_rate_limited_per_user,
 );
 
 /// alice@A invites bob@B and bob accepts; returns when both see the friendship.
@@ -802,4 +803,48 @@ async fn bench_inbox(db: Db) {
         a.count("SELECT COUNT(*) FROM incoming_shares").await,
         n as i64
     );
+}
+
+/// A user's RESOURCE_SHAREs are capped per minute (each is a row at the friend's server):
+/// the 61st is 429 and queues nothing; other messages have their own, larger budget.
+async fn shares_are_rate_limited_per_user(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&a, &alice, &b, &bob).await;
+    common::fresh_rate_window(60).await;
+    let path = format!("/friends/{}/messages", bob.handle);
+    for i in 0..60 {
+        let body = send_body(
+            MessageType::ResourceShare,
+            &alice,
+            &bob.handle,
+            share_payload(i),
+        );
+        a.call("POST", &path, &alice, Some(body)).await.ok();
+    }
+    let queued = a.count("SELECT COUNT(*) FROM federation_outbox").await;
+    let body = send_body(
+        MessageType::ResourceShare,
+        &alice,
+        &bob.handle,
+        share_payload(60),
+    );
+    expect(
+        a.call("POST", &path, &alice, Some(body)).await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_outbox").await,
+        queued
+    );
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location_payload(&bob, "1,1", now_ms()),
+    );
+    a.call("POST", &path, &alice, Some(body)).await.ok();
 }

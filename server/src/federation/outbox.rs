@@ -16,6 +16,11 @@ use crate::error::AppError;
 use crate::service::{federation as service, now_ms, AppState};
 use crate::store::{NewOutboxRow, OutboxRow};
 
+/// Delivered and failed messages are kept this long for their sender to see
+/// (`GET /federation/outbox`, an invitation's delivery state), then deleted: as long as an
+/// invitation can stay pending.
+pub const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// A claimed row is someone else's for this long (a worker that died frees it after).
 const LEASE_MS: i64 = 60 * 1000;
 const FIRST_RETRY_MS: i64 = 1000;

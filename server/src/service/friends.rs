@@ -12,7 +12,7 @@ use parchment_core::timestamp;
 use parchment_core::federation::discovery::UserDocument;
 
 use super::federation::{self as fed, INVITATION_TTL_MS, TRANSPORT_WINDOW_MS};
-use super::rate_limit::FRIEND_LOOKUP_PER_USER;
+use super::rate_limit::{FRIEND_LOOKUP_PER_USER, FRIEND_MESSAGES_PER_USER, FRIEND_SHARES_PER_USER};
 use super::roles;
 use super::sessions::Principal;
 use super::{now_ms, AppState};
@@ -423,6 +423,17 @@ pub async fn send(
             "messageType",
             "must be LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE",
         ));
+    }
+    let now = now_ms();
+    state
+        .limiter
+        .check(FRIEND_MESSAGES_PER_USER, user_id, now)
+        .await?;
+    if kind == MessageType::ResourceShare {
+        state
+            .limiter
+            .check(FRIEND_SHARES_PER_USER, user_id, now)
+            .await?;
     }
     let payload = match canonical::Value::from(payload) {
         canonical::Value::Object(o) => o,

@@ -7,6 +7,9 @@ use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
 use crate::store::CollectionRow;
 
+/// Collections per account (documented in the API).
+pub const MAX_COLLECTIONS: i64 = 1000;
+
 pub async fn create(
     state: &AppState,
     caller: &Principal,
@@ -15,6 +18,14 @@ pub async fn create(
     let user_id = caller.require(roles::LIBRARY_WRITE)?;
     if let Some(metadata) = metadata {
         check_envelope("metadataEncrypted", metadata)?;
+    }
+    // Counted before the insert: racing creates can pass together, a soft cap by the
+    // number in flight.
+    if state.store.collection_count(user_id).await? >= MAX_COLLECTIONS {
+        return Err(AppError::BadRequest {
+            code: "too_many_collections",
+            message: format!("at most {MAX_COLLECTIONS} collections per account"),
+        });
     }
     let id = secrets::random_id();
     state

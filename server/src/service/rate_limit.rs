@@ -91,6 +91,20 @@ pub const FRIEND_LOOKUP_PER_USER: Limit = Limit {
     window_secs: 60,
 };
 
+/// Messages a user sends to friends (`POST /friends/{handle}/messages`): live location to
+/// 50 friends every 15 s fits; a script flooding peers through our outbox does not.
+pub const FRIEND_MESSAGES_PER_USER: Limit = Limit {
+    name: "friend-messages-user",
+    limit: 600,
+    window_secs: 60,
+};
+/// Of those, RESOURCE_SHARE (each one is a row at the friend's server).
+pub const FRIEND_SHARES_PER_USER: Limit = Limit {
+    name: "friend-shares-user",
+    limit: 60,
+    window_secs: 60,
+};
+
 /// Discovery documents (`/.well-known/parchment-server`, `/.well-known/user/*`) per client
 /// address (federation.md §10).
 pub const FEDERATION_WELL_KNOWN_PER_IP: Limit = Limit {

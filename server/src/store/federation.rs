@@ -127,12 +127,21 @@ impl Store {
         Ok(())
     }
 
-    /// Drops replay memory older than its window.
+    /// Drops replay memory older than its window, and finished outbox rows last touched
+    /// before `outbox_before`.
     pub async fn prune_federation(
         &self,
         transport_before: i64,
         message_before: i64,
+        outbox_before: i64,
     ) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM federation_outbox WHERE status IN ('delivered', 'failed') \
+             AND updated_at < $1",
+        )
+        .bind(outbox_before)
+        .execute(self.writer())
+        .await?;
         sqlx::query("DELETE FROM federation_nonces WHERE created_at < $1")
             .bind(transport_before)
             .execute(self.writer())

@@ -87,6 +87,14 @@ impl Store {
         Ok(())
     }
 
+    pub async fn collection_count(&self, user_id: &str) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM collections WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(self.reader())
+            .await?;
+        Ok(n)
+    }
+
     pub async fn collections_of_user(&self, user_id: &str) -> StoreResult<Vec<CollectionRow>> {
         Ok(sqlx::query_as(
             "SELECT id, metadata_encrypted, metadata_key_version, created_at, updated_at \

@@ -1,0 +1,78 @@
+//! Tables a user or a peer could grow without bound are bounded: finished outbox rows are
+//! pruned after their retention, collections per account are capped.
+
+mod common;
+
+use common::{Db, TestServer};
+use parchment_server::federation::outbox::RETENTION_MS;
+use parchment_server::service::library::MAX_COLLECTIONS;
+use serde_json::json;
+
+db_tests!(
+    finished_outbox_rows_are_pruned_after_retention,
+    collections_per_account_are_capped
+);
+
+async fn finished_outbox_rows_are_pruned_after_retention(db: Db) {
+    let s = TestServer::start(db).await;
+    let (id, _) = s.user("ada@example.com", "user").await;
+    let now = 10 * RETENTION_MS;
+    let old = now - RETENTION_MS - 1;
+    let fresh = now - RETENTION_MS + 1;
+    let rows = [
+        ("delivered-old", "delivered", old),
+        ("failed-old", "failed", old),
+        ("pending-old", "pending", old),
+        ("delivered-fresh", "delivered", fresh),
+    ];
+    for (row_id, status, at) in rows {
+        s.sql(&format!(
+            "INSERT INTO federation_outbox (id, user_id, message_type, to_handle, peer_host, \
+             body, status, next_attempt_at, created_at, updated_at) VALUES ('{row_id}', '{id}', \
+             'FRIEND_INVITE', 'bob@b.example', 'b.example', '{{}}', '{status}', {at}, {at}, {at})"
+        ))
+        .await;
+    }
+    s.store
+        .prune_federation(0, 0, now - RETENTION_MS)
+        .await
+        .expect("prune");
+    let left = s
+        .sql_i64(
+            "SELECT COUNT(*) FROM federation_outbox WHERE id IN ('pending-old', 'delivered-fresh')",
+        )
+        .await;
+    assert_eq!(
+        left, 2,
+        "a pending row is never pruned; a fresh one is kept"
+    );
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM federation_outbox").await, 2);
+    s.stop().await;
+}
+
+async fn collections_per_account_are_capped(db: Db) {
+    let s = TestServer::start(db).await;
+    let (id, token) = s.user("ada@example.com", "user").await;
+    let rows: Vec<String> = (1..MAX_COLLECTIONS)
+        .map(|i| format!("('c{i}', '{id}', 0, 0)"))
+        .collect();
+    s.sql(&format!(
+        "INSERT INTO collections (id, user_id, created_at, updated_at) VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+    s.post("/library/collections", Some(&token), json!({}))
+        .await
+        .expect(201);
+    s.post("/library/collections", Some(&token), json!({}))
+        .await
+        .expect_error(400, "too_many_collections");
+    assert_eq!(
+        s.sql_i64(&format!(
+            "SELECT COUNT(*) FROM collections WHERE user_id = '{id}'"
+        ))
+        .await,
+        MAX_COLLECTIONS
+    );
+    s.stop().await;
+}
