@@ -84,6 +84,17 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
 
 /// Resolves configuration into the shared state (mailer, passkeys, server key).
 pub fn build_state(store: Store, args: &ServeArgs, data_dir: &Path) -> anyhow::Result<AppState> {
+    let federation = crate::federation::Client::new(args.federation_allow_http)?;
+    build_state_with(store, args, data_dir, federation)
+}
+
+/// [`build_state`] with a given outbound client (tests inject its name resolver).
+pub fn build_state_with(
+    store: Store,
+    args: &ServeArgs,
+    data_dir: &Path,
+    federation: crate::federation::Client,
+) -> anyhow::Result<AppState> {
     let mailer = Mailer::new(
         args.smtp_url.as_deref(),
         args.mail_from.as_deref(),
@@ -111,7 +122,7 @@ pub fn build_state(store: Store, args: &ServeArgs, data_dir: &Path) -> anyhow::R
         mailer,
         server_key,
         session_cache: SessionCache::new(Duration::from_millis(args.session_cache_ms)),
-        federation: crate::federation::Client::new(args.federation_allow_http)?,
+        federation,
         outbox_wake: tokio::sync::Notify::new(),
     }))
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use parchment_core::federation::request::{
     HEADER_NONCE, HEADER_PROTOCOL_VERSION, HEADER_SERVER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP,
 };
 use parchment_core::timestamp::format_millis;
+use parchment_server::federation::address_policy::{HostLookup, LookupFuture};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -89,8 +91,31 @@ fn rss_mb() -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// Names of the test's own: one resolving to loopback, one to a private and a loopback
+/// address (an attacker's DNS can answer anything).
+struct TestLookup;
+
+impl HostLookup for TestLookup {
+    fn lookup(&self, host: &str) -> LookupFuture {
+        let answer: Vec<IpAddr> = match host {
+            "loopback.example" => vec![[127, 0, 0, 1].into()],
+            "mixed.example" => vec![[10, 0, 0, 5].into(), [127, 0, 0, 1].into()],
+            _ => Vec::new(),
+        };
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
 async fn internal_addresses_get_no_connection(db: Db) {
-    let s = TestServer::start(db).await; // https only: the production policy
+    // https only: the production policy.
+    let s = TestServer::start_with(
+        db,
+        Options {
+            lookup: Some(Arc::new(TestLookup)),
+            ..Options::default()
+        },
+    )
+    .await;
     let (port, connections) = listener(10).await;
     let (_, token) = s.user("ada@example.com", "user").await;
     for host in [
@@ -101,6 +126,8 @@ async fn internal_addresses_get_no_connection(db: Db) {
         format!("0x7f000001:{port}"),
         "10.0.0.1".to_owned(),
         "169.254.169.254".to_owned(),
+        format!("loopback.example:{port}"),
+        format!("mixed.example:{port}"),
     ] {
         let status = inbox(s.http.clone(), s.url("/federation/inbox"), host.clone()).await;
         assert!(
@@ -137,6 +164,29 @@ async fn internal_addresses_get_no_connection(db: Db) {
         "no connection may reach the listener"
     );
     s.stop().await;
+
+    // Control: the same injected name does reach the listener where loopback is allowed
+    // (--federation-allow-http), so the zero above is the policy's doing.
+    let open = TestServer::start_with(
+        db,
+        Options {
+            lookup: Some(Arc::new(TestLookup)),
+            federation_allow_http: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, token) = open.user("ada@example.com", "user").await;
+    let handle: String =
+        url::form_urlencoded::byte_serialize(format!("bob@loopback.example:{port}").as_bytes())
+            .collect();
+    open.get(&format!("/friends/resolve/{handle}"), Some(&token))
+        .await;
+    assert!(
+        connections.load(Ordering::SeqCst) > 0,
+        "the control reached the listener"
+    );
+    open.stop().await;
 }
 
 async fn huge_manifests_are_not_buffered(db: Db) {

@@ -63,6 +63,9 @@ pub struct Options {
     pub https_public_url: bool,
     /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The outbound client's name resolver (default: the system's).
+    pub lookup:
+        Option<std::sync::Arc<dyn parchment_server::federation::address_policy::HostLookup>>,
 }
 
 impl Default for Options {
@@ -76,6 +79,7 @@ impl Default for Options {
             web_dir: None,
             https_public_url: false,
             trusted_proxies: Vec::new(),
+            lookup: None,
         }
     }
 }
@@ -152,7 +156,18 @@ impl TestServer {
         args.max_body_bytes = options.max_body_bytes;
         args.session_cache_ms = options.session_cache_ms;
         args.federation_allow_http = options.federation_allow_http;
-        let state = app::build_state(store.clone(), &args, dir.path()).expect("state");
+        let state = match options.lookup.clone() {
+            Some(lookup) => {
+                let client = parchment_server::federation::Client::with_lookup(
+                    options.federation_allow_http,
+                    lookup,
+                )
+                .expect("client");
+                app::build_state_with(store.clone(), &args, dir.path(), client)
+            }
+            None => app::build_state(store.clone(), &args, dir.path()),
+        }
+        .expect("state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app::serve(bound, state, &args, async {
