@@ -17,6 +17,7 @@ use poem_openapi::OpenApiService;
 use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
+use crate::allowed_methods::AllowedMethods;
 use crate::api::auth::AuthApi;
 use crate::api::federation::FederationApi;
 use crate::api::friends::FriendsApi;
@@ -27,7 +28,7 @@ use crate::api::revocations::RevocationsApi;
 use crate::api::users::UsersApi;
 use crate::api::ClientIp;
 use crate::config::ServeArgs;
-use crate::error::ApiError;
+use crate::error::{ApiError, AppError};
 use crate::security_headers::{self, Surface};
 use crate::service::mail::Mailer;
 use crate::service::passkeys::build_webauthn;
@@ -35,6 +36,7 @@ use crate::service::rate_limit::RateLimiter;
 use crate::service::sessions::{self, SessionCache, SESSION_COOKIE};
 use crate::service::{now_ms, AppState, Inner, Settings};
 use crate::store::Store;
+use crate::strict_json::StrictJson;
 
 /// Path prefixes the API owns; everything else is the web app (when configured).
 pub const API_PREFIXES: &[&str] = &[
@@ -173,7 +175,14 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
     let service = openapi_service();
     let docs = service.swagger_ui();
     let spec = service.spec_endpoint();
-    let api = Arc::new(service.into_endpoint());
+    // `/users/` is `/users`: the published examples call the API with a trailing slash.
+    let api = Arc::new(
+        service
+            .into_endpoint()
+            .with(poem::middleware::NormalizePath::new(
+                poem::middleware::TrailingSlash::Trim,
+            )),
+    );
     let mut route = Route::new();
     for prefix in API_PREFIXES {
         route = route.nest_no_strip(*prefix, api.clone());
@@ -187,7 +196,10 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
                 .fallback_to_index(),
         );
     }
+    let spec_text = openapi_service().spec();
     let edge = Edge {
+        allowed: AllowedMethods::from_spec(&spec_text),
+        strict: StrictJson::from_spec(&spec_text),
         state: state.clone(),
         max_body: args.max_body_bytes,
         timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
@@ -205,6 +217,8 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
 
 struct Edge {
     state: AppState,
+    allowed: AllowedMethods,
+    strict: StrictJson,
     max_body: usize,
     timeout: Duration,
 }
@@ -219,6 +233,7 @@ impl Edge {
             client = %ip,
         );
         let surface = Surface::of(req.uri().path(), API_PREFIXES);
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         async move {
             let started = std::time::Instant::now();
             req.extensions_mut().insert(ClientIp(ip));
@@ -245,7 +260,7 @@ impl Edge {
                 }
                 Err(err) => err.into_response(),
             };
-            let mut response = response;
+            let mut response = self.method_not_allowed(&method, &path, response);
             security_headers::apply(
                 response.headers_mut(),
                 surface,
@@ -264,10 +279,31 @@ impl Edge {
         .await
     }
 
+    /// A path the API serves, asked with a method it does not answer: 405 with `Allow`
+    /// (the router says 404 or 405 without naming the methods).
+    fn method_not_allowed(&self, method: &Method, path: &str, response: Response) -> Response {
+        let status = response.status();
+        if status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED {
+            return response;
+        }
+        let Some(allow) = self.allowed.allow(path) else {
+            return response;
+        };
+        if allow.split(", ").any(|m| m == method.as_str()) {
+            return response; // the operation itself answered 404
+        }
+        let mut response = ApiError::method_not_allowed().into_response();
+        if let Ok(value) = allow.parse() {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        response
+    }
+
     /// Body limit and session resolution. Returns a cookie to re-issue when a cookie
     /// session was extended.
     async fn prepare(&self, req: &mut Request) -> Result<Option<String>, ApiError> {
         self.limit_body(req).await?;
+        self.check_json_types(req).await?;
         let Some((token, via_cookie)) = session_token(req, &self.state.settings) else {
             return Ok(None);
         };
@@ -281,6 +317,36 @@ impl Edge {
             .then(|| sessions::cookie_header(&self.state, &token, sessions::SESSION_TTL_MS / 1000));
         req.extensions_mut().insert(resolved.principal);
         Ok(refresh)
+    }
+
+    /// A JSON body whose values have other JSON types than the document declares is 422
+    /// (see `strict_json`). The body is read here (within the limit just checked) and put
+    /// back for the handler.
+    async fn check_json_types(&self, req: &mut Request) -> Result<(), ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json || !self.strict.has_schema(req.method(), req.uri().path()) {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        req.take_body()
+            .into_async_read()
+            .take(self.max_body as u64 + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, e.to_string()))?;
+        if buf.len() > self.max_body {
+            return Err(ApiError::from_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                String::new(),
+            ));
+        }
+        let checked = self.strict.check(req.method(), req.uri().path(), &buf);
+        req.set_body(Body::from(buf));
+        checked.map_err(|message| ApiError::from(AppError::Validation { message }))
     }
 
     /// Rejects bodies over the limit: by `Content-Length`, or by reading a chunked body up

@@ -179,6 +179,19 @@ impl From<AppError> for ApiError {
 }
 
 impl ApiError {
+    /// 405 in the shared error shape (the caller adds `Allow`). Not an operation's
+    /// documented answer, so built here rather than as a variant.
+    pub fn method_not_allowed() -> poem::Response {
+        let body = ErrorBody::new(
+            "method_not_allowed",
+            "This endpoint does not accept this method; see the Allow header",
+        );
+        poem::Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .content_type("application/json; charset=utf-8")
+            .body(serde_json::json!({ "code": body.0.code, "message": body.0.message }).to_string())
+    }
+
     /// Extractor failures (bad JSON, missing field, no session) in our shape.
     fn from_request_error(err: poem::Error) -> ApiError {
         Self::from_status(err.status(), err.to_string())

@@ -220,10 +220,11 @@ async fn create_user_validation(db: Db) {
             400,
             "invalid_role",
         ),
+        // The seed's single `role` is checked like `roles`.
         (
-            json!({ "email": "x@example.com", "role": "admin" }),
-            422,
-            "validation_failed",
+            json!({ "email": "x@example.com", "role": "wizard" }),
+            400,
+            "invalid_role",
         ),
         (json!({ "email": 5 }), 422, "validation_failed"),
     ] {

@@ -360,7 +360,7 @@ impl AuthApi {
     }
 
     /// End one of the caller's sessions (404 when it is not theirs).
-    #[oai(path = "/auth/sessions/:session_id", method = "delete")]
+    #[oai(path = "/auth/sessions/:sessionId", method = "delete")]
     async fn delete_session(
         &self,
         state: Data<&AppState>,

@@ -225,7 +225,7 @@ impl KeysApi {
     }
 
     /// One blob, or 204 when the caller has none of this type.
-    #[oai(path = "/users/me/blobs/:blob_type", method = "get")]
+    #[oai(path = "/users/me/blobs/:type", method = "get")]
     async fn get_blob(
         &self,
         state: Data<&AppState>,
@@ -243,7 +243,7 @@ impl KeysApi {
 
     /// Store (replace) one blob. A malformed envelope, bad type or oversized blob is 400 and
     /// nothing is written.
-    #[oai(path = "/users/me/blobs/:blob_type", method = "put")]
+    #[oai(path = "/users/me/blobs/:type", method = "put")]
     async fn put_blob(
         &self,
         state: Data<&AppState>,
@@ -263,7 +263,7 @@ impl KeysApi {
     }
 
     /// Delete one blob (404 when absent).
-    #[oai(path = "/users/me/blobs/:blob_type", method = "delete")]
+    #[oai(path = "/users/me/blobs/:type", method = "delete")]
     async fn delete_blob(
         &self,
         state: Data<&AppState>,
@@ -341,7 +341,7 @@ impl KeysApi {
     }
 
     /// Delete a slot (404 when absent).
-    #[oai(path = "/users/me/wrapped-keys/:credential_id", method = "delete")]
+    #[oai(path = "/users/me/wrapped-keys/:credentialId", method = "delete")]
     async fn delete_slot(
         &self,
         state: Data<&AppState>,
@@ -353,7 +353,7 @@ impl KeysApi {
     }
 
     /// Record that a slot was used to unlock (404 when absent).
-    #[oai(path = "/users/me/wrapped-keys/:credential_id/used", method = "post")]
+    #[oai(path = "/users/me/wrapped-keys/:credentialId/used", method = "post")]
     async fn slot_used(
         &self,
         state: Data<&AppState>,

@@ -129,6 +129,8 @@ pub struct NewUser {
     /// Role ids; `["user"]` when absent or empty. Without `users:update` only `user` and
     /// roles the inviter holds are allowed.
     pub roles: Option<Vec<String>>,
+    /// One role id, as the published API documents it (`"role": "user"`); joins `roles`.
+    pub role: Option<String>,
 }
 
 impl poem_openapi::types::Example for NewUser {
@@ -139,6 +141,7 @@ impl poem_openapi::types::Example for NewUser {
             last_name: Some("Lovelace".into()),
             picture: None,
             roles: Some(vec!["user".into()]),
+            role: None,
         }
     }
 }
@@ -294,7 +297,7 @@ impl UsersApi {
                 first_name: body.first_name.as_deref(),
                 last_name: body.last_name.as_deref(),
                 picture: body.picture.as_deref(),
-                roles: body.roles.unwrap_or_default(),
+                roles: body.roles.into_iter().flatten().chain(body.role).collect(),
             },
         )
         .await?;
