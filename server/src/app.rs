@@ -59,6 +59,11 @@ pub type Api = (
     RevocationsApi,
 );
 
+/// The published document: poem-openapi's, completed (see `openapi_document`).
+pub fn openapi_document() -> String {
+    crate::openapi_document::complete(&openapi_service().spec())
+}
+
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
@@ -173,8 +178,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// The whole HTTP application.
 pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Response> {
     let service = openapi_service();
-    let docs = service.swagger_ui();
-    let spec = service.spec_endpoint();
+    let document = openapi_document();
+    // Swagger UI embeds the document: swap poem's for the completed one.
+    let docs_html = service
+        .swagger_ui_html()
+        .replace(&service.spec(), &document);
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone()));
+    let spec_body = document.clone();
+    let spec = poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json")
+            .body(spec_body.clone())
+    });
     // `/users/` is `/users`: the published examples call the API with a trailing slash.
     let api = Arc::new(
         service
@@ -196,7 +211,7 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
                 .fallback_to_index(),
         );
     }
-    let spec_text = openapi_service().spec();
+    let spec_text = document;
     let edge = Edge {
         allowed: AllowedMethods::from_spec(&spec_text),
         strict: StrictJson::from_spec(&spec_text),

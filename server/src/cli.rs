@@ -31,10 +31,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Openapi { html } => {
             let service = app::openapi_service();
+            let document = app::openapi_document();
             if html {
-                println!("{}", service.swagger_ui_html());
+                println!(
+                    "{}",
+                    service
+                        .swagger_ui_html()
+                        .replace(&service.spec(), &document)
+                );
             } else {
-                println!("{}", service.spec());
+                println!("{document}");
             }
             Ok(())
         }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod federation;
+pub mod openapi_document;
 pub mod route_template;
 pub mod security_headers;
 pub mod service;

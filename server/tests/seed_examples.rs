@@ -19,6 +19,67 @@ use serde_json::{json, Value};
 
 db_tests!(every_seed_example_works_as_written);
 
+/// The description sentences and tags the document takes from the seeds are the seeds'
+/// own: each page's `<title>\n\n<sentence>\n\n<METHOD>\n<path>` block, under its section.
+#[test]
+fn seed_operations_match_the_seed_pages() {
+    use parchment_server::openapi_document::SEED_OPERATIONS;
+    let mut published = Vec::new();
+    for file in seed_files() {
+        let text = std::fs::read_to_string(&file).expect("seed page");
+        let paragraphs: Vec<&str> = text.split("\n\n").map(str::trim).collect();
+        let mut section = "";
+        for (i, paragraph) in paragraphs.iter().enumerate() {
+            if matches!(*paragraph, "Users" | "Federation") {
+                section = paragraph;
+            }
+            let mut lines = paragraph.lines();
+            let (Some(method), Some(path), None) = (lines.next(), lines.next(), lines.next())
+            else {
+                continue;
+            };
+            if !matches!(method, "GET" | "POST" | "PUT" | "PATCH" | "DELETE")
+                || !path.starts_with('/')
+            {
+                continue;
+            }
+            let entry = (
+                method.to_ascii_lowercase(),
+                path.to_owned(),
+                section.to_owned(),
+                paragraphs[i - 1].to_owned(),
+            );
+            // The laid-out pages (000, 002) come first; the flattened copies lose sections.
+            if !published
+                .iter()
+                .any(|(m, p, _, _): &(String, String, String, String)| {
+                    *m == entry.0 && *p == entry.1
+                })
+            {
+                published.push(entry);
+            }
+        }
+    }
+    let mut ours: Vec<_> = SEED_OPERATIONS
+        .iter()
+        .map(|(m, p, t, d)| (m.to_string(), p.to_string(), t.to_string(), d.to_string()))
+        .collect();
+    published.sort();
+    ours.sort();
+    assert_eq!(ours, published);
+}
+
+fn seed_files() -> Vec<PathBuf> {
+    let dir = seeds_dir();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    files
+}
+
 fn seeds_dir() -> PathBuf {
     match std::env::var_os("PARCHMENT_SEEDS_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -29,14 +90,7 @@ fn seeds_dir() -> PathBuf {
 /// (method, path) → the JSON body of its curl sample, from every seed page.
 fn seed_requests() -> BTreeMap<(String, String), Option<Value>> {
     let mut found = BTreeMap::new();
-    let dir = seeds_dir();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    for file in files {
+    for file in seed_files() {
         let text = std::fs::read_to_string(&file).expect("seed page");
         let mut rest = text.as_str();
         while let Some(at) = rest.find("curl -X ") {
