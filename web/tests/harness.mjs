@@ -205,7 +205,8 @@ export async function newDevice(browser, { width = 1100, height = 900, mobile = 
 export async function shot(page, name) {
   mkdirSync(RESULTS, { recursive: true })
   // A sticky header lands mid-page in a full-page capture: pin it to the top for the picture.
-  await page.addStyleTag({ content: '.topbar { position: static !important; }' })
+  // Through the CSSOM: the server's CSP (style-src 'self') refuses an injected <style> tag.
+  await page.evaluate(() => document.querySelectorAll('.topbar').forEach((el) => el.style.setProperty('position', 'static', 'important')))
   await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage: true })
 }
 
@@ -267,7 +268,13 @@ export async function apiFromPage(page, method, path, body) {
 /** A fixture for one spec: one server and one browser, cleaned up after. */
 export async function fixture() {
   const server = await startServer()
-  const browser = await launch()
+  let browser
+  try {
+    browser = await launch()
+  } catch (e) {
+    await server.stop()
+    throw e
+  }
   return {
     server,
     browser,
