@@ -129,7 +129,8 @@ pub struct ServeArgs {
     /// Write each mail as a file here instead of sending it (development, tests).
     #[arg(long, env = "PARCHMENT_MAIL_DIR")]
     pub mail_dir: Option<PathBuf>,
-    /// Allow plain-HTTP federation peers (loopback testing only).
+    /// Allow plain-HTTP federation peers and loopback addresses (local testing only: never on a
+    /// server the internet reaches, it lets peers make this server fetch from localhost).
     #[arg(long, env = "PARCHMENT_FEDERATION_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub federation_allow_http: bool,
     /// How long an outbound federation message is retried, and how long a received v2

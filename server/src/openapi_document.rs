@@ -118,6 +118,8 @@ pub fn complete(document: &str) -> String {
     add_operation_ids_and_seed_text(&mut doc);
     make_optional_members_nullable(&mut doc);
     describe_inbox_body(&mut doc);
+    close_request_schemas(&mut doc);
+    name_the_choices(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
@@ -203,6 +205,128 @@ fn nullable_members(schema: &mut Value) {
         } else if let Some(object) = property.as_object_mut() {
             object.insert("nullable".into(), json!(true));
         }
+    }
+}
+
+/// Request bodies refuse unknown members (`deny_unknown_fields`): say so. The inbox's
+/// envelopes are the exception (extra members are dropped before the body hash).
+fn close_request_schemas(doc: &mut Value) {
+    let mut pending: Vec<String> = Vec::new();
+    for operations in doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for operation in operations.as_object().into_iter().flat_map(|o| o.values()) {
+            collect_refs(&operation["requestBody"], &mut pending);
+        }
+    }
+    let mut closed: Vec<String> = Vec::new();
+    while let Some(name) = pending.pop() {
+        if closed.contains(&name) || name.contains("FederationEnvelope") {
+            continue;
+        }
+        let schema = &mut doc["components"]["schemas"][&name];
+        collect_refs(schema, &mut pending);
+        if let Some(object) = schema
+            .as_object_mut()
+            .filter(|o| o.contains_key("properties"))
+        {
+            object.insert("additionalProperties".into(), json!(false));
+        }
+        closed.push(name);
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                out.push(name.to_owned());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Forms the services check themselves (with their own error codes, 400 `invalid_alias`,
+/// `invalid_key`, as the original answers): (schema, member, pattern).
+const SERVICE_PATTERNS: &[(&str, &str, &str)] = &[
+    ("AliasChange", "alias", "^[A-Za-z0-9_]{3,30}$"),
+    ("PublicKeys", "signingKey", BASE64_32),
+    ("PublicKeys", "encryptionKey", BASE64_32),
+    ("KmCommit", "signingKey", BASE64_32),
+    ("KmCommit", "encryptionKey", BASE64_32),
+    ("KmCommit", "currentKeySignature", SIGNATURE),
+    ("BlobPut", "encryptedBlob", ENVELOPE),
+    ("NewCollection", "metadataEncrypted", ENVELOPE),
+    ("InviteRequest", "handle", HANDLE_PATTERN),
+    ("InviteRequest", "signature", SIGNATURE),
+    ("SignedRequest", "signature", SIGNATURE),
+    ("MessageRequest", "signature", SIGNATURE),
+    // Not FlushRequestItem's: a flush answers 200 with a result per item, failures included.
+];
+
+/// Standard base64 of a 64-byte Ed25519 signature.
+const SIGNATURE: &str = "^[A-Za-z0-9+/]{86}==$";
+
+/// Path parameters the services check: (parameter, pattern).
+const SERVICE_PARAMETER_PATTERNS: &[(&str, &str)] = &[
+    ("type", "^[a-zA-Z0-9._:-]{1,64}$"),
+    ("handle", HANDLE_PATTERN),
+];
+
+/// base64 of at least the 30 bytes of an empty v2 envelope.
+const ENVELOPE: &str = "^[A-Za-z0-9+/]{40,}={0,2}$";
+
+/// Standard base64 of 32 bytes.
+const BASE64_32: &str = "^[A-Za-z0-9+/]{43}=$";
+
+/// Closed sets the services check, as enums: role ids, the reset's confirmation literal;
+/// and the [`SERVICE_PATTERNS`].
+fn name_the_choices(doc: &mut Value) {
+    for operation in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+        .flat_map(|o| o.as_object_mut().into_iter().flat_map(|o| o.values_mut()))
+    {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            let rule = SERVICE_PARAMETER_PATTERNS
+                .iter()
+                .find(|(name, _)| parameter["in"] == "path" && parameter["name"] == *name);
+            if let Some((_, pattern)) = rule {
+                parameter["schema"]["pattern"] = json!(pattern);
+            }
+        }
+    }
+    for (schema, member, pattern) in SERVICE_PATTERNS {
+        let property = &mut doc["components"]["schemas"][schema]["properties"][member];
+        if property.is_object() {
+            property["pattern"] = json!(pattern);
+        }
+    }
+    let roles: Vec<&str> = crate::service::roles::ROLES.iter().map(|r| r.id).collect();
+    let schemas = &mut doc["components"]["schemas"];
+    if schemas["NewUser"].is_object() {
+        schemas["NewUser"]["properties"]["roles"]["items"]["enum"] = json!(roles);
+        // `role` is optional, and `null` is accepted for it (nullable enums list null).
+        let mut role: Vec<Value> = roles.iter().map(|r| json!(r)).collect();
+        role.push(Value::Null);
+        schemas["NewUser"]["properties"]["role"]["enum"] = Value::Array(role);
+    }
+    if schemas["ResetRequest"].is_object() {
+        schemas["ResetRequest"]["properties"]["confirm"]["enum"] =
+            json!([crate::service::revocations::RESET_CONFIRMATION]);
     }
 }
 

@@ -14,7 +14,7 @@ db_tests!(
 /// A well-formed (not valid) signed body: the permission is checked before the signature.
 fn signed(mut extra: serde_json::Value) -> Option<serde_json::Value> {
     extra["signature"] = json!("c2ln");
-    extra["nonce"] = json!("nonce");
+    extra["nonce"] = json!("nonce-0123456789");
     extra["timestamp"] = json!("2026-01-01T00:00:00.000Z");
     Some(extra)
 }

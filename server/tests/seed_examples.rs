@@ -154,6 +154,7 @@ impl Filler {
             "/users/me/revocations/flush" => {
                 body["items"][0]["peerHandle"] = json!("bob@elsewhere.example");
                 body["items"][0]["messageVersion"] = json!(1);
+                body["items"][0]["nonce"] = json!("AAAAAAAAAAAAAAAAAAAAAA==");
             }
             "/users/me/km-version/commit" => {
                 let next = Ed25519SecretKey::generate(&mut OsRng);

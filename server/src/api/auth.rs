@@ -16,6 +16,7 @@ use crate::store::PasskeyRow;
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CodeRequest {
+    #[oai(validator(pattern = r"^[^@\s]+@[^@\s]+$", max_length = 254))]
     pub email: String,
 }
 
@@ -47,6 +48,7 @@ pub enum SignInMethod {
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CodeSignIn {
     pub method: SignInMethod,
+    #[oai(validator(pattern = r"^[^@\s]+@[^@\s]+$", max_length = 254))]
     pub email: String,
     /// The 8-digit code from the mail.
     pub token: String,
@@ -162,17 +164,20 @@ impl From<passkeys::Ceremony> for Ceremony {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyRegistration {
+    #[oai(validator(min_length = 1, max_length = 128))]
     pub challenge_id: String,
     /// The `PublicKeyCredential` from `navigator.credentials.create`, JSON-encoded
     /// (binary fields base64url).
     pub credential: Value,
     /// Label shown in the passkey list (1–100 characters); default "Passkey".
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"\S"))]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyAssertion {
+    #[oai(validator(min_length = 1, max_length = 128))]
     pub challenge_id: String,
     /// The `PublicKeyCredential` from `navigator.credentials.get`, JSON-encoded.
     pub credential: Value,
@@ -352,7 +357,7 @@ impl AuthApi {
         state: Data<&AppState>,
         session: Session,
         /// The calling device, whose wrap secret is kept.
-        #[oai(name = "deviceId")]
+        #[oai(name = "deviceId", validator(pattern = r"^[a-zA-Z0-9-]{8,64}$"))]
         device_id: Query<Option<String>>,
     ) -> ApiResult<Deleted> {
         sessions::sign_out_others(&state, session.principal(), device_id.0.as_deref()).await?;

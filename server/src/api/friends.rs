@@ -24,8 +24,10 @@ pub struct InviteRequest {
     /// message_version: 1, protocol_version: 2}` (canonical JSON).
     pub signature: String,
     /// base64 of 16 random bytes.
+    #[oai(validator(min_length = 8, max_length = 64))]
     pub nonce: String,
     /// ISO-8601, within 300 s of the server's clock.
+    #[oai(validator(min_length = 1))]
     pub timestamp: String,
 }
 
@@ -34,7 +36,9 @@ pub struct InviteRequest {
 pub struct SignedRequest {
     /// Signature over the v2 envelope the server sends (see `POST /friends/invite`).
     pub signature: String,
+    #[oai(validator(min_length = 8, max_length = 64))]
     pub nonce: String,
+    #[oai(validator(min_length = 1))]
     pub timestamp: String,
 }
 
@@ -44,11 +48,14 @@ pub struct MessageRequest {
     /// `LOCATION_UPDATE` (payload `{encryptedLocation, nonce: <sentAt ISO>}`),
     /// `LOCATION_REQUEST` (`{}`) or `RESOURCE_SHARE` (`{resourceType, resourceId,
     /// encryptedData, nonce, role}`).
+    #[oai(validator(pattern = "^(LOCATION_UPDATE|LOCATION_REQUEST|RESOURCE_SHARE)$"))]
     pub message_type: String,
     /// The payload exactly as signed.
     pub payload: serde_json::Value,
     pub signature: String,
+    #[oai(validator(min_length = 8, max_length = 64))]
     pub nonce: String,
+    #[oai(validator(min_length = 1))]
     pub timestamp: String,
 }
 

@@ -179,6 +179,7 @@ pub struct CommitCollection {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KmCommit {
     /// The kmVersion the client rotated from; anything else is 409 and nothing is written.
+    #[oai(validator(minimum(value = "1")))]
     pub expected_current: i64,
     /// Required once the account has keys: base64 Ed25519 signature by the CURRENT signing
     /// key over the canonical JSON `{encryptionKey, expectedCurrent, signingKey,
@@ -282,7 +283,7 @@ impl KeysApi {
         state: Data<&AppState>,
         session: Session,
         /// 8–64 of `[a-zA-Z0-9-]`.
-        #[oai(name = "deviceId")]
+        #[oai(name = "deviceId", validator(pattern = r"^[a-zA-Z0-9-]{8,64}$"))]
         device_id: Path<String>,
     ) -> ApiResult<Json<WrapSecret>> {
         let secret =
@@ -299,7 +300,7 @@ impl KeysApi {
         state: Data<&AppState>,
         session: Session,
         /// 8–64 of `[a-zA-Z0-9-]`.
-        #[oai(name = "deviceId")]
+        #[oai(name = "deviceId", validator(pattern = r"^[a-zA-Z0-9-]{8,64}$"))]
         device_id: Path<String>,
     ) -> ApiResult<BlobDeleted> {
         service::forget_device_secret(&state, &session.principal().user_id, &device_id.0).await?;

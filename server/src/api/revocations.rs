@@ -54,6 +54,7 @@ pub struct FlushRequestItem {
     /// timestamp, payload: {}, message_version, protocol_version: 2}` (canonical JSON).
     pub signature: String,
     /// 8–64 characters (base64 of 16 random bytes).
+    #[oai(validator(min_length = 8, max_length = 64))]
     pub nonce: String,
     /// ISO-8601, within 300 s of the server's clock.
     pub timestamp: String,

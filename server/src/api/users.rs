@@ -121,10 +121,13 @@ pub struct UserPage {
 pub struct NewUser {
     pub email: String,
     /// 1–100 characters after trimming.
+    #[oai(validator(pattern = r"\S", max_length = 100))]
     pub first_name: Option<String>,
     /// 1–100 characters after trimming.
+    #[oai(validator(pattern = r"\S", max_length = 100))]
     pub last_name: Option<String>,
     /// http(s) URL.
+    #[oai(validator(pattern = r"^https?://", max_length = 2048))]
     pub picture: Option<String>,
     /// Role ids; `["user"]` when absent or empty. Without `users:update` only `user` and
     /// roles the inviter holds are allowed.
@@ -166,9 +169,12 @@ pub enum CreateUserResponse {
 pub struct ProfilePatch {
     /// A string sets the name (1–100 characters after trimming), `null` clears it, absent
     /// keeps it.
+    #[oai(validator(pattern = r"\S", max_length = 100))]
     pub first_name: MaybeUndefined<String>,
+    #[oai(validator(pattern = r"\S", max_length = 100))]
     pub last_name: MaybeUndefined<String>,
     /// http(s) URL, `null` clears.
+    #[oai(validator(pattern = r"^https?://", max_length = 2048))]
     pub picture: MaybeUndefined<String>,
 }
 
@@ -226,6 +232,7 @@ impl From<PreferencesRow> for Preferences {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreferencesUpdate {
     /// One of `en-US`, `es-ES`, `en`, `es`; absent keeps the current value.
+    #[oai(validator(pattern = r"^(en-US|es-ES|en|es)$"))]
     pub language: Option<String>,
     /// Absent keeps the current value.
     pub unit_system: Option<UnitSystem>,
@@ -242,10 +249,16 @@ impl UsersApi {
         state: Data<&AppState>,
         session: Session,
         /// Page number, from 1.
-        #[oai(default = "default_page")]
+        #[oai(
+            default = "default_page",
+            validator(minimum(value = "1"), maximum(value = "1000000"))
+        )]
         page: Query<u32>,
         /// Page size, 1–100.
-        #[oai(default = "default_limit")]
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
         limit: Query<u32>,
     ) -> ApiResult<Json<UserPage>> {
         let result = service::list(&state, session.principal(), page.0, limit.0).await?;

@@ -34,7 +34,8 @@ fn bad(code: &'static str, message: impl Into<String>) -> AppError {
     }
 }
 
-/// The caller's handle and signing key; 400 until an alias and keys are published.
+/// The caller's handle and signing key; 409 (the account's state, not the request, is
+/// wrong) until an alias and keys are published.
 pub(super) async fn me(
     state: &AppState,
     user_id: &str,
@@ -42,10 +43,10 @@ pub(super) async fn me(
     let domain = fed::domain(state)?;
     let user = super::users::get(state, user_id).await?;
     let (Some(alias), Some(key)) = (user.alias, user.signing_key) else {
-        return Err(bad(
-            "no_identity",
-            "Choose an alias and publish your keys first",
-        ));
+        return Err(AppError::Conflict {
+            code: "no_identity",
+            message: "Choose an alias and publish your keys first".into(),
+        });
     };
     let handle = Handle::parse(&format!("{alias}@{domain}"))
         .map_err(|e| bad("no_identity", e.to_string()))?;
