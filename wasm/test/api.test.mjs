@@ -108,10 +108,10 @@ test('signKeyChange: the current key signs the canonical key-change statement', 
   const current = Identity.generate();
   const next = Identity.generate();
   const sig = current.signKeyChange('user-1', 3, next.signingPublicKey, next.encryptionPublicKey);
-  const statement = canonicalJson(JSON.stringify({
+  const statement = canonicalJson({
     type: 'parchment-key-change-v1', userId: 'user-1', expectedCurrent: 3,
     signingKey: next.signingPublicKey, encryptionKey: next.encryptionPublicKey,
-  }));
+  });
   assert.equal(statement.startsWith('{"encryptionKey":'), true);
   assert.equal(verify(current.signingPublicKey, utf8(statement), sig), true);
   assert.equal(verify(next.signingPublicKey, utf8(statement), sig), false);
@@ -260,6 +260,7 @@ test('secrets are not reachable: no property or method returns seed or private-k
     wrapSeed: () => id.wrapSeed(toB64(new Uint8Array(32)), 'device-1'),
     createKeySlot: () => id.createKeySlot('u', 'c', prf),
     signKeySlot: () => id.signKeySlot('u', slot),
+    signKeyChange: () => id.signKeyChange('u', 1, other.signingPublicKey, other.encryptionPublicKey),
     openSealed: () => id.openSealed(sealTo(id.encryptionPublicKey, utf8('x'))),
     sealFriendShare: () => id.sealFriendShare(other.encryptionPublicKey, utf8('x'), { senderId: 'a@a', recipientId: 'b@b', timestamp: 't' }),
     openFriendShare: () => id.openFriendShare(other.sealFriendShare(id.encryptionPublicKey, utf8('x'), { senderId: 'b@b', recipientId: 'a@a', timestamp: 't' }), other.signingPublicKey, { senderId: 'b@b', recipientId: 'a@a', timestamp: 't' }),
