@@ -1,6 +1,9 @@
 // Browser WebAuthn ceremonies. The server's options arrive as JSON (binary fields base64url);
 // credentials go back as JSON the same way. The PRF output stays in the page only long enough
-// to hand it to src/crypto (it never goes to the server).
+// to hand it to src/crypto (it never goes to the server); the caller zeroes it (`.fill(0)`)
+// right after. The PRF salt is always the constant of crypto.md D12 (`keyring.prfSalt()`),
+// whatever salt the server's options name: a server choosing the salt could make the
+// authenticator answer a PRF of its choice.
 import { fromBase64Url, toBase64Url } from './crypto/base64'
 
 type Json = Record<string, unknown>
@@ -12,12 +15,11 @@ function bytes(v: unknown): Uint8Array<ArrayBuffer> {
   throw new Error('Unexpected binary field in passkey options.')
 }
 
-function prfExtension(ext: unknown, fallbackSalt?: Uint8Array): Json | undefined {
+/** The server's extensions, with the PRF evaluated at the constant salt (never the server's). */
+function prfExtension(ext: unknown, prfSalt: Uint8Array): Json {
   const e = (ext && typeof ext === 'object' ? { ...(ext as Json) } : {}) as Json
-  const prf = e.prf as { eval?: { first?: unknown } } | undefined
-  if (prf?.eval?.first !== undefined) e.prf = { eval: { first: bytes(prf.eval.first) } }
-  else if (fallbackSalt) e.prf = { eval: { first: bytes(fallbackSalt) } }
-  return Object.keys(e).length ? e : undefined
+  e.prf = { eval: { first: bytes(prfSalt) } }
+  return e
 }
 
 function descriptors(list: unknown): PublicKeyCredentialDescriptor[] | undefined {
@@ -29,10 +31,13 @@ export function supported(): boolean {
   return typeof window !== 'undefined' && 'PublicKeyCredential' in window && window.isSecureContext
 }
 
+/** A view on the authenticator's own PRF buffer (no copy), so zeroing it wipes the only copy. */
 function prfOutput(cred: PublicKeyCredential): Uint8Array | null {
   const results = cred.getClientExtensionResults() as { prf?: { results?: { first?: BufferSource } } }
   const first = results.prf?.results?.first
   if (!first) return null
+  if (first instanceof ArrayBuffer) return new Uint8Array(first)
+  if (ArrayBuffer.isView(first)) return new Uint8Array(first.buffer, first.byteOffset, first.byteLength)
   return bytes(first)
 }
 
@@ -55,14 +60,14 @@ function credentialJson(cred: PublicKeyCredential): Json {
 export interface CeremonyResult { credential: Json; credentialId: string; prf: Uint8Array | null }
 
 /** `navigator.credentials.create` with the server's registration options. */
-export async function createPasskey(publicKey: Json): Promise<CeremonyResult> {
+export async function createPasskey(publicKey: Json, prfSalt: Uint8Array): Promise<CeremonyResult> {
   const user = publicKey.user as Json
   const options = {
     ...(publicKey as object),
     challenge: bytes(publicKey.challenge),
     user: { ...(user as object), id: bytes(user.id) },
     excludeCredentials: descriptors(publicKey.excludeCredentials),
-    extensions: prfExtension(publicKey.extensions),
+    extensions: prfExtension(publicKey.extensions, prfSalt),
   } as unknown as PublicKeyCredentialCreationOptions
   const cred = (await navigator.credentials.create({ publicKey: options })) as PublicKeyCredential | null
   if (!cred) throw new Error('No passkey was created.')
@@ -70,12 +75,12 @@ export async function createPasskey(publicKey: Json): Promise<CeremonyResult> {
 }
 
 /** `navigator.credentials.get` with the server's authentication options. */
-export async function getPasskey(publicKey: Json): Promise<CeremonyResult> {
+export async function getPasskey(publicKey: Json, prfSalt: Uint8Array): Promise<CeremonyResult> {
   const options = {
     ...(publicKey as object),
     challenge: bytes(publicKey.challenge),
     allowCredentials: descriptors(publicKey.allowCredentials),
-    extensions: prfExtension(publicKey.extensions),
+    extensions: prfExtension(publicKey.extensions, prfSalt),
   } as PublicKeyCredentialRequestOptions
   const cred = (await navigator.credentials.get({ publicKey: options })) as PublicKeyCredential | null
   if (!cred) throw new Error('No passkey was used.')
@@ -83,21 +88,23 @@ export async function getPasskey(publicKey: Json): Promise<CeremonyResult> {
 }
 
 /**
- * A local assertion only to evaluate the PRF of one known credential (enrolling a key slot,
- * re-sealing slots during a rotation). Nothing is sent to the server.
+ * A local assertion only to evaluate the PRF of one of the given credentials (enrolling or
+ * opening a key slot, re-sealing slots during a rotation, confirming it is the owner before the
+ * recovery code is shown). Nothing is sent to the server.
  */
-export async function evaluatePrf(credentialId: string, salt: Uint8Array): Promise<Uint8Array> {
+export async function evaluatePrf(credentialIds: string[], prfSalt: Uint8Array): Promise<{ credentialId: string; prf: Uint8Array }> {
   const challenge = crypto.getRandomValues(new Uint8Array(32))
   const cred = (await navigator.credentials.get({
     publicKey: {
       challenge,
-      allowCredentials: [{ type: 'public-key', id: bytes(credentialId) }],
+      allowCredentials: credentialIds.map((id) => ({ type: 'public-key' as const, id: bytes(id) })),
       userVerification: 'required',
       timeout: 60000,
-      extensions: { prf: { eval: { first: bytes(salt) } } } as AuthenticationExtensionsClientInputs,
+      extensions: { prf: { eval: { first: bytes(prfSalt) } } } as AuthenticationExtensionsClientInputs,
     },
   })) as PublicKeyCredential | null
-  const out = cred ? prfOutput(cred) : null
-  if (!out) throw new Error('This passkey does not support the PRF extension, so it cannot hold a key slot.')
-  return out
+  if (!cred) throw new Error('No passkey was used.')
+  const prf = prfOutput(cred)
+  if (!prf) throw new Error('This passkey does not support the PRF extension, so it cannot hold a key slot.')
+  return { credentialId: cred.id, prf }
 }

@@ -51,6 +51,8 @@ export const identity = {
   commit: (body: CommitBody) => api.post<{ kmVersion: number }>('/users/me/km-version/commit', body),
   wrapSecret: (deviceId: string) =>
     api.get<{ secret: string }>(`/users/me/devices/${enc(deviceId)}/wrap-secret`),
+  /** Sign-out: the server forgets this device's secret; the next GET makes a new one. */
+  forgetWrapSecret: (deviceId: string) => api.del<null>(`/users/me/devices/${enc(deviceId)}/wrap-secret`),
   rotateWrapSecrets: () => api.post<unknown>('/users/me/device-wrap-secrets/rotate'),
   reset: () => api.post<unknown>('/users/me/identity/reset', { confirm: 'erase-all-my-data' }),
   pendingRevocations: () => api.get<{ revocations: PendingRevocation[] }>('/users/me/revocations/pending'),

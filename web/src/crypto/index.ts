@@ -48,6 +48,28 @@ function collectionContexts(userId: string, id: string) {
   ]
 }
 
+/**
+ * What opening the device's cached seed came to. Only `wrong-secret` (the AEAD refused the key:
+ * the server forgot or rotated this device's secret) and `not-current-key` (it opened to a key
+ * the account no longer uses) mean the envelope is dead; `unreadable` (a malformed secret, any
+ * other failure) keeps it for the next try.
+ */
+export type DeviceUnwrap = 'unlocked' | 'wrong-secret' | 'not-current-key' | 'unreadable'
+
+/** What @parchment/core says (core/src/envelope.rs `EnvelopeError::Authentication`) when the key is wrong. */
+const AEAD_AUTHENTICATION_FAILED = 'authentication failed'
+
+/** A person-sized reason a typed recovery key was refused, never quoting what was typed. */
+function recoveryKeyProblem(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e)
+  if (m.includes('checksum')) return 'That recovery code has a mistyped character. Compare it with your saved copy.'
+  const at = m.match(/at position (\d+) is not a valid character/)
+  if (at) return `That recovery code has a character recovery codes never use (character ${at[1]}, counting from the P).`
+  if (m.includes('56 characters')) return 'That recovery code has the wrong length: 56 letters and digits follow P1-.'
+  if (m.includes('unknown version')) return 'That is not a recovery code Parchment knows: it should start with P1-.'
+  return 'That is not a valid recovery key: a recovery code starts with P1-, an older key is 44 characters ending in =.'
+}
+
 function checkMatches(handle: IdentityHandle, expectedSigningKey: string | null, what: string) {
   if (expectedSigningKey && handle.signingPublicKey !== expectedSigningKey) {
     handle.free()
@@ -96,7 +118,7 @@ export const keyring = {
       // part of it. A recovery code (P1-…) or the original app's base64 recovery key.
       handle = c.Identity.fromRecoveryKey(text.replace(/\s+/g, ''))
     } catch (e) {
-      throw new Error(`That is not a valid recovery key (${e instanceof Error ? e.message : e}).`)
+      throw new Error(recoveryKeyProblem(e))
     }
     checkMatches(handle, expectedSigningKey, 'That recovery key')
     replace(handle)
@@ -108,24 +130,21 @@ export const keyring = {
     return need().wrapSeed(deviceSecret, deviceId)
   },
 
-  /**
-   * Unwraps the device's cached seed. Returns false when the envelope no longer opens (the
-   * secrets were rotated) or belongs to another account.
-   */
-  async unlockFromDevice(deviceSecret: string, deviceId: string, wrapped: string, expectedSigningKey: string | null): Promise<boolean> {
+  /** Unwraps the device's cached seed; what happened decides whether the envelope is kept. */
+  async unlockFromDevice(deviceSecret: string, deviceId: string, wrapped: string, expectedSigningKey: string | null): Promise<DeviceUnwrap> {
     const c = await lib()
     let handle: IdentityHandle
     try {
       handle = c.Identity.unwrapSeed(deviceSecret, deviceId, wrapped)
-    } catch {
-      return false
+    } catch (e) {
+      return e instanceof Error && e.message.includes(AEAD_AUTHENTICATION_FAILED) ? 'wrong-secret' : 'unreadable'
     }
     if (expectedSigningKey && handle.signingPublicKey !== expectedSigningKey) {
       handle.free()
-      return false
+      return 'not-current-key'
     }
     replace(handle)
-    return true
+    return 'unlocked'
   },
 
   async prfSalt(): Promise<Uint8Array> {
@@ -135,6 +154,21 @@ export const keyring = {
   /** A passkey-PRF key slot of the unlocked identity for one credential. */
   createKeySlot(userId: string, credentialId: string, prfOutput: Uint8Array): KeySlot {
     return need().createKeySlot(userId, credentialId, prfOutput) as KeySlot
+  },
+
+  /** Whether a key slot opens, with this PRF output, to the unlocked identity (proves the owner is here). */
+  async keySlotOpensToCurrent(slot: KeySlot, userId: string, prfOutput: Uint8Array): Promise<boolean> {
+    const c = await lib()
+    const signingKey = need().signingPublicKey
+    let handle: IdentityHandle
+    try {
+      handle = c.Identity.fromKeySlot(slot, userId, prfOutput, signingKey)
+    } catch {
+      return false
+    }
+    const same = handle.signingPublicKey === signingKey
+    handle.free()
+    return same
   },
 
   async unlockWithKeySlot(slot: KeySlot, userId: string, prfOutput: Uint8Array, signingKey: string): Promise<PublicKeys> {

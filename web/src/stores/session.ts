@@ -5,6 +5,7 @@ import { auth, identity as identityApi, slots as slotsApi } from '../api/endpoin
 import type { User } from '../api/types'
 import { keyring } from '../crypto'
 import * as webauthn from '../webauthn'
+import * as keyHistory from './keyHistory'
 
 export const DEVICE_ID_KEY = 'parchment-device-id'
 export const SEED_KEY = 'parchment-identity-seed'
@@ -22,8 +23,10 @@ interface State {
   domain: string | null
   /** Why the device is locked, shown on the unlock screen. */
   lockReason: string | null
-  /** PRF output of the passkey used to sign in, kept until it unlocks (or not) the identity. */
-  pendingPrf: { credentialId: string; prf: Uint8Array } | null
+  /** Set when the server serves an older key than this browser saw (keyHistory): nothing unlocks. */
+  keyRollback: string | null
+  /** The rollback is a key version that went down, as after starting over on another device. */
+  keyRestartOffered: boolean
 }
 
 const state = reactive<State>({
@@ -34,8 +37,15 @@ const state = reactive<State>({
   handle: null,
   domain: null,
   lockReason: null,
-  pendingPrf: null,
+  keyRollback: null,
+  keyRestartOffered: false,
 })
+
+/**
+ * PRF output of the passkey used to sign in, until `refresh()` tries it on that passkey's key
+ * slot. Deliberately not in the reactive state; zeroed by `signInWithPasskey` after use.
+ */
+let pendingPrf: { credentialId: string; prf: Uint8Array } | null = null
 
 export const session = readonly(state)
 
@@ -62,7 +72,10 @@ function clear() {
   state.roles = []
   state.handle = null
   state.domain = null
-  state.pendingPrf = null
+  state.keyRollback = null
+  state.keyRestartOffered = false
+  pendingPrf?.prf.fill(0)
+  pendingPrf = null
 }
 
 async function loadIdentity() {
@@ -75,20 +88,29 @@ async function loadIdentity() {
   }
 }
 
+const KEPT_FOR_NEXT_TRY =
+  "This device's saved key could not be opened just now; it is kept for the next try. Reload to try again, or unlock with your recovery key or a passkey."
+
 /** Unwraps the seed this device keeps (crypto.md §6.1). `secret` may already be on its way. */
 async function unlockFromDevice(user: User, secret?: Promise<string | null>): Promise<boolean> {
   const wrapped = localStorage.getItem(SEED_KEY)
   if (!wrapped) return false
   const deviceSecret = await (secret ?? fetchDeviceSecret())
   // Network or session trouble: keep the envelope for the next try.
-  if (!deviceSecret) return false
-  const ok = await keyring.unlockFromDevice(deviceSecret, deviceId(), wrapped, user.signingKey)
-  if (!ok) {
+  if (!deviceSecret) {
+    state.lockReason = KEPT_FOR_NEXT_TRY
+    return false
+  }
+  const outcome = await keyring.unlockFromDevice(deviceSecret, deviceId(), wrapped, user.signingKey)
+  if (outcome === 'wrong-secret' || outcome === 'not-current-key') {
+    // The envelope can never open again (secret forgotten or rotated, or a replaced key): drop it.
     localStorage.removeItem(SEED_KEY)
     state.lockReason =
       'This device was signed out everywhere or its keys were rotated, so its saved key no longer opens. Unlock with your recovery key or a passkey.'
+  } else if (outcome === 'unreadable') {
+    state.lockReason = KEPT_FOR_NEXT_TRY
   }
-  return ok
+  return outcome === 'unlocked'
 }
 
 function fetchDeviceSecret(): Promise<string | null> {
@@ -105,8 +127,8 @@ export async function rememberOnDevice(): Promise<void> {
 }
 
 async function tryPendingPrf(user: User): Promise<boolean> {
-  const pending = state.pendingPrf
-  state.pendingPrf = null
+  const pending = pendingPrf
+  pendingPrf = null
   if (!pending || !user.signingKey) return false
   try {
     const { slots } = await slotsApi.list()
@@ -141,10 +163,14 @@ export async function refresh(): Promise<Status> {
   const sameUser = state.user?.id === user.id
   state.user = user
   if (!sameUser) keyring.lock()
+  // An older key than this browser saw is never adopted, whatever would open it.
+  state.keyRollback = user.signingKey ? keyHistory.rollbackOf(user.id, user.signingKey, user.kmVersion) : null
+  state.keyRestartOffered = !!user.signingKey && !!state.keyRollback && keyHistory.isVersionRestart(user.id, user.signingKey, user.kmVersion)
+  if (state.keyRollback) keyring.lock()
   const unlockedAlready = keyring.isUnlocked() && keyring.publicKeys().signingKey === user.signingKey
   // On a reload the device secret, the WASM module and the rest load side by side.
   const secret =
-    user.signingKey && !unlockedAlready && localStorage.getItem(SEED_KEY) ? fetchDeviceSecret() : undefined
+    user.signingKey && !state.keyRollback && !unlockedAlready && localStorage.getItem(SEED_KEY) ? fetchDeviceSecret() : undefined
   const [perms] = await Promise.all([
     auth.permissions().catch(() => ({ roles: [], permissions: [] })),
     loadIdentity(),
@@ -155,6 +181,9 @@ export async function refresh(): Promise<Status> {
   if (!user.signingKey) {
     keyring.lock()
     state.status = 'needs-setup'
+  } else if (state.keyRollback) {
+    state.lockReason = state.keyRollback
+    state.status = 'locked'
   } else if (unlockedAlready) {
     state.status = 'unlocked'
   } else if ((await unlockFromDevice(user, secret)) || (await tryPendingPrf(user))) {
@@ -164,7 +193,10 @@ export async function refresh(): Promise<Status> {
     keyring.lock()
     state.status = 'locked'
   }
-  if (state.status === 'unlocked') performance.mark('parchment-unlocked')
+  if (state.status === 'unlocked' && user.signingKey) {
+    keyHistory.adopt(user.id, user.signingKey, user.kmVersion)
+    performance.mark('parchment-unlocked')
+  }
   return state.status
 }
 
@@ -175,14 +207,20 @@ export async function signInWithCode(email: string, code: string) {
 
 export async function signInWithPasskey() {
   const { challengeId, publicKey } = await auth.passkeyAuthOptions()
-  const result = await webauthn.getPasskey(publicKey)
-  await auth.passkeyAuthVerify(challengeId, result.credential)
-  if (result.prf) state.pendingPrf = { credentialId: result.credentialId, prf: result.prf }
-  return refresh()
+  const result = await webauthn.getPasskey(publicKey, await keyring.prfSalt())
+  try {
+    await auth.passkeyAuthVerify(challengeId, result.credential)
+    if (result.prf) pendingPrf = { credentialId: result.credentialId, prf: result.prf }
+    return await refresh()
+  } finally {
+    result.prf?.fill(0)
+    pendingPrf = null
+  }
 }
 
 export async function unlockWithRecoveryKey(text: string) {
   if (!state.user) throw new Error('Sign in first.')
+  if (state.keyRollback) throw new Error(state.keyRollback)
   await keyring.unlockWithRecoveryKey(text, state.user.signingKey)
   await rememberOnDevice()
   state.lockReason = null
@@ -193,39 +231,63 @@ export async function unlockWithRecoveryKey(text: string) {
 export async function unlockWithPasskey() {
   const user = state.user
   if (!user?.signingKey) throw new Error('Sign in first.')
+  if (state.keyRollback) throw new Error(state.keyRollback)
   const { slots } = await slotsApi.list()
   if (!slots.length) throw new Error('No passkey holds a key slot for this account yet. Use your recovery key, then enroll a passkey in Settings.')
-  const salt = await keyring.prfSalt()
-  const challenge = crypto.getRandomValues(new Uint8Array(32))
-  const cred = (await navigator.credentials.get({
-    publicKey: {
-      challenge,
-      allowCredentials: slots.map((s) => ({ type: 'public-key' as const, id: fromB64Url(s.credentialId) })),
-      userVerification: 'required',
-      extensions: { prf: { eval: { first: salt } } } as AuthenticationExtensionsClientInputs,
-    },
-  })) as PublicKeyCredential | null
-  if (!cred) throw new Error('No passkey was used.')
-  const first = (cred.getClientExtensionResults() as { prf?: { results?: { first?: ArrayBuffer } } }).prf?.results?.first
-  if (!first) throw new Error('This passkey does not support the PRF extension.')
-  const slot = slots.find((s) => s.credentialId === cred.id)
-  if (!slot) throw new Error('That passkey holds no key slot.')
-  await keyring.unlockWithKeySlot(slot, user.id, new Uint8Array(first), user.signingKey)
-  slotsApi.markUsed(slot.credentialId).catch(() => {})
+  const { credentialId, prf } = await webauthn.evaluatePrf(slots.map((s) => s.credentialId), await keyring.prfSalt())
+  try {
+    const slot = slots.find((s) => s.credentialId === credentialId)
+    if (!slot) throw new Error('That passkey holds no key slot.')
+    await keyring.unlockWithKeySlot(slot, user.id, prf, user.signingKey)
+    slotsApi.markUsed(slot.credentialId).catch(() => {})
+  } finally {
+    prf.fill(0)
+  }
   await rememberOnDevice()
   state.lockReason = null
   return refresh()
 }
 
-function fromB64Url(s: string): Uint8Array<ArrayBuffer> {
-  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4))
-  const out = new Uint8Array(b.length)
-  for (let i = 0; i < b.length; i++) out[i] = b.charCodeAt(i)
-  return out
+/** The owner confirms they started over on another device: key versions count from 1 again. */
+export async function acceptKeyRestart() {
+  if (!state.user || !state.keyRestartOffered) return state.status
+  keyHistory.allowRestart(state.user.id)
+  state.lockReason = null
+  return refresh()
 }
 
-/** First run finished: keys uploaded, seed kept on this device. */
+/**
+ * Re-authentication before a secret is shown again, with an emailed code (`auth.sendCode`
+ * first). The sign-in makes a new session; the one it replaces is ended.
+ */
+export async function confirmOwnerWithCode(code: string) {
+  const user = state.user
+  if (!user) throw new Error('Sign in first.')
+  const replaced = (await auth.sessions()).find((s) => s.current)?.id
+  const signedIn = await auth.signInWithCode(user.email, code.trim())
+  if (signedIn.user.id !== user.id) throw new Error('That code signed in another account.')
+  if (replaced) await auth.deleteSession(replaced).catch(() => {})
+}
+
+/** Re-authentication with a passkey whose key slot opens to the unlocked identity (local, nothing sent). */
+export async function confirmOwnerWithPasskey() {
+  const user = state.user
+  if (!user) throw new Error('Sign in first.')
+  const { slots } = await slotsApi.list()
+  if (!slots.length) throw new Error('No passkey holds a key slot yet: confirm with an emailed code.')
+  const { credentialId, prf } = await webauthn.evaluatePrf(slots.map((s) => s.credentialId), await keyring.prfSalt())
+  try {
+    const slot = slots.find((s) => s.credentialId === credentialId)
+    if (!slot || !(await keyring.keySlotOpensToCurrent(slot, user.id, prf))) throw new Error('That passkey does not hold your current keys.')
+  } finally {
+    prf.fill(0)
+  }
+}
+
+/** First run finished: keys made here and uploaded, seed kept on this device. */
 export async function completeSetup() {
+  // A new seed made on this device: its key version starts at 1 whatever came before.
+  if (state.user) keyHistory.allowRestart(state.user.id)
   await rememberOnDevice()
   return refresh()
 }
@@ -246,8 +308,15 @@ export function sessionEnded(): boolean {
   return true
 }
 
+/**
+ * Signs out this session. The seed cached here goes with it: the envelope is deleted and the
+ * server forgets this device's wrap secret, so a later session in this browser (an emailed code
+ * is enough for one) cannot open a copy of it either.
+ */
 export async function signOut() {
+  localStorage.removeItem(SEED_KEY)
   try {
+    await identityApi.forgetWrapSecret(deviceId()).catch(() => {})
     await auth.signOut()
   } finally {
     clear()
@@ -257,6 +326,7 @@ export async function signOut() {
 
 /** Signs out every session and rotates every device secret; this device's saved key stops opening. */
 export async function signOutEverywhere() {
+  localStorage.removeItem(SEED_KEY)
   try {
     await auth.signOutAll()
   } finally {

@@ -19,7 +19,7 @@ const CALLS = [
   ['get', '/users', 5], ['post', '/users', 5], ['get', '/users/roles', 5], ['get', '/users/permissions', 5],
   ['get', '/users/me/identity', 6], ['patch', '/users/me/alias', 6], ['put', '/users/me/keys', 6],
   ['get', '/users/me/km-version', 6], ['post', '/users/me/km-version/commit', 6],
-  ['get', '/users/me/devices/{deviceId}/wrap-secret', 6], ['post', '/users/me/device-wrap-secrets/rotate', 6],
+  ['get', '/users/me/devices/{deviceId}/wrap-secret', 6], ['delete', '/users/me/devices/{deviceId}/wrap-secret', 13], ['post', '/users/me/device-wrap-secrets/rotate', 6],
   ['get', '/users/me/blobs', 6], ['get', '/users/me/blobs/{type}', 6], ['put', '/users/me/blobs/{type}', 6], ['delete', '/users/me/blobs/{type}', 6],
   ['get', '/users/me/wrapped-keys', 6], ['post', '/users/me/wrapped-keys', 6], ['delete', '/users/me/wrapped-keys/{credentialId}', 6],
   ['post', '/users/me/wrapped-keys/{credentialId}/used', 6], ['get', '/library/collections', 6],

@@ -1,5 +1,6 @@
 // Flow 3: this device stays unlocked across reloads (seed wrapped under the device secret);
-// "sign out everywhere" rotates the secrets, and the app asks for the recovery key.
+// "sign out everywhere" deletes the envelope and rotates the secrets (a kept copy no longer
+// opens), and the app asks for the recovery key.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { fixture, newDevice, newUser, signInWithCode, shot, requireEndpoints, IDENTITY_ENDPOINTS, figure } from '../harness.mjs'
@@ -35,10 +36,14 @@ test('reload stays unlocked; sign out everywhere locks the cached key', async (t
   const [before] = server.sql(`SELECT secret FROM device_wrap_secrets WHERE device_id='${deviceId}'`)
   assert.ok(before?.secret, 'the device secret exists on the server')
 
-  // Sign out everywhere: secrets rotate, the cached envelope stops opening.
+  // Sign out everywhere: the envelope here is deleted, the secrets rotate, and a copy of the
+  // envelope (put back below) stops opening.
+  const copied = await page.evaluate(() => localStorage.getItem('parchment-identity-seed'))
   await page.goto(`${server.url}/settings`)
   await page.click('[data-test=sign-out-everywhere]')
   await page.waitForURL('**/sign-in')
+  assert.equal(await page.evaluate(() => localStorage.getItem('parchment-identity-seed')), null, 'the envelope is deleted')
+  await page.evaluate((v) => localStorage.setItem('parchment-identity-seed', v), copied)
   const [afterRow] = server.sql(`SELECT secret FROM device_wrap_secrets WHERE device_id='${deviceId}'`)
   assert.notEqual(afterRow.secret, before.secret, 'the device secret was rotated')
   assert.equal(server.sql(`SELECT COUNT(*) AS n FROM sessions`)[0].n, 0, 'every session is gone')

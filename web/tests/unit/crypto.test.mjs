@@ -50,17 +50,39 @@ test('create, export, restore: the recovery key round-trips and a wrong one is r
   assert.equal(keyring.isUnlocked(), false)
 })
 
-test('device wrap: opens with its secret and device id only', async () => {
+test('device wrap: opens with its secret and device id only; only a wrong key kills the envelope', async () => {
   const keys = await keyring.create()
   const secret = Buffer.alloc(32, 9).toString('base64')
   const wrapped = keyring.wrapForDevice(secret, 'device-1234')
   assert.ok(!wrapped.includes(keyring.exportRecoveryKey()))
   keyring.lock()
-  assert.equal(await keyring.unlockFromDevice(Buffer.alloc(32, 8).toString('base64'), 'device-1234', wrapped, keys.signingKey), false, 'rotated secret')
-  assert.equal(await keyring.unlockFromDevice(secret, 'device-9999', wrapped, keys.signingKey), false, 'other device')
-  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped, 'x'.repeat(43) + '='), false, 'other account')
-  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped, keys.signingKey), true)
+  // The AEAD refuses the key: the envelope is dead (the caller deletes it).
+  assert.equal(await keyring.unlockFromDevice(Buffer.alloc(32, 8).toString('base64'), 'device-1234', wrapped, keys.signingKey), 'wrong-secret', 'rotated secret')
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-9999', wrapped, keys.signingKey), 'wrong-secret', 'other device')
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped, 'x'.repeat(43) + '='), 'not-current-key', 'other account')
+  // Anything else keeps it: a malformed secret, a secret of the wrong length, a damaged envelope.
+  for (const bad of ['not base64!', Buffer.alloc(16, 9).toString('base64'), '']) {
+    assert.equal(await keyring.unlockFromDevice(bad, 'device-1234', wrapped, keys.signingKey), 'unreadable', `secret ${JSON.stringify(bad)}`)
+  }
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped.slice(0, 20), keys.signingKey), 'unreadable', 'truncated envelope')
+  assert.equal(keyring.isUnlocked(), false)
+  assert.equal(await keyring.unlockFromDevice(secret, 'device-1234', wrapped, keys.signingKey), 'unlocked')
   assert.deepEqual(keyring.publicKeys(), keys)
+})
+
+test('a refused recovery key is never quoted back', async () => {
+  const keys = await keyring.create()
+  const code = keyring.exportRecoveryCode()
+  keyring.lock()
+  const groups = code.split('-')
+  const typo = [...groups.slice(0, 3), groups[3].slice(0, 3) + (groups[3][3] === 'A' ? 'B' : 'A'), ...groups.slice(4)].join('-')
+  const cases = [typo, code.replace(/.$/, '#'), code.slice(0, 30), 'X9-' + code.slice(3), 'SECRETSECRET', Buffer.alloc(31, 3).toString('base64')]
+  for (const typed of cases) {
+    const e = await keyring.unlockWithRecoveryKey(typed, keys.signingKey).then(() => null, (e) => e)
+    assert.ok(e instanceof Error, `refused: ${typed}`)
+    for (const piece of typed.split('-').filter((g) => g.length >= 4)) assert.ok(!e.message.includes(piece), `"${e.message}" quotes "${piece}"`)
+    assert.ok(!e.message.includes('#'), e.message)
+  }
 })
 
 test('personal blobs are bound to user and blob type', async () => {
@@ -87,7 +109,7 @@ test('federation actions verify as the exact v2 envelope the server forwards', a
 test('rotation re-encrypts under a new identity and only switches on finish()', async () => {
   const old = await keyring.create()
   const blob = keyring.encryptPersonal('u1', 'places', { n: 1 })
-  const plan = await keyring.prepareRotation('u1', { blobs: [{ blobType: 'places', encryptedBlob: blob }], collections: [], slots: [] })
+  const plan = await keyring.prepareRotation('u1', 1, { blobs: [{ blobType: 'places', encryptedBlob: blob }], collections: [], slots: [] })
   assert.notEqual(plan.signingKey, old.signingKey)
   assert.deepEqual(keyring.publicKeys(), old, 'still the old identity before finish')
   plan.finish()
