@@ -60,7 +60,14 @@ function credentialJson(cred: PublicKeyCredential): Json {
 export interface CeremonyResult { credential: Json; credentialId: string; prf: Uint8Array | null }
 
 /** `navigator.credentials.create` with the server's registration options. */
-export async function createPasskey(publicKey: Json, prfSalt: Uint8Array): Promise<CeremonyResult> {
+/** The server's `publicKey` options: an object, whatever the document can say of it. */
+function ceremonyOptions(v: unknown): Json {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('The server sent no passkey options.')
+  return v as Json
+}
+
+export async function createPasskey(serverOptions: unknown, prfSalt: Uint8Array): Promise<CeremonyResult> {
+  const publicKey = ceremonyOptions(serverOptions)
   const user = publicKey.user as Json
   const options = {
     ...(publicKey as object),
@@ -75,7 +82,8 @@ export async function createPasskey(publicKey: Json, prfSalt: Uint8Array): Promi
 }
 
 /** `navigator.credentials.get` with the server's authentication options. */
-export async function getPasskey(publicKey: Json, prfSalt: Uint8Array): Promise<CeremonyResult> {
+export async function getPasskey(serverOptions: unknown, prfSalt: Uint8Array): Promise<CeremonyResult> {
+  const publicKey = ceremonyOptions(serverOptions)
   const options = {
     ...(publicKey as object),
     challenge: bytes(publicKey.challenge),

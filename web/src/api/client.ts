@@ -1,5 +1,8 @@
-// The one place that talks HTTP to parchment-server: same origin, cookie session, JSON bodies.
-// Every non-2xx answer becomes an ApiError carrying the server's `{code, message}`.
+// The one place that talks HTTP to parchment-server: same origin, cookie session, JSON bodies,
+// through openapi-fetch typed by the generated schema.d.ts. Every non-2xx answer becomes an
+// ApiError carrying the server's `{code, message}`.
+import createClient from 'openapi-fetch'
+import type { paths } from './schema'
 
 export class ApiError extends Error {
   readonly status: number
@@ -13,8 +16,6 @@ export class ApiError extends Error {
     this.body = body
   }
 }
-
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
 let unauthorized: (() => void) | null = null
 
@@ -36,56 +37,58 @@ function describeStatus(status: number): string {
   return `Request failed (HTTP ${status}).`
 }
 
-/** Sends a request; resolves to the parsed JSON body, or `null` for an empty (204) answer. */
-export async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = {
-    method,
-    credentials: 'include',
-    headers: { Accept: 'application/json' },
-  }
-  if (body !== undefined) {
-    ;(init.headers as Record<string, string>)['Content-Type'] = 'application/json'
-    init.body = JSON.stringify(body)
-  }
-  let res: Response
+/** The typed HTTP client: every path, parameter and body is checked against schema.d.ts. */
+export const http = createClient<paths>({
+  credentials: 'include',
+  headers: { Accept: 'application/json' },
+})
+
+http.use({
+  onResponse({ request, response }) {
+    // Paths the server does not route fall through to the web app's index.html (SPA fallback):
+    // an HTML answer to an API call means "no such endpoint on this server".
+    const type = response.headers.get('content-type') ?? ''
+    if (response.ok && response.status !== 204 && type.includes('text/html')) {
+      return Response.json({ code: 'not_found', message: 'This server does not offer that feature yet.' }, { status: 404 })
+    }
+    if (response.status === 401 && unauthorized) {
+      const path = new URL(request.url).pathname
+      if (!(request.method === 'POST' && SIGN_IN_PATHS.some((p) => path.startsWith(p)))) unauthorized()
+    }
+    return undefined
+  },
+})
+
+interface Answer<T> { data?: T; error?: unknown; response: Response }
+
+/**
+ * Waits for a typed call; resolves to its parsed JSON body, or `null` for an empty (204)
+ * answer. Every non-2xx answer becomes an ApiError with the server's `{code, message}`.
+ */
+export async function call<T>(pending: Promise<Answer<T>>): Promise<T | null> {
+  let answer: Answer<T>
   try {
-    res = await fetch(path, init)
-  } catch {
+    answer = await pending
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new ApiError(502, 'bad_response', 'The server sent an answer the app cannot read.')
     throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.')
   }
-  const text = await res.text()
-  // Paths the server does not route fall through to the web app's index.html (SPA fallback):
-  // an HTML answer to an API call means "no such endpoint on this server".
-  const type = res.headers.get('content-type') ?? ''
-  if (res.ok && text && type.includes('text/html')) {
-    throw new ApiError(404, 'not_found', 'This server does not offer that feature yet.')
+  const { response } = answer
+  if (!response.ok) {
+    const body = answer.error
+    const obj = (body && typeof body === 'object' ? body : {}) as { code?: unknown; message?: unknown }
+    const code = typeof obj.code === 'string' ? obj.code : `http_${response.status}`
+    const message = typeof obj.message === 'string' && obj.message ? obj.message : describeStatus(response.status)
+    throw new ApiError(response.status, code, message, body)
   }
-  let parsed: unknown = null
-  if (text) {
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      parsed = text
-    }
-  }
-  if (!res.ok) {
-    const obj = (parsed && typeof parsed === 'object' ? parsed : {}) as { code?: unknown; message?: unknown }
-    const code = typeof obj.code === 'string' ? obj.code : `http_${res.status}`
-    const message = typeof obj.message === 'string' && obj.message ? obj.message : describeStatus(res.status)
-    if (res.status === 401 && unauthorized && !(method === 'POST' && SIGN_IN_PATHS.some((p) => path.startsWith(p)))) {
-      unauthorized()
-    }
-    throw new ApiError(res.status, code, message, parsed)
-  }
-  return parsed as T
+  return answer.data ?? null
 }
 
-export const api = {
-  get: <T>(path: string) => request<T>('GET', path),
-  post: <T>(path: string, body?: unknown) => request<T>('POST', path, body ?? {}),
-  put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body ?? {}),
-  patch: <T>(path: string, body?: unknown) => request<T>('PATCH', path, body ?? {}),
-  del: <T>(path: string, body?: unknown) => request<T>('DELETE', path, body),
+/** As `call`, for operations whose success always has a body. */
+export async function callBody<T>(pending: Promise<Answer<T>>): Promise<T> {
+  const data = await call(pending)
+  if (data === null) throw new ApiError(502, 'bad_response', 'The server sent an empty answer where the app expects data.')
+  return data
 }
 
 /** A message fit to show a person, whatever was thrown. */

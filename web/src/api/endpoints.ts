@@ -1,100 +1,97 @@
-// Typed calls, one per server endpoint the app uses (paths as in shared/spec/api.md, "Ours").
-import { api } from './client'
-import type {
-  Blob, BlobInfo, Ceremony, Collection, CommitBody, CurrentSession, FlushResult, Friend, Identity,
-  Invitation, KeySlot, PasskeyInfo, PendingRevocation, PermissionInfo, Permissions, Preferences,
-  RoleInfo, SessionInfo, SignedIn, User, UserPage,
-} from './types'
+// Typed calls, one per server endpoint the app uses. Paths, parameters, bodies and answers are
+// checked by the compiler against schema.d.ts (generated from the server's OpenAPI document).
+import { call, callBody, http } from './client'
+import type { CommitBody, Direction, FlushItem, KeySlot, NewUser, PreferencesUpdate, ProfilePatch, SignedAction } from './types'
 
-const enc = encodeURIComponent
+export type { SignedAction } from './types'
 
 export const auth = {
-  sendCode: (email: string) => api.post<null>('/auth/verify', { email }),
+  sendCode: (email: string) => call(http.POST('/auth/verify', { body: { email } })),
   signInWithCode: (email: string, token: string) =>
-    api.post<SignedIn>('/auth/sessions', { method: 'otp', email, token }),
+    callBody(http.POST('/auth/sessions', { body: { method: 'otp', email, token } })),
   /** `null` when signed out (the server answers 204). */
-  current: () => api.get<CurrentSession | null>('/auth/sessions/current'),
-  permissions: () => api.get<Permissions>('/auth/sessions/current/permissions'),
-  sessions: () => api.get<SessionInfo[]>('/auth/sessions'),
-  signOut: () => api.del<null>('/auth/sessions'),
-  signOutAll: () => api.del<null>('/auth/sessions/all'),
-  signOutOthers: (deviceId: string) => api.del<null>(`/auth/sessions/others?deviceId=${enc(deviceId)}`),
-  deleteSession: (id: string) => api.del<null>(`/auth/sessions/${enc(id)}`),
-  passkeyRegisterOptions: () => api.post<Ceremony>('/auth/passkeys/register/options'),
+  current: () => call(http.GET('/auth/sessions/current')),
+  permissions: () => callBody(http.GET('/auth/sessions/current/permissions')),
+  sessions: () => callBody(http.GET('/auth/sessions')),
+  signOut: () => call(http.DELETE('/auth/sessions')),
+  signOutAll: () => call(http.DELETE('/auth/sessions/all')),
+  signOutOthers: (deviceId: string) => call(http.DELETE('/auth/sessions/others', { params: { query: { deviceId } } })),
+  deleteSession: (sessionId: string) => call(http.DELETE('/auth/sessions/{sessionId}', { params: { path: { sessionId } } })),
+  passkeyRegisterOptions: () => callBody(http.POST('/auth/passkeys/register/options')),
   passkeyRegisterVerify: (challengeId: string, credential: unknown, name?: string) =>
-    api.post<PasskeyInfo>('/auth/passkeys/register/verify', { challengeId, credential, name }),
-  passkeyAuthOptions: () => api.post<Ceremony>('/auth/passkeys/authenticate/options'),
+    callBody(http.POST('/auth/passkeys/register/verify', { body: { challengeId, credential, name } })),
+  passkeyAuthOptions: () => callBody(http.POST('/auth/passkeys/authenticate/options')),
   passkeyAuthVerify: (challengeId: string, credential: unknown) =>
-    api.post<SignedIn>('/auth/passkeys/authenticate/verify', { challengeId, credential }),
-  passkeys: () => api.get<PasskeyInfo[]>('/auth/passkeys'),
-  deletePasskey: (id: string) => api.del<null>(`/auth/passkeys/${enc(id)}`),
+    callBody(http.POST('/auth/passkeys/authenticate/verify', { body: { challengeId, credential } })),
+  passkeys: () => callBody(http.GET('/auth/passkeys')),
+  deletePasskey: (id: string) => call(http.DELETE('/auth/passkeys/{id}', { params: { path: { id } } })),
 }
 
 export const users = {
-  updateProfile: (patch: { firstName?: string | null; lastName?: string | null }) =>
-    api.patch<unknown>('/users/me/profile', patch),
-  preferences: () => api.get<Preferences>('/users/me/preferences'),
-  setPreferences: (p: Partial<Preferences>) => api.put<Preferences>('/users/me/preferences', p),
-  list: (page = 1, limit = 25) => api.get<UserPage>(`/users?page=${page}&limit=${limit}`),
-  create: (body: { email: string; firstName?: string; lastName?: string; roles?: string[] }) =>
-    api.post<User>('/users', body),
-  roles: () => api.get<RoleInfo[]>('/users/roles'),
-  permissions: () => api.get<PermissionInfo[]>('/users/permissions'),
+  updateProfile: (patch: ProfilePatch) => callBody(http.PATCH('/users/me/profile', { body: patch })),
+  preferences: () => callBody(http.GET('/users/me/preferences')),
+  setPreferences: (p: PreferencesUpdate) => callBody(http.PUT('/users/me/preferences', { body: p })),
+  list: (page = 1, limit = 25) => callBody(http.GET('/users', { params: { query: { page, limit } } })),
+  create: (body: NewUser) => callBody(http.POST('/users', { body })),
+  roles: () => callBody(http.GET('/users/roles')),
+  permissions: () => callBody(http.GET('/users/permissions')),
 }
 
 export const identity = {
-  get: () => api.get<Identity>('/users/me/identity'),
-  setAlias: (alias: string) => api.patch<{ alias: string; handle: string }>('/users/me/alias', { alias }),
+  get: () => callBody(http.GET('/users/me/identity')),
+  setAlias: (alias: string) => callBody(http.PATCH('/users/me/alias', { body: { alias } })),
   putKeys: (signingKey: string, encryptionKey: string) =>
-    api.put<unknown>('/users/me/keys', { signingKey, encryptionKey }),
-  kmVersion: () => api.get<{ kmVersion: number }>('/users/me/km-version'),
-  commit: (body: CommitBody) => api.post<{ kmVersion: number }>('/users/me/km-version/commit', body),
+    callBody(http.PUT('/users/me/keys', { body: { signingKey, encryptionKey } })),
+  kmVersion: () => callBody(http.GET('/users/me/km-version')),
+  commit: (body: CommitBody) => callBody(http.POST('/users/me/km-version/commit', { body })),
   wrapSecret: (deviceId: string) =>
-    api.get<{ secret: string }>(`/users/me/devices/${enc(deviceId)}/wrap-secret`),
+    callBody(http.GET('/users/me/devices/{deviceId}/wrap-secret', { params: { path: { deviceId } } })),
   /** Sign-out: the server forgets this device's secret; the next GET makes a new one. */
-  forgetWrapSecret: (deviceId: string) => api.del<null>(`/users/me/devices/${enc(deviceId)}/wrap-secret`),
-  rotateWrapSecrets: () => api.post<unknown>('/users/me/device-wrap-secrets/rotate'),
-  reset: () => api.post<unknown>('/users/me/identity/reset', { confirm: 'erase-all-my-data' }),
-  pendingRevocations: () => api.get<{ revocations: PendingRevocation[] }>('/users/me/revocations/pending'),
-  flushRevocations: (items: { peerHandle: string; signature: string; nonce: string; timestamp: string; messageVersion: number }[]) =>
-    api.post<{ results: FlushResult[] }>('/users/me/revocations/flush', { items }),
+  forgetWrapSecret: (deviceId: string) =>
+    call(http.DELETE('/users/me/devices/{deviceId}/wrap-secret', { params: { path: { deviceId } } })),
+  rotateWrapSecrets: () => callBody(http.POST('/users/me/device-wrap-secrets/rotate')),
+  reset: () => callBody(http.POST('/users/me/identity/reset', { body: { confirm: 'erase-all-my-data' } })),
+  pendingRevocations: () => callBody(http.GET('/users/me/revocations/pending')),
+  flushRevocations: (items: FlushItem[]) => callBody(http.POST('/users/me/revocations/flush', { body: { items } })),
   discardRevocation: (peerHandle: string) =>
-    api.del<unknown>(`/users/me/revocations/pending/${enc(peerHandle)}`),
+    callBody(http.DELETE('/users/me/revocations/pending/{peerHandle}', { params: { path: { peerHandle } } })),
 }
 
 export const blobs = {
-  list: () => api.get<{ blobs: BlobInfo[] }>('/users/me/blobs'),
+  list: () => callBody(http.GET('/users/me/blobs')),
   /** `null` when the blob does not exist (204). */
-  get: (type: string) => api.get<Blob | null>(`/users/me/blobs/${enc(type)}`),
+  get: (type: string) => call(http.GET('/users/me/blobs/{type}', { params: { path: { type } } })),
   put: (type: string, encryptedBlob: string, kmVersion: number) =>
-    api.put<unknown>(`/users/me/blobs/${enc(type)}`, { encryptedBlob, kmVersion }),
-  del: (type: string) => api.del<unknown>(`/users/me/blobs/${enc(type)}`),
+    callBody(http.PUT('/users/me/blobs/{type}', { params: { path: { type } }, body: { encryptedBlob, kmVersion } })),
+  del: (type: string) => call(http.DELETE('/users/me/blobs/{type}', { params: { path: { type } } })),
 }
 
 export const slots = {
-  list: () => api.get<{ slots: KeySlot[] }>('/users/me/wrapped-keys'),
-  put: (slot: KeySlot) => api.post<unknown>('/users/me/wrapped-keys', slot),
-  del: (credentialId: string) => api.del<unknown>(`/users/me/wrapped-keys/${enc(credentialId)}`),
-  markUsed: (credentialId: string) => api.post<unknown>(`/users/me/wrapped-keys/${enc(credentialId)}/used`),
+  list: () => callBody(http.GET('/users/me/wrapped-keys')),
+  put: (slot: KeySlot) => {
+    const { credentialId, wrappedKm, wrapAlgo, slotSignature } = slot
+    return callBody(http.POST('/users/me/wrapped-keys', { body: { credentialId, wrappedKm, wrapAlgo, slotSignature } }))
+  },
+  del: (credentialId: string) =>
+    call(http.DELETE('/users/me/wrapped-keys/{credentialId}', { params: { path: { credentialId } } })),
+  markUsed: (credentialId: string) =>
+    call(http.POST('/users/me/wrapped-keys/{credentialId}/used', { params: { path: { credentialId } } })),
 }
 
 export const collections = {
-  list: async (): Promise<Collection[]> => {
-    const r = await api.get<Collection[] | { collections: Collection[] }>('/library/collections')
-    return Array.isArray(r) ? r : (r?.collections ?? [])
-  },
+  list: async () => (await callBody(http.GET('/library/collections'))).collections,
 }
 
-export interface SignedAction { signature: string; nonce: string; timestamp: string }
-
 export const friends = {
-  list: () => api.get<{ friends: Friend[] }>('/friends'),
-  invitations: (direction: 'incoming' | 'outgoing') =>
-    api.get<{ invitations: Invitation[] }>(`/friends/invitations?direction=${direction}`),
-  resolve: (handle: string) => api.get<Friend>(`/friends/resolve/${enc(handle)}`),
-  invite: (handle: string, s: SignedAction) => api.post<{ invitation: Invitation }>('/friends/invite', { handle, ...s }),
-  accept: (id: string, s: SignedAction) => api.post<unknown>(`/friends/invitations/${enc(id)}/accept`, s),
-  reject: (id: string, s: SignedAction) => api.post<unknown>(`/friends/invitations/${enc(id)}/reject`, s),
-  cancel: (id: string) => api.del<unknown>(`/friends/invitations/${enc(id)}`),
-  remove: (handle: string, s: SignedAction) => api.del<unknown>(`/friends/${enc(handle)}`, s),
+  list: () => callBody(http.GET('/friends')),
+  invitations: (direction: Direction) => callBody(http.GET('/friends/invitations', { params: { query: { direction } } })),
+  resolve: (handle: string) => callBody(http.GET('/friends/resolve/{handle}', { params: { path: { handle } } })),
+  invite: (handle: string, s: SignedAction) => callBody(http.POST('/friends/invite', { body: { handle, ...s } })),
+  accept: (id: string, s: SignedAction) =>
+    callBody(http.POST('/friends/invitations/{id}/accept', { params: { path: { id } }, body: s })),
+  reject: (id: string, s: SignedAction) =>
+    callBody(http.POST('/friends/invitations/{id}/reject', { params: { path: { id } }, body: s })),
+  cancel: (id: string) => callBody(http.DELETE('/friends/invitations/{id}', { params: { path: { id } } })),
+  remove: (handle: string, s: SignedAction) =>
+    callBody(http.DELETE('/friends/{handle}', { params: { path: { handle } }, body: s })),
 }

@@ -81,7 +81,7 @@ function clear() {
 async function loadIdentity() {
   try {
     const id = await identityApi.get()
-    state.handle = id.handle
+    state.handle = id.handle ?? null
     state.domain = id.domain
   } catch {
     state.handle = state.user?.alias ? state.user.alias : null
@@ -101,7 +101,7 @@ async function unlockFromDevice(user: User, secret?: Promise<string | null>): Pr
     state.lockReason = KEPT_FOR_NEXT_TRY
     return false
   }
-  const outcome = await keyring.unlockFromDevice(deviceSecret, deviceId(), wrapped, user.signingKey)
+  const outcome = await keyring.unlockFromDevice(deviceSecret, deviceId(), wrapped, user.signingKey ?? null)
   if (outcome === 'wrong-secret' || outcome === 'not-current-key') {
     // The envelope can never open again (secret forgotten or rotated, or a replaced key): drop it.
     localStorage.removeItem(SEED_KEY)
@@ -221,7 +221,7 @@ export async function signInWithPasskey() {
 export async function unlockWithRecoveryKey(text: string) {
   if (!state.user) throw new Error('Sign in first.')
   if (state.keyRollback) throw new Error(state.keyRollback)
-  await keyring.unlockWithRecoveryKey(text, state.user.signingKey)
+  await keyring.unlockWithRecoveryKey(text, state.user.signingKey ?? null)
   await rememberOnDevice()
   state.lockReason = null
   return refresh()
