@@ -370,6 +370,15 @@ fn envelope_v2() -> Value {
                 ]
             },
             "message_version": { "type": "integer", "minimum": 1, "default": 1 },
+            "type": {
+                "type": "string",
+                "description": "Optional, as in the seed's sample: when present it must equal \
+                    `message_type` (it is not signed in v2; a different value is refused).",
+                "enum": [
+                    "FRIEND_INVITE", "FRIEND_ACCEPT", "FRIEND_REJECT", "RELATIONSHIP_REVOKE",
+                    "LOCATION_UPDATE", "LOCATION_REQUEST", "RESOURCE_SHARE", "REALTIME_EVENT"
+                ]
+            },
             "from": { "type": "string", "description": "Sender handle `alias@domain`.", "pattern": HANDLE_PATTERN },
             "to": { "type": "string", "description": "Recipient handle on this server.", "pattern": HANDLE_PATTERN },
             "nonce": { "type": "string", "minLength": 8, "maxLength": 64, "description": "Unique per sender: a (from, nonce) pair is accepted once." },
@@ -391,6 +400,11 @@ fn envelope_v1() -> Value {
         "required": ["type", "from", "to", "timestamp", "signature"],
         "properties": {
             "type": { "type": "string", "enum": ["FRIEND_INVITE", "FRIEND_ACCEPT", "FRIEND_REJECT"] },
+            "protocol_version": {
+                "type": "number",
+                "maximum": 1,
+                "description": "Absent in the original's v1 messages; 2 or more makes it a v2 message."
+            },
             "from": { "type": "string", "pattern": HANDLE_PATTERN },
             "to": { "type": "string", "pattern": HANDLE_PATTERN },
             "timestamp": { "type": "string", "format": "date-time" },

@@ -26,6 +26,7 @@ db_tests!(
     local_friends_reject_and_cancel,
     concurrent_deliveries_are_applied_or_refused_each_alone,
     shares_are_rate_limited_per_user,
+    the_seed_inbox_body_is_accepted_as_written,
 );
 
 /// alice@A invites bob@B and bob accepts; returns when both see the friendship.
@@ -185,6 +186,75 @@ async fn friends_across_servers(db: Db) {
         )
         .await;
     assert_eq!(refused.status, 404, "{}", refused.text);
+}
+
+/// The seed's `POST /federation/inbox` sample carries all ten members it lists: the v2
+/// envelope's and the legacy `type` beside `message_type` (`payload: {}`). Filled with valid
+/// values it is delivered; `type` is outside what v2 signs and changes nothing.
+async fn the_seed_inbox_body_is_accepted_as_written(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let (m, signature) = message(
+        MessageType::FriendInvite,
+        &bob,
+        &alice.handle,
+        Object::new(),
+    );
+    let mut seed_shaped: Value =
+        serde_json::from_str(&m.with_signature(&signature).body()).unwrap();
+    seed_shaped["type"] = json!("FRIEND_INVITE");
+    let members: Vec<&str> = seed_shaped
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        members,
+        [
+            "from",
+            "message_type",
+            "message_version",
+            "nonce",
+            "payload",
+            "protocol_version",
+            "signature",
+            "timestamp",
+            "to",
+            "type"
+        ]
+    );
+    let request = raw(&b, &b.key, &a, seed_shaped.to_string(), now_ms());
+    let reply = post_raw(&a, &request).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    assert_eq!(reply.json, json!({ "success": true }));
+    let incoming = a
+        .call(
+            "GET",
+            "/friends/invitations?direction=incoming",
+            &alice,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(incoming["invitations"][0]["fromHandle"], bob.handle);
+
+    // A `type` that names another message than the signed `message_type` is refused, not
+    // read as either.
+    let (m, signature) = message(
+        MessageType::FriendInvite,
+        &bob,
+        &alice.handle,
+        Object::new(),
+    );
+    let mut conflicting: Value =
+        serde_json::from_str(&m.with_signature(&signature).body()).unwrap();
+    conflicting["type"] = json!("RELATIONSHIP_REVOKE");
+    let request = raw(&b, &b.key, &a, conflicting.to_string(), now_ms());
+    expect(post_raw(&a, &request).await, 422, "validation_failed");
+    assert_eq!(a.count("SELECT COUNT(*) FROM friend_invitations").await, 1);
 }
 
 #[track_caller]

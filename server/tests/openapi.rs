@@ -103,9 +103,18 @@ fn document_is_complete() {
         "signature",
         "payload",
         "message_version",
+        "type",
     ] {
         assert!(envelope["properties"][member].is_object(), "{member}");
     }
+    // The seed's sample (all ten members, protocol_version 2) is a v2 envelope and not also a
+    // legacy one: `oneOf` needs exactly one match, and v1 allows no protocol_version ≥ 2.
+    let legacy = &spec["components"]["schemas"]["LegacyFederationEnvelope"];
+    assert_eq!(legacy["properties"]["protocol_version"]["maximum"], 1);
+    assert_eq!(
+        envelope["properties"]["protocol_version"]["enum"],
+        serde_json::json!([2])
+    );
     assert_eq!(
         inbox["description"]
             .as_str()

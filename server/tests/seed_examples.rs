@@ -2,7 +2,7 @@
 //! its method, its path exactly as the samples spell it (trailing slash included) and its
 //! body's fields, with valid values in place of the `"string"` placeholders. Each answers
 //! its documented success status. (`POST /federation/inbox` needs a signing peer: its
-//! example is replayed in `federation.rs`.)
+//! example is replayed in `federation.rs`, `the_seed_inbox_body_is_accepted_as_written`.)
 
 mod common;
 

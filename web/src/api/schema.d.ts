@@ -1196,6 +1196,11 @@ export interface components {
             timestamp: string;
             /** @description Recipient handle on this server. */
             to: string;
+            /**
+             * @description Optional, as in the seed's sample: when present it must equal `message_type` (it is not signed in v2; a different value is refused).
+             * @enum {string}
+             */
+            type?: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "REALTIME_EVENT";
         };
         /** FlushRequest */
         FlushRequest: {
@@ -1366,6 +1371,8 @@ export interface components {
         LegacyFederationEnvelope: {
             from: string;
             payload?: Record<string, unknown>;
+            /** @description Absent in the original's v1 messages; 2 or more makes it a v2 message. */
+            protocol_version?: number;
             signature: string;
             /** Format: date-time */
             timestamp: string;
