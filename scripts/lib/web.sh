@@ -20,12 +20,13 @@ build_web() {
     # Reinstall when the lock file is newer than the install (or nothing is installed).
     # @parchment/core is a symlink to ../wasm/pkg, so a wasm rebuild needs no reinstall.
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-      # The registry mirror on these machines lacks other platforms' optional packages
-      # (@rollup/rollup-darwin-*, …), so the lock file cannot list them and `npm ci` calls it
-      # out of sync. `npm install` then installs exactly the locked versions it does list.
+      # `npm ci` only: it installs exactly the lock file and never rewrites it (`npm install`
+      # would, leaving a changed tracked file on a newcomer's machine).
       if ! npm ci --no-audit --no-fund; then
-        echo "web: npm ci refused the lock file; installing the locked versions with npm install" >&2
-        npm install --no-audit --no-fund
+        echo "web: npm ci refused web/package-lock.json (out of sync with package.json, or a" >&2
+        echo "web: locked version this registry does not serve). Regenerate it deliberately with" >&2
+        echo "web: 'cd web && npm install', review the diff, and commit it." >&2
+        exit 1
       fi
     fi
     npm run build

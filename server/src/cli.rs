@@ -7,6 +7,7 @@ use poem_openapi::types::ToJSON;
 
 use crate::api::users::{CreatedUser, RoleInfo};
 use crate::app;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{AdminCommand, Cli, Command, DbArgs, FederationCommand, ServeArgs};
 use crate::service::sessions;
 use crate::service::users::{self, CreateUser};
@@ -83,6 +84,7 @@ async fn run_admin(db: &DbArgs, command: AdminCommand) -> anyhow::Result<()> {
                     picture: None,
                     roles: vec![role],
                 },
+                SystemClock.now_ms(),
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -107,6 +109,7 @@ async fn run_admin(db: &DbArgs, command: AdminCommand) -> anyhow::Result<()> {
                 ttl_ms,
                 Some("parchment-server admin issue-token"),
                 None,
+                SystemClock.now_ms(),
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -140,7 +140,7 @@ async fn handle_lookups_are_rate_limited_per_user(db: Db) {
     )
     .await
     .expect(200);
-    common::fresh_rate_window(60).await;
+    s.fresh_rate_window(60);
     let path = format!("/friends/resolve/ada@{}", domain(&s));
     for _ in 0..60 {
         let reply = s.get(&path, Some(&ada)).await.expect(200);

@@ -55,7 +55,9 @@ async fn listener(body_bytes: usize) -> (u16, Arc<AtomicUsize>) {
 /// resolve the claimed sender before it can check one).
 async fn inbox(http: reqwest::Client, inbox_url: String, server_id: String) -> u16 {
     let server_id = server_id.as_str();
-    let now = format_millis(parchment_server::service::now_ms());
+    let now = format_millis(parchment_server::clock::Clock::now_ms(
+        &parchment_server::clock::SystemClock,
+    ));
     let body = json!({
         "from": format!("eve@{server_id}"),
         "to": "alice@localhost",
@@ -65,10 +67,7 @@ async fn inbox(http: reqwest::Client, inbox_url: String, server_id: String) -> u
     http.post(inbox_url)
         .header(HEADER_SERVER_ID, server_id)
         .header(HEADER_PROTOCOL_VERSION, "2")
-        .header(
-            HEADER_NONCE,
-            parchment_server::service::secrets::random_id(),
-        )
+        .header(HEADER_NONCE, parchment_server::secrets::random_id())
         .header(HEADER_TIMESTAMP, now)
         .header(HEADER_SIGNATURE, "AAAA")
         .json(&body)

@@ -308,7 +308,7 @@ async fn wrap_secrets_rotate_and_sign_out_rotates_them(db: Db) {
 async fn wrap_secret_rate_limit(db: Db) {
     let s = TestServer::start(db).await;
     let (_, ada) = s.user("ada@example.com", "user").await;
-    common::fresh_rate_window(60).await;
+    s.fresh_rate_window(60);
     for _ in 0..10 {
         s.post(
             "/users/me/device-wrap-secrets/rotate",

@@ -10,7 +10,8 @@ use super::users::User;
 use super::{client_ip, timestamp, user_agent, ApiTags, Session};
 use crate::error::{ApiResult, AppError};
 use crate::service::sessions::{self, Principal};
-use crate::service::{auth, passkeys, AppState};
+use crate::service::{auth, passkeys};
+use crate::state::AppState;
 use crate::store::PasskeyRow;
 
 #[derive(Debug, Clone, Object)]

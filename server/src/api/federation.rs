@@ -14,8 +14,9 @@ use poem_openapi::ApiResponse;
 use super::identity::Success;
 use super::{client_ip, ApiTags};
 use crate::error::ApiResult;
+use crate::service::federation as service;
 use crate::service::rate_limit::{FEDERATION_INBOX_PER_IP, FEDERATION_WELL_KNOWN_PER_IP};
-use crate::service::{federation as service, now_ms, AppState};
+use crate::state::AppState;
 
 #[derive(Debug, ApiResponse)]
 pub enum InboxAccepted {
@@ -71,7 +72,11 @@ impl FederationApi {
     ) -> ApiResult<Json<ServerManifestBody>> {
         state
             .limiter
-            .check(FEDERATION_WELL_KNOWN_PER_IP, &client_ip(req), now_ms())
+            .check(
+                FEDERATION_WELL_KNOWN_PER_IP,
+                &client_ip(req),
+                state.now_ms(),
+            )
             .await?;
         let doc = service::manifest(&state)?;
         Ok(Json(ServerManifestBody {
@@ -95,7 +100,11 @@ impl FederationApi {
     ) -> ApiResult<Json<UserDocumentBody>> {
         state
             .limiter
-            .check(FEDERATION_WELL_KNOWN_PER_IP, &client_ip(req), now_ms())
+            .check(
+                FEDERATION_WELL_KNOWN_PER_IP,
+                &client_ip(req),
+                state.now_ms(),
+            )
             .await?;
         let doc = service::user_document(&state, &alias).await?;
         Ok(Json(UserDocumentBody {
@@ -126,7 +135,7 @@ impl FederationApi {
     ) -> ApiResult<InboxAccepted> {
         state
             .limiter
-            .check(FEDERATION_INBOX_PER_IP, &client_ip(req), now_ms())
+            .check(FEDERATION_INBOX_PER_IP, &client_ip(req), state.now_ms())
             .await?;
         let header = |name: &str| {
             req.headers()

@@ -11,7 +11,7 @@ use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::friends::{self as service, InvitationView, Signed};
-use crate::service::AppState;
+use crate::state::AppState;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Object)]

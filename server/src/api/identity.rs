@@ -4,7 +4,8 @@ use poem_openapi::{Object, OpenApi};
 
 use super::{ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::{identity as service, AppState};
+use crate::service::identity as service;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]

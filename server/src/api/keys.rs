@@ -7,8 +7,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
+use crate::service::keys as service;
 use crate::service::keys::{CommitInput, SlotInput};
-use crate::service::{keys as service, AppState};
+use crate::state::AppState;
 use crate::store::{BlobInfoRow, BlobRow, SlotRow};
 
 #[derive(Debug, Clone, Object)]

@@ -6,7 +6,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::{library as service, AppState};
+use crate::service::library as service;
+use crate::state::AppState;
 use crate::store::CollectionRow;
 
 #[derive(Debug, Clone, Object)]

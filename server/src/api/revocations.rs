@@ -10,7 +10,7 @@ use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::revocations::{self as service, FlushItem};
-use crate::service::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]

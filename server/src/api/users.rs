@@ -9,7 +9,7 @@ use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::roles::Role;
 use crate::service::users::{self as service, CreateUser};
-use crate::service::AppState;
+use crate::state::AppState;
 use crate::store::{PreferencesRow, UserRow};
 
 /// A user as the API shows it (internal columns never leave the server).

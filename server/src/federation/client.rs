@@ -144,7 +144,7 @@ impl Client {
     }
 
     /// The memoized pin of `host`, unless stale or `refresh` (which also forgets it).
-    pub(super) fn memo(&self, host: &str, now: i64, refresh: bool) -> Option<Ed25519PublicKey> {
+    pub fn memo(&self, host: &str, now: i64, refresh: bool) -> Option<Ed25519PublicKey> {
         self.pins.with(|pins| {
             if refresh {
                 pins.remove(host);
@@ -157,7 +157,8 @@ impl Client {
         })
     }
 
-    pub(super) fn remember(&self, host: &str, key: &Ed25519PublicKey, until: i64) {
+    /// Memoizes `key` as `host`'s pin until `until`.
+    pub fn remember(&self, host: &str, key: &Ed25519PublicKey, until: i64) {
         self.pins
             .with(|pins| pins.insert(host.to_owned(), (*key, until)));
     }

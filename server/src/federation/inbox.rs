@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::service::now_ms;
+use crate::clock::SharedClock;
 use crate::store::{DeliveryOutcome, FriendDelivery, Store, StoreError, StoreResult};
 
 /// Largest batch (bounds the statements' parameter count: 3 per row and nonce).
@@ -19,16 +19,20 @@ struct Job {
     reply: oneshot::Sender<StoreResult<DeliveryOutcome>>,
 }
 
+/// The batcher: a queue and the task that drains it (started on first use).
 pub struct InboxBatcher {
     store: Store,
+    clock: SharedClock,
     /// Started on first use, inside the runtime.
     queue: OnceLock<mpsc::Sender<Job>>,
 }
 
 impl InboxBatcher {
-    pub fn new(store: Store) -> Self {
+    /// A batcher writing to `store`, stamping rows with `clock`.
+    pub fn new(store: Store, clock: SharedClock) -> Self {
         InboxBatcher {
             store,
+            clock,
             queue: OnceLock::new(),
         }
     }
@@ -37,7 +41,7 @@ impl InboxBatcher {
     pub async fn apply(&self, delivery: FriendDelivery) -> StoreResult<DeliveryOutcome> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-            tokio::spawn(run(self.store.clone(), rx));
+            tokio::spawn(run(self.store.clone(), self.clock.clone(), rx));
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -51,7 +55,7 @@ impl InboxBatcher {
     }
 }
 
-async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
+async fn run(store: Store, clock: SharedClock, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -62,7 +66,7 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
         }
         tracing::debug!(size = jobs.len(), "inbox batch");
         let batch: Vec<&FriendDelivery> = jobs.iter().map(|j| &j.delivery).collect();
-        match store.apply_friend_deliveries(&batch, now_ms()).await {
+        match store.apply_friend_deliveries(&batch, clock.now_ms()).await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -79,7 +83,7 @@ async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
                 tracing::warn!(error = %err, size = jobs.len(), "inbox batch failed; applying one by one");
                 for job in jobs {
                     let result = store
-                        .apply_friend_deliveries(&[&job.delivery], now_ms())
+                        .apply_friend_deliveries(&[&job.delivery], clock.now_ms())
                         .await
                         .and_then(|outcomes| {
                             outcomes

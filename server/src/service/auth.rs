@@ -1,10 +1,12 @@
 //! Email sign-in codes: 8 digits, stored as a digest, 15 minutes, single use, 5 tries.
 
 use super::rate_limit::{OTP_SEND_PER_EMAIL, OTP_SEND_PER_IP, OTP_TRY_PER_EMAIL, OTP_TRY_PER_IP};
+use super::roles;
 use super::sessions::{self, SESSION_TTL_MS};
 use super::users::{self, CreateUser};
-use super::{now_ms, roles, secrets, AppState};
 use crate::error::AppError;
+use crate::secrets;
+use crate::state::AppState;
 use crate::store::UserRow;
 
 const OTP_TTL_MS: i64 = 15 * 60 * 1000;
@@ -23,7 +25,7 @@ fn code_hash(state: &AppState, user_id: &str, code: &str) -> String {
 /// mail, so the endpoint does not tell which emails have accounts.
 pub async fn send_code(state: &AppState, email: &str, client_ip: &str) -> Result<(), AppError> {
     let (email, email_normalized) = users::normalize_email(email)?;
-    let now = now_ms();
+    let now = state.now_ms();
     state.limiter.check(OTP_SEND_PER_IP, client_ip, now).await?;
     state
         .limiter
@@ -70,6 +72,7 @@ async fn register(state: &AppState, email: &str) -> Result<UserRow, AppError> {
             picture: None,
             roles: vec![role.to_string()],
         },
+        state.now_ms(),
     )
     .await;
     match created {
@@ -108,7 +111,7 @@ pub async fn sign_in_with_code(
     client_ip: &str,
 ) -> Result<SignedIn, AppError> {
     let (_, email_normalized) = users::normalize_email(email)?;
-    let now = now_ms();
+    let now = state.now_ms();
     state.limiter.check(OTP_TRY_PER_IP, client_ip, now).await?;
     // Keyed on (email, address): wrong guesses from one address cannot lock the owner out
     // from another; the code itself still burns after OTP_MAX_TRIES guesses.
@@ -152,6 +155,7 @@ pub async fn sign_in_with_code(
         SESSION_TTL_MS,
         user_agent,
         Some(client_ip),
+        state.now_ms(),
     )
     .await?;
     Ok(SignedIn { session, user })

@@ -15,9 +15,9 @@ use super::federation::{self as fed, INVITATION_TTL_MS, TRANSPORT_WINDOW_MS};
 use super::rate_limit::{FRIEND_LOOKUP_PER_USER, FRIEND_MESSAGES_PER_USER, FRIEND_SHARES_PER_USER};
 use super::roles;
 use super::sessions::Principal;
-use super::{now_ms, AppState};
 use crate::error::AppError;
-use crate::federation::{self, outbox};
+use crate::federation;
+use crate::state::AppState;
 use crate::store::{FriendRow, InvitationRow, LocationRow, NewFriendship, OutboxRow, StoreError};
 
 /// The client's signature over the envelope the server will send.
@@ -67,11 +67,14 @@ fn signed_envelope(
     payload: Object,
     signed: &Signed<'_>,
     key: &Ed25519PublicKey,
+    now: i64,
 ) -> Result<Envelope, AppError> {
-    signed_envelope_version(kind, 1, from, to, payload, signed, key)
+    signed_envelope_version(kind, 1, from, to, payload, signed, key, now)
 }
 
-/// [`signed_envelope`] with a given `message_version`.
+/// [`signed_envelope`] with a given `message_version`. (The envelope's members and what it
+/// is checked against, each its own argument: a struct would only rename them.)
+#[allow(clippy::too_many_arguments)]
 pub(super) fn signed_envelope_version(
     kind: MessageType,
     message_version: u32,
@@ -80,11 +83,12 @@ pub(super) fn signed_envelope_version(
     payload: Object,
     signed: &Signed<'_>,
     key: &Ed25519PublicKey,
+    now: i64,
 ) -> Result<Envelope, AppError> {
     if !(8..=64).contains(&signed.nonce.len()) {
         return Err(AppError::validation("nonce", "must have 8-64 characters"));
     }
-    match timestamp::within(signed.timestamp, now_ms(), TRANSPORT_WINDOW_MS) {
+    match timestamp::within(signed.timestamp, now, TRANSPORT_WINDOW_MS) {
         Ok(true) => {}
         _ => {
             return Err(AppError::validation(
@@ -121,7 +125,7 @@ pub struct InvitationView {
 }
 
 async fn view(state: &AppState, row: InvitationRow) -> Result<InvitationView, AppError> {
-    let status = if row.status == "pending" && row.expires_at <= now_ms() {
+    let status = if row.status == "pending" && row.expires_at <= state.now_ms() {
         "expired".to_owned()
     } else {
         row.status.clone()
@@ -146,7 +150,7 @@ pub async fn invite(
     let target = parse_handle(handle)?;
     state
         .limiter
-        .check(FRIEND_LOOKUP_PER_USER, user_id, now_ms())
+        .check(FRIEND_LOOKUP_PER_USER, user_id, state.now_ms())
         .await?;
     let peer = federation::handle_key(&target);
     if peer == federation::handle_key(&me) {
@@ -159,6 +163,7 @@ pub async fn invite(
         Object::new(),
         &signed,
         &key,
+        state.now_ms(),
     )?;
     if state.store.friendship(user_id, &peer).await?.is_some() {
         return Err(AppError::Conflict {
@@ -168,9 +173,9 @@ pub async fn invite(
     }
     // The invitee must exist (and its server be reachable and consistent).
     fed::resolve_handle(state, &target, false).await?;
-    let now = now_ms();
+    let now = state.now_ms();
     let row = InvitationRow {
-        id: federation::new_id(),
+        id: crate::secrets::random_id(),
         user_id: user_id.to_owned(),
         direction: "outgoing".into(),
         from_handle: me.to_string(),
@@ -192,7 +197,7 @@ pub async fn invite(
             },
             other => other.into(),
         })?;
-    outbox::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
+    fed::delivery::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
     view(state, row).await
 }
 
@@ -207,7 +212,7 @@ pub async fn resolve(
     let handle = parse_handle(handle)?;
     state
         .limiter
-        .check(FRIEND_LOOKUP_PER_USER, user_id, now_ms())
+        .check(FRIEND_LOOKUP_PER_USER, user_id, state.now_ms())
         .await?;
     fed::resolve_handle(state, &handle, false).await
 }
@@ -236,7 +241,7 @@ async fn pending_incoming(
         .await?
         .filter(|r| r.direction == "incoming")
         .ok_or_else(|| AppError::not_found("Invitation"))?;
-    if row.status != "pending" || row.expires_at <= now_ms() {
+    if row.status != "pending" || row.expires_at <= state.now_ms() {
         return Err(AppError::Conflict {
             code: "invitation_closed",
             message: "The invitation is no longer pending".into(),
@@ -263,12 +268,13 @@ pub async fn accept(
         Object::new(),
         &signed,
         &key,
+        state.now_ms(),
     )?;
     let inviter = parse_handle(&row.from_handle)?;
     let doc = fed::resolve_handle(state, &inviter, false).await?;
     let signing_key = doc.signing_key.to_base64();
     let encryption_key = doc.encryption_key.map(|k| k.to_base64());
-    let friendship_id = federation::new_id();
+    let friendship_id = crate::secrets::random_id();
     let friendship = NewFriendship {
         id: &friendship_id,
         user_id,
@@ -299,14 +305,14 @@ async fn answer(
     friendship: Option<&NewFriendship<'_>>,
     envelope: &Envelope,
 ) -> Result<(), AppError> {
-    let outgoing = outbox::Outgoing::new(envelope)?;
+    let outgoing = fed::delivery::outgoing(envelope)?;
     let queued = state
         .store
         .answer_invitation(
             invitation_id,
             status,
             friendship,
-            &outgoing.row(user_id, Some(invitation_id), now_ms()),
+            &outgoing.row(user_id, Some(invitation_id), state.now_ms()),
         )
         .await?;
     if !queued {
@@ -336,6 +342,7 @@ pub async fn reject(
         Object::new(),
         &signed,
         &key,
+        state.now_ms(),
     )?;
     answer(state, user_id, &row.id, "rejected", None, &envelope).await
 }
@@ -351,7 +358,7 @@ pub async fn cancel(state: &AppState, caller: &Principal, id: &str) -> Result<()
         .ok_or_else(|| AppError::not_found("Invitation"))?;
     if !state
         .store
-        .finish_invitation(&row.id, "cancelled", now_ms())
+        .finish_invitation(&row.id, "cancelled", state.now_ms())
         .await?
     {
         return Err(AppError::Conflict {
@@ -393,12 +400,13 @@ pub async fn remove(
         Object::new(),
         &signed,
         &key,
+        state.now_ms(),
     )?;
     state
         .store
-        .end_relationship(user_id, &friend.peer_key, now_ms())
+        .end_relationship(user_id, &friend.peer_key, state.now_ms())
         .await?;
-    outbox::enqueue(state, user_id, &envelope, None).await?;
+    fed::delivery::enqueue(state, user_id, &envelope, None).await?;
     Ok(())
 }
 
@@ -425,7 +433,7 @@ pub async fn send(
             "must be LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE",
         ));
     }
-    let now = now_ms();
+    let now = state.now_ms();
     state
         .limiter
         .check(FRIEND_MESSAGES_PER_USER, user_id, now)
@@ -442,14 +450,22 @@ pub async fn send(
     };
     let (me, key) = me(state, user_id).await?;
     let friend = friend(state, user_id, handle).await?;
-    let envelope = signed_envelope(kind, &me, &friend.friend_handle, payload, &signed, &key)?;
+    let envelope = signed_envelope(
+        kind,
+        &me,
+        &friend.friend_handle,
+        payload,
+        &signed,
+        &key,
+        state.now_ms(),
+    )?;
     if envelope.body().len() > fed::MAX_INBOX_BODY {
         return Err(AppError::TooLarge(format!(
             "A message may have at most {} bytes",
             fed::MAX_INBOX_BODY
         )));
     }
-    outbox::enqueue(state, user_id, &envelope, None).await
+    fed::delivery::enqueue(state, user_id, &envelope, None).await
 }
 
 /// `GET /friends/locations`: the newest sealed location each friend sent.

@@ -2,8 +2,8 @@
 
 use parchment_core::keys::{Ed25519PublicKey, X25519PublicKey};
 
-use super::{now_ms, AppState};
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::{StoreError, UserRow};
 
 /// Refused as aliases: names that impersonate the operator or a role account.
@@ -84,7 +84,7 @@ pub async fn set_alias(state: &AppState, user_id: &str, alias: &str) -> Result<I
     let normalized = check_alias(alias)?;
     let updated = state
         .store
-        .set_alias(user_id, alias, &normalized, now_ms())
+        .set_alias(user_id, alias, &normalized, state.now_ms())
         .await
         .map_err(|err| match err {
             StoreError::UniqueViolation => AppError::Conflict {
@@ -138,7 +138,7 @@ pub async fn set_keys(
             user_id,
             &signing.to_base64(),
             &encryption.to_base64(),
-            now_ms(),
+            state.now_ms(),
         )
         .await?;
     if stored {

@@ -12,8 +12,8 @@ use super::identity::check_signing_key;
 use super::rate_limit::{Limit, WRAP_SECRET_READ, WRAP_SECRET_ROTATE};
 use super::roles;
 use super::sessions::Principal;
-use super::{now_ms, AppState};
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::{BlobInfoRow, BlobRow, Commit, CommitRefused, NewSlot, SlotRow};
 
 /// Largest accepted blob envelope, decoded (documented in the API).
@@ -96,7 +96,13 @@ pub async fn put_blob(
     }
     state
         .store
-        .put_blob(user_id, blob_type, encrypted_blob, km_version, now_ms())
+        .put_blob(
+            user_id,
+            blob_type,
+            encrypted_blob,
+            km_version,
+            state.now_ms(),
+        )
         .await?
         .ok_or_else(|| AppError::not_found("User"))
 }
@@ -138,7 +144,7 @@ fn fresh_secret() -> String {
 }
 
 async fn limit(state: &AppState, limit: Limit, user_id: &str) -> Result<(), AppError> {
-    state.limiter.check(limit, user_id, now_ms()).await
+    state.limiter.check(limit, user_id, state.now_ms()).await
 }
 
 /// The device's wrap secret, created on first use (the same secret for racing first calls).
@@ -166,7 +172,7 @@ pub async fn device_secret(
     }
     Ok(state
         .store
-        .device_secret(user_id, device_id, &fresh_secret(), now_ms())
+        .device_secret(user_id, device_id, &fresh_secret(), state.now_ms())
         .await?)
 }
 
@@ -195,7 +201,7 @@ pub async fn rotate_device_secrets(
 ) -> Result<u64, AppError> {
     Ok(state
         .store
-        .rotate_device_secrets(user_id, keep, fresh_secret, now_ms())
+        .rotate_device_secrets(user_id, keep, fresh_secret, state.now_ms())
         .await?)
 }
 
@@ -296,7 +302,7 @@ pub async fn put_slot(state: &AppState, user_id: &str, slot: SlotInput) -> Resul
                 wrap_algo: &core.wrap_algo,
                 slot_signature: &core.slot_signature,
             },
-            now_ms(),
+            state.now_ms(),
         )
         .await?;
     Ok(())
@@ -328,7 +334,7 @@ pub async fn mark_slot_used(
 ) -> Result<(), AppError> {
     if state
         .store
-        .mark_slot_used(user_id, credential_id, now_ms())
+        .mark_slot_used(user_id, credential_id, state.now_ms())
         .await?
     {
         Ok(())
@@ -509,7 +515,7 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
             blobs: &blobs,
             collections: &collections,
             slots: &new_slots,
-            now: now_ms(),
+            now: state.now_ms(),
         })
         .await?;
     match outcome {

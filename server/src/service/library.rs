@@ -3,8 +3,9 @@
 use super::keys::check_envelope;
 use super::roles;
 use super::sessions::Principal;
-use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
+use crate::secrets;
+use crate::state::AppState;
 use crate::store::CollectionRow;
 
 /// Collections per account (documented in the API).
@@ -30,7 +31,7 @@ pub async fn create(
     let id = secrets::random_id();
     state
         .store
-        .insert_collection(&id, user_id, metadata, now_ms())
+        .insert_collection(&id, user_id, metadata, state.now_ms())
         .await?;
     Ok(id)
 }

@@ -87,7 +87,7 @@ impl Mailer {
                 let name = format!(
                     "{}-{}-{}.eml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
-                    super::secrets::random_id(),
+                    crate::secrets::random_id(),
                     to.email.to_string().replace(['/', '\\'], "_"),
                 );
                 let path = dir.join(name);

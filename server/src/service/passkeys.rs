@@ -14,11 +14,13 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Uuid, Webauthn,
 };
 
+use super::auth::SignedIn;
 use super::rate_limit::PASSKEY_PER_IP;
 use super::sessions::{self, SESSION_TTL_MS};
 use super::users::normalize_name;
-use super::{auth::SignedIn, now_ms, secrets, AppState};
 use crate::error::AppError;
+use crate::secrets;
+use crate::state::AppState;
 use crate::store::{PasskeyRow, StoreError};
 
 /// crypto.md D12, base64url without padding, as sent in WebAuthn options.
@@ -98,7 +100,7 @@ async fn start(
             user_id,
             kind,
             &ceremony_state,
-            now_ms() + CHALLENGE_TTL_MS,
+            state.now_ms() + CHALLENGE_TTL_MS,
         )
         .await?;
     Ok(Ceremony {
@@ -119,7 +121,7 @@ async fn take(
         .take_challenge(challenge_id)
         .await?
         .ok_or_else(invalid_challenge)?;
-    if row.kind != kind || row.user_id.as_deref() != user_id || row.expires_at <= now_ms() {
+    if row.kind != kind || row.user_id.as_deref() != user_id || row.expires_at <= state.now_ms() {
         return Err(invalid_challenge());
     }
     Ok(row.state)
@@ -180,7 +182,7 @@ pub async fn register_verify(
         user_id: user_id.to_string(),
         name,
         credential: serde_json::to_string(&passkey).map_err(corrupt)?,
-        created_at: now_ms(),
+        created_at: state.now_ms(),
         last_used_at: None,
     };
     state
@@ -201,7 +203,7 @@ pub async fn authenticate_options(state: &AppState, client_ip: &str) -> Result<C
     let webauthn = webauthn(state)?;
     state
         .limiter
-        .check(PASSKEY_PER_IP, client_ip, now_ms())
+        .check(PASSKEY_PER_IP, client_ip, state.now_ms())
         .await?;
     let (rcr, authentication) = webauthn
         .start_discoverable_authentication()
@@ -225,7 +227,7 @@ pub async fn authenticate_verify(
     let webauthn = webauthn(state)?;
     state
         .limiter
-        .check(PASSKEY_PER_IP, client_ip, now_ms())
+        .check(PASSKEY_PER_IP, client_ip, state.now_ms())
         .await?;
     let credential: PublicKeyCredential = serde_json::from_value(credential)
         .map_err(|e| AppError::validation("credential", format!("not an assertion: {e}")))?;
@@ -255,7 +257,7 @@ pub async fn authenticate_verify(
     let stored = serde_json::to_string(&passkey).map_err(corrupt)?;
     state
         .store
-        .update_passkey_use(&row.id, &stored, now_ms())
+        .update_passkey_use(&row.id, &stored, state.now_ms())
         .await?;
     let user = super::users::get(state, &row.user_id).await?;
     let session = sessions::create(
@@ -264,6 +266,7 @@ pub async fn authenticate_verify(
         SESSION_TTL_MS,
         user_agent,
         Some(client_ip),
+        state.now_ms(),
     )
     .await?;
     Ok(SignedIn { session, user })

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use parchment_core::canonical::Object;
 use parchment_core::federation::MessageType;
 
+use super::federation as fed;
 use super::friends::{self, Signed};
-use super::{federation as fed, now_ms, AppState};
 use crate::error::AppError;
-use crate::federation::{self, Posted};
+use crate::federation::{self, signing::Posted};
+use crate::state::AppState;
 use crate::store::RevocationRow;
 
 /// The literal the client must send to confirm a reset.
@@ -43,8 +44,8 @@ pub async fn reset(
             user_id,
             own_key.as_deref(),
             &domain,
-            federation::new_id,
-            now_ms(),
+            crate::secrets::random_id,
+            state.now_ms(),
         )
         .await?;
     tracing::info!(user = %user_id, queued, "identity reset");
@@ -143,6 +144,7 @@ pub async fn flush(
                 timestamp: &item.timestamp,
             },
             &key,
+            state.now_ms(),
         ) {
             Ok(envelope) => envelope,
             Err(err) => {
@@ -150,7 +152,7 @@ pub async fn flush(
                 continue;
             }
         };
-        let error = match federation::post(state, &envelope).await {
+        let error = match fed::delivery::post(state, &envelope).await {
             Posted::Accepted => {
                 state.store.delete_revocation(user_id, &peer_key).await?;
                 queued.remove(&peer_key);
@@ -171,7 +173,7 @@ pub async fn flush(
         };
         state
             .store
-            .fail_revocation(user_id, &peer_key, &error, now_ms())
+            .fail_revocation(user_id, &peer_key, &error, state.now_ms())
             .await?;
         results.push(failed(item, error));
     }

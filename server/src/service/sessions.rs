@@ -4,8 +4,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
+use crate::secrets;
+use crate::state::AppState;
 use crate::store::{NewSession, SessionLookup, SessionRow, Store};
 
 pub const SESSION_COOKIE: &str = "parchment_session";
@@ -134,9 +135,9 @@ pub async fn create(
     ttl_ms: i64,
     user_agent: Option<&str>,
     ip: Option<&str>,
+    now: i64,
 ) -> Result<Created, AppError> {
     let token = secrets::random_token();
-    let now = now_ms();
     // Stored values from the client are bounded so a header cannot bloat the table.
     let user_agent = user_agent.map(|ua| truncate(ua, 512));
     store
@@ -183,7 +184,7 @@ pub async fn resolve(
             None => return Ok(None),
         },
     };
-    let now = now_ms();
+    let now = state.now_ms();
     if session.expires_at <= now {
         return Ok(None);
     }
@@ -233,7 +234,10 @@ pub fn clear_cookie_header(state: &AppState) -> String {
 }
 
 pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<SessionRow>, AppError> {
-    Ok(state.store.sessions_of_user(user_id, now_ms()).await?)
+    Ok(state
+        .store
+        .sessions_of_user(user_id, state.now_ms())
+        .await?)
 }
 
 pub async fn delete_one(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {

@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 
 use super::roles::{self, Role};
 use super::sessions::Principal;
-use super::{now_ms, secrets, AppState};
 use crate::error::AppError;
+use crate::secrets;
+use crate::state::AppState;
 use crate::store::{
     NewUser, PreferencesRow, ProfileUpdate, Store, StoreError, UserListRow, UserRow,
 };
@@ -75,6 +76,7 @@ pub struct CreateUser<'a> {
 pub async fn create(
     store: &Store,
     input: CreateUser<'_>,
+    now: i64,
 ) -> Result<(UserRow, Vec<&'static Role>), AppError> {
     let (email, email_normalized) = normalize_email(input.email)?;
     let first_name = input
@@ -109,7 +111,7 @@ pub async fn create(
             last_name: last_name.as_deref(),
             picture: picture.as_deref(),
             roles: &ids,
-            now: now_ms(),
+            now,
         })
         .await
         .map_err(|err| match err {
@@ -139,7 +141,7 @@ pub async fn invite(
             ));
         }
     }
-    create(&state.store, input).await
+    create(&state.store, input, state.now_ms()).await
 }
 
 pub struct UserPage {
@@ -163,7 +165,7 @@ pub async fn list(
     let offset = (i64::from(page) - 1) * i64::from(limit);
     let (rows, role_rows, total) = state
         .store
-        .list_users(i64::from(limit), offset, now_ms())
+        .list_users(i64::from(limit), offset, state.now_ms())
         .await?;
     let users = rows
         .into_iter()
@@ -220,7 +222,7 @@ pub async fn update_profile(
     };
     state
         .store
-        .update_profile(user_id, &update, now_ms())
+        .update_profile(user_id, &update, state.now_ms())
         .await?
         .ok_or_else(|| AppError::not_found("User"))
 }
@@ -270,7 +272,7 @@ pub async fn put_preferences(
     };
     state
         .store
-        .put_preferences(user_id, &next, now_ms())
+        .put_preferences(user_id, &next, state.now_ms())
         .await?;
     Ok(next)
 }

@@ -68,6 +68,9 @@ pub struct Options {
         Option<std::sync::Arc<dyn parchment_server::federation::address_policy::HostLookup>>,
 }
 
+/// What a test moves instead of sleeping: the server's clock.
+pub use parchment_server::clock::ShiftedClock;
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -92,6 +95,8 @@ pub struct TestServer {
     pub db_url: String,
     pub mail_dir: PathBuf,
     pub dir: TempDir,
+    /// The server's clock: `clock.advance(ms)` moves its time (windows, expiries).
+    pub clock: ShiftedClock,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -105,7 +110,7 @@ pub async fn fresh_database(db: Db, dir: &TempDir) -> String {
                 std::env::var("PARCHMENT_TEST_POSTGRES_URL").expect("PARCHMENT_TEST_POSTGRES_URL");
             let name = format!(
                 "t_{}",
-                parchment_server::service::secrets::random_id().to_lowercase()
+                parchment_server::secrets::random_id().to_lowercase()
             );
             sqlx::any::install_default_drivers();
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
@@ -156,17 +161,22 @@ impl TestServer {
         args.max_body_bytes = options.max_body_bytes;
         args.session_cache_ms = options.session_cache_ms;
         args.federation_allow_http = options.federation_allow_http;
-        let state = match options.lookup.clone() {
-            Some(lookup) => {
-                let client = parchment_server::federation::Client::with_lookup(
-                    options.federation_allow_http,
-                    lookup,
-                )
-                .expect("client");
-                app::build_state_with(store.clone(), &args, dir.path(), client)
-            }
-            None => app::build_state(store.clone(), &args, dir.path()),
+        let client = match options.lookup.clone() {
+            Some(lookup) => parchment_server::federation::Client::with_lookup(
+                options.federation_allow_http,
+                lookup,
+            ),
+            None => parchment_server::federation::Client::new(options.federation_allow_http),
         }
+        .expect("client");
+        let clock = ShiftedClock::new();
+        let state = app::build_state_with(
+            store.clone(),
+            &args,
+            dir.path(),
+            client,
+            std::sync::Arc::new(clock.clone()),
+        )
         .expect("state");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -187,6 +197,7 @@ impl TestServer {
             db_url,
             mail_dir,
             dir,
+            clock,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -217,12 +228,20 @@ impl TestServer {
                 picture: None,
                 roles: vec![role.to_string()],
             },
+            self.now_ms(),
         )
         .await
         .expect("create user");
-        let session = sessions::create(&self.store, &row.id, SESSION_TTL_MS, None, None)
-            .await
-            .expect("session");
+        let session = sessions::create(
+            &self.store,
+            &row.id,
+            SESSION_TTL_MS,
+            None,
+            None,
+            self.now_ms(),
+        )
+        .await
+        .expect("session");
         (row.id, session.token)
     }
 
@@ -397,14 +416,32 @@ impl Reply {
     }
 }
 
-/// Rate limits use fixed windows aligned to the clock; a test that fills one sleeps past
-/// the boundary first when it is less than 10 s away, so the window cannot roll over mid-test.
+/// Rate limits use fixed windows aligned to the clock; a test that fills one from a server
+/// process it cannot move the clock of (a spawned peer) sleeps past the boundary first when
+/// it is less than 10 s away, so the window cannot roll over mid-test. In-process servers
+/// use [`TestServer::fresh_rate_window`] instead, which moves the clock.
 pub async fn fresh_rate_window(window_secs: i64) {
     let now = chrono::Utc::now().timestamp_millis();
     let window_ms = window_secs * 1000;
     let left = window_ms - now.rem_euclid(window_ms);
     if left < 10_000 {
         tokio::time::sleep(Duration::from_millis(left as u64 + 50)).await;
+    }
+}
+
+impl TestServer {
+    /// The server's current time.
+    pub fn now_ms(&self) -> i64 {
+        use parchment_server::clock::Clock;
+        self.clock.now_ms()
+    }
+
+    /// Moves the server's clock to the start of the next `window_secs` rate-limit window:
+    /// a test then has the whole window to fill it, and nothing sleeps.
+    pub fn fresh_rate_window(&self, window_secs: i64) {
+        let window_ms = window_secs * 1000;
+        let left = window_ms - self.now_ms().rem_euclid(window_ms);
+        self.clock.advance(left + 1);
     }
 }
 

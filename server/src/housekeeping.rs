@@ -1,0 +1,40 @@
+//! The periodic clean-up every table that grows with use relies on.
+
+use std::time::Duration;
+
+use crate::state::AppState;
+
+/// Deletes expired sessions, codes, challenges, old rate-limit windows and federation
+/// replay memory past its window, and expires invitations, every 5 minutes (transport
+/// nonces live 600 s, so a replay is caught for 600-900 s).
+pub async fn run(state: AppState) {
+    let period = Duration::from_secs(300);
+    // The first round one period after start, not at once: start-up stays quick.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tick.tick().await;
+        let now = state.now_ms();
+        if let Err(err) = state
+            .store
+            .delete_expired(now, now - 24 * 3600 * 1000)
+            .await
+        {
+            tracing::warn!(error = %err, "housekeeping failed");
+        }
+        let federation = async {
+            state
+                .store
+                .prune_federation(
+                    now - crate::service::federation::TRANSPORT_NONCE_TTL_MS,
+                    now - state.settings.federation_max_age_ms
+                        - crate::service::federation::TRANSPORT_NONCE_TTL_MS,
+                    now - crate::federation::outbox::RETENTION_MS,
+                )
+                .await?;
+            state.store.expire_invitations(now).await
+        };
+        if let Err(err) = federation.await {
+            tracing::warn!(error = %err, "federation housekeeping failed");
+        }
+    }
+}
