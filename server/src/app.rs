@@ -15,9 +15,12 @@ use poem_openapi::OpenApiService;
 
 use crate::allowed_methods::AllowedMethods;
 use crate::api::auth::AuthApi;
+use crate::api::blobs::BlobsApi;
+use crate::api::devices::DevicesApi;
 use crate::api::federation::FederationApi;
 use crate::api::friends::FriendsApi;
 use crate::api::identity::IdentityApi;
+use crate::api::key_slots::KeySlotsApi;
 use crate::api::keys::KeysApi;
 use crate::api::library::LibraryApi;
 use crate::api::revocations::RevocationsApi;
@@ -48,6 +51,9 @@ pub type Api = (
     UsersApi,
     IdentityApi,
     KeysApi,
+    BlobsApi,
+    DevicesApi,
+    KeySlotsApi,
     FederationApi,
     FriendsApi,
     LibraryApi,
@@ -67,6 +73,9 @@ pub fn openapi_service() -> OpenApiService<Api, ()> {
             UsersApi,
             IdentityApi,
             KeysApi,
+            BlobsApi,
+            DevicesApi,
+            KeySlotsApi,
             FederationApi,
             FriendsApi,
             LibraryApi,

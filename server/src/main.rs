@@ -1,3 +1,5 @@
+//! `parchment-server`: parses the command line and runs the subcommand (`cli.rs`).
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 

@@ -326,7 +326,7 @@ fn name_the_choices(doc: &mut Value) {
     }
     if schemas["ResetRequest"].is_object() {
         schemas["ResetRequest"]["properties"]["confirm"]["enum"] =
-            json!([crate::service::revocations::RESET_CONFIRMATION]);
+            json!([crate::service::identity::RESET_CONFIRMATION]);
     }
 }
 

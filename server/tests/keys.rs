@@ -371,7 +371,7 @@ async fn devices_per_account_are_capped(db: Db) {
     )
     .await;
     let (id, ada) = s.user("ada@example.com", "user").await;
-    let cap = parchment_server::service::keys::MAX_DEVICES;
+    let cap = parchment_server::service::devices::MAX_DEVICES;
     let rows: Vec<String> = (1..cap)
         .map(|i| format!("('{id}', 'device-{i:04}', 'c2VjcmV0', 0, 0)"))
         .collect();

@@ -1,3 +1,6 @@
+//! `/auth/*`: sign-in by emailed code (`/auth/verify`, `POST /auth/sessions`) or passkey
+//! (`/auth/passkeys/*`), and the caller's sessions (`/auth/sessions*`).
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem::Request;
@@ -282,12 +285,7 @@ impl AuthApi {
         let Some(principal) = req.extensions().get::<Principal>() else {
             return Ok(CurrentSessionResponse::SignedOut);
         };
-        let Some(user) = state
-            .store
-            .user_by_id(&principal.user_id)
-            .await
-            .map_err(AppError::from)?
-        else {
+        let Some(user) = sessions::current_user(&state, principal).await? else {
             return Ok(CurrentSessionResponse::SignedOut);
         };
         Ok(CurrentSessionResponse::SignedIn(Json(Box::new(

@@ -1,5 +1,6 @@
 //! Server-to-server endpoints: discovery documents and the inbox.
 
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Path;
@@ -12,10 +13,9 @@ use parchment_core::federation::request::{
 use poem_openapi::ApiResponse;
 
 use super::identity::Success;
-use super::{client_ip, ApiTags};
+use super::{client_ip, timestamp, ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::federation as service;
-use crate::service::rate_limit::{FEDERATION_INBOX_PER_IP, FEDERATION_WELL_KNOWN_PER_IP};
 use crate::state::AppState;
 
 #[derive(Debug, ApiResponse)]
@@ -57,6 +57,26 @@ pub struct UserDocumentBody {
     pub picture: Option<String>,
 }
 
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: String,
+    pub message_type: String,
+    pub to_handle: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Outbox {
+    pub messages: Vec<OutboxEntry>,
+}
+
 pub struct FederationApi;
 
 #[OpenApi(tag = "ApiTags::Federation")]
@@ -70,14 +90,7 @@ impl FederationApi {
         state: Data<&AppState>,
         req: &Request,
     ) -> ApiResult<Json<ServerManifestBody>> {
-        state
-            .limiter
-            .check(
-                FEDERATION_WELL_KNOWN_PER_IP,
-                &client_ip(req),
-                state.now_ms(),
-            )
-            .await?;
+        service::discovery::check_well_known_rate(&state, &client_ip(req)).await?;
         let doc = service::manifest(&state)?;
         Ok(Json(ServerManifestBody {
             server_id: doc.server_id,
@@ -98,14 +111,7 @@ impl FederationApi {
         req: &Request,
         alias: Path<String>,
     ) -> ApiResult<Json<UserDocumentBody>> {
-        state
-            .limiter
-            .check(
-                FEDERATION_WELL_KNOWN_PER_IP,
-                &client_ip(req),
-                state.now_ms(),
-            )
-            .await?;
+        service::discovery::check_well_known_rate(&state, &client_ip(req)).await?;
         let doc = service::user_document(&state, &alias).await?;
         Ok(Json(UserDocumentBody {
             handle: doc.handle,
@@ -133,10 +139,6 @@ impl FederationApi {
         req: &Request,
         body: Json<serde_json::Value>,
     ) -> ApiResult<InboxAccepted> {
-        state
-            .limiter
-            .check(FEDERATION_INBOX_PER_IP, &client_ip(req), state.now_ms())
-            .await?;
         let header = |name: &str| {
             req.headers()
                 .get(name)
@@ -150,7 +152,30 @@ impl FederationApi {
             timestamp: header(HEADER_TIMESTAMP),
             signature: header(HEADER_SIGNATURE),
         };
-        service::receive(&state, headers, &body).await?;
+        service::receive(&state, &client_ip(req), headers, &body).await?;
         Ok(InboxAccepted::Accepted(Json(Success { success: true })))
+    }
+
+    /// The caller's outbound federation messages, newest first (at most 100), with their
+    /// delivery state.
+    #[oai(path = "/federation/outbox", method = "get")]
+    async fn outbox(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Outbox>> {
+        let rows = service::delivery::outbox(&state, session.principal()).await?;
+        Ok(Json(Outbox {
+            messages: rows
+                .into_iter()
+                .map(|r| OutboxEntry {
+                    id: r.id,
+                    message_type: r.message_type,
+                    to_handle: r.to_handle,
+                    status: r.status,
+                    attempts: r.attempts,
+                    last_error: r.last_error,
+                    next_attempt_at: timestamp(r.next_attempt_at),
+                    created_at: timestamp(r.created_at),
+                    updated_at: timestamp(r.updated_at),
+                })
+                .collect(),
+        }))
     }
 }

@@ -147,26 +147,6 @@ pub struct Queued {
     pub id: String,
 }
 
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct OutboxEntry {
-    pub id: String,
-    pub message_type: String,
-    pub to_handle: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct Outbox {
-    pub messages: Vec<OutboxEntry>,
-}
-
 /// A user document (federation.md §9).
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -376,29 +356,6 @@ impl FriendsApi {
             inbox: doc.inbox,
             name: doc.name,
             picture: doc.picture,
-        }))
-    }
-
-    /// The caller's outbound federation messages, newest first (at most 100), with their
-    /// delivery state.
-    #[oai(path = "/federation/outbox", method = "get")]
-    async fn outbox(&self, state: Data<&AppState>, session: Session) -> ApiResult<Json<Outbox>> {
-        let rows = service::outbox(&state, session.principal()).await?;
-        Ok(Json(Outbox {
-            messages: rows
-                .into_iter()
-                .map(|r| OutboxEntry {
-                    id: r.id,
-                    message_type: r.message_type,
-                    to_handle: r.to_handle,
-                    status: r.status,
-                    attempts: r.attempts,
-                    last_error: r.last_error,
-                    next_attempt_at: timestamp(r.next_attempt_at),
-                    created_at: timestamp(r.created_at),
-                    updated_at: timestamp(r.updated_at),
-                })
-                .collect(),
         }))
     }
 }

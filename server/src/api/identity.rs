@@ -1,3 +1,6 @@
+//! `GET /users/me/identity`, `PATCH /users/me/alias`, `POST /users/me/identity/reset`: the
+//! federated identity and its reset.
+
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -50,25 +53,25 @@ pub struct AliasChanged {
 }
 
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PublicKeys {
-    /// Ed25519 public key, standard base64 of 32 bytes (a valid point, not of small order).
-    pub signing_key: String,
-    /// X25519 public key, standard base64 of 32 bytes (not of low order).
-    pub encryption_key: String,
-}
-
-#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Success {
     pub success: bool,
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetRequest {
+    /// Must be exactly `erase-all-my-data`; anything else (or nothing) → 400 and nothing
+    /// is touched.
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
-pub struct KmVersion {
-    /// Master-key generation, from 1.
-    pub km_version: i64,
+pub struct ResetDone {
+    pub success: bool,
+    /// Revocations newly queued by this call (former peers on other servers).
+    pub queued_revocations: u64,
 }
 
 pub struct IdentityApi;
@@ -103,36 +106,28 @@ impl IdentityApi {
         }))
     }
 
-    /// Publish the identity keys (first time, or again after an identity reset). Keys
-    /// that are already published are replaced only by the km-version commit (409 here);
-    /// sending the same keys again is a no-op. Malformed keys → 400, nothing stored.
-    #[oai(path = "/users/me/keys", method = "put")]
-    async fn set_keys(
+    /// Start over after losing every copy of the seed: in one transaction, wipe everything
+    /// encrypted under it (personal blobs, collections, key slots, device wrap secrets,
+    /// public keys, friendships, invitations, what friends shared, queued outbound
+    /// messages), set kmVersion to 1, and queue one revocation per former peer on another
+    /// server (local peers see the friendship end at once). The account, alias, sessions,
+    /// passkeys, roles and preferences stay. Irreversible; repeating it is harmless.
+    #[oai(path = "/users/me/identity/reset", method = "post")]
+    async fn reset(
         &self,
         state: Data<&AppState>,
         session: Session,
-        body: Json<PublicKeys>,
-    ) -> ApiResult<Json<Success>> {
-        service::set_keys(
+        body: Json<ResetRequest>,
+    ) -> ApiResult<Json<ResetDone>> {
+        let queued = service::reset(
             &state,
             &session.principal().user_id,
-            &body.signing_key,
-            &body.encryption_key,
+            body.confirm.as_deref(),
         )
         .await?;
-        Ok(Json(Success { success: true }))
-    }
-
-    /// The caller's master-key generation.
-    #[oai(path = "/users/me/km-version", method = "get")]
-    async fn km_version(
-        &self,
-        state: Data<&AppState>,
-        session: Session,
-    ) -> ApiResult<Json<KmVersion>> {
-        let user = crate::service::users::get(&state, &session.principal().user_id).await?;
-        Ok(Json(KmVersion {
-            km_version: user.km_version,
+        Ok(Json(ResetDone {
+            success: true,
+            queued_revocations: queued as u64,
         }))
     }
 }

@@ -1,3 +1,5 @@
+//! `/library/collections*`: the caller's collections (ids and encrypted metadata).
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Path;

@@ -1,9 +1,12 @@
 //! HTTP handlers: parse, call a service, answer. One file per resource.
 
 pub mod auth;
+pub mod blobs;
+pub mod devices;
 pub mod federation;
 pub mod friends;
 pub mod identity;
+pub mod key_slots;
 pub mod keys;
 pub mod library;
 pub mod revocations;
@@ -24,6 +27,14 @@ pub enum ApiTags {
     Auth,
     /// Server-to-server federation and discovery.
     Federation,
+}
+
+/// An empty 204 answer.
+#[derive(poem_openapi::ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
 }
 
 /// The client address as the edge middleware determined it (forwarded headers are only

@@ -1,4 +1,4 @@
-//! Identity reset and the pending revocations it leaves for former peers on other servers.
+//! `/users/me/revocations/*`: the revocations an identity reset queued for former peers.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -9,24 +9,9 @@ use poem_openapi::{Object, OpenApi};
 use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::revocations::{self as service, FlushItem};
+use crate::service::revocations as service;
+use crate::service::revocations::FlushItem;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResetRequest {
-    /// Must be exactly `erase-all-my-data`; anything else (or nothing) → 400 and nothing
-    /// is touched.
-    pub confirm: Option<String>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ResetDone {
-    pub success: bool,
-    /// Revocations newly queued by this call (former peers on other servers).
-    pub queued_revocations: u64,
-}
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -89,31 +74,6 @@ pub struct RevocationsApi;
 
 #[OpenApi(tag = "ApiTags::Federation")]
 impl RevocationsApi {
-    /// Start over after losing every copy of the seed: in one transaction, wipe everything
-    /// encrypted under it (personal blobs, collections, key slots, device wrap secrets,
-    /// public keys, friendships, invitations, what friends shared, queued outbound
-    /// messages), set kmVersion to 1, and queue one revocation per former peer on another
-    /// server (local peers see the friendship end at once). The account, alias, sessions,
-    /// passkeys, roles and preferences stay. Irreversible; repeating it is harmless.
-    #[oai(path = "/users/me/identity/reset", method = "post")]
-    async fn reset(
-        &self,
-        state: Data<&AppState>,
-        session: Session,
-        body: Json<ResetRequest>,
-    ) -> ApiResult<Json<ResetDone>> {
-        let queued = service::reset(
-            &state,
-            &session.principal().user_id,
-            body.confirm.as_deref(),
-        )
-        .await?;
-        Ok(Json(ResetDone {
-            success: true,
-            queued_revocations: queued as u64,
-        }))
-    }
-
     /// The revocations queued by an identity reset and not yet delivered or discarded.
     #[oai(path = "/users/me/revocations/pending", method = "get")]
     async fn pending(

@@ -1,3 +1,6 @@
+//! `/users`, `/users/roles`, `/users/permissions` (administration) and `/users/me/profile`,
+//! `/users/me/preferences` (the caller's own account).
+
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Query;

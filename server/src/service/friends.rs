@@ -18,7 +18,7 @@ use super::sessions::Principal;
 use crate::error::AppError;
 use crate::federation;
 use crate::state::AppState;
-use crate::store::{FriendRow, InvitationRow, LocationRow, NewFriendship, OutboxRow, StoreError};
+use crate::store::{FriendRow, InvitationRow, LocationRow, NewFriendship, StoreError};
 
 /// The client's signature over the envelope the server will send.
 pub struct Signed<'a> {
@@ -472,13 +472,4 @@ pub async fn send(
 pub async fn locations(state: &AppState, caller: &Principal) -> Result<Vec<LocationRow>, AppError> {
     let user_id = caller.require(roles::LOCATION_SHARING)?;
     Ok(state.store.locations(user_id).await?)
-}
-
-/// Outbox entries shown to their sender.
-pub const OUTBOX_PAGE: i64 = 100;
-
-/// `GET /federation/outbox`: the caller's outbound messages, newest first.
-pub async fn outbox(state: &AppState, caller: &Principal) -> Result<Vec<OutboxRow>, AppError> {
-    let user_id = caller.require(roles::SOCIAL_READ)?;
-    Ok(state.store.list_outbox(user_id, OUTBOX_PAGE).await?)
 }

@@ -1,7 +1,8 @@
-//! Federated identity: alias (the local part of `alias@domain`) and the published public keys.
+//! `/users/me/identity`, `/users/me/alias`, `POST /users/me/identity/reset`: the federated
+//! identity (alias, the local part of `alias@domain`, and the published keys) and its reset for
+//! a user who lost every copy of their seed (which queues revocations for former peers).
 
-use parchment_core::keys::{Ed25519PublicKey, X25519PublicKey};
-
+use super::federation as fed;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{StoreError, UserRow};
@@ -99,55 +100,38 @@ pub async fn set_alias(state: &AppState, user_id: &str, alias: &str) -> Result<I
     identity(state, user_id).await
 }
 
-/// Checks a base64 Ed25519 public key: 32 bytes, a curve point, not of small order.
-pub fn check_signing_key(field: &str, text: &str) -> Result<Ed25519PublicKey, AppError> {
-    let key = Ed25519PublicKey::from_base64(text).map_err(|e| bad_key(field, e))?;
-    key.validate().map_err(|e| bad_key(field, e))?;
-    Ok(key)
-}
+/// The literal the client must send to confirm a reset.
+pub const RESET_CONFIRMATION: &str = "erase-all-my-data";
 
-/// Checks a base64 X25519 public key: 32 bytes, not of low order.
-pub fn check_encryption_key(field: &str, text: &str) -> Result<X25519PublicKey, AppError> {
-    let key = X25519PublicKey::from_base64(text).map_err(|e| bad_key(field, e))?;
-    key.validate().map_err(|e| bad_key(field, e))?;
-    Ok(key)
-}
-
-fn bad_key(field: &str, err: impl std::fmt::Display) -> AppError {
-    AppError::BadRequest {
-        code: "invalid_key",
-        message: format!("{field}: {err}"),
-    }
-}
-
-/// First publication of the identity keys (after sign-up or an identity reset). Replacing
-/// published keys is a master-key rotation and goes through the km-version commit, so a
-/// stolen session cannot silently swap a user's identity here.
-pub async fn set_keys(
+/// `POST /users/me/identity/reset`: one transaction (see `Store::reset_identity`). Returns
+/// the number of revocations newly queued.
+pub async fn reset(
     state: &AppState,
     user_id: &str,
-    signing_key: &str,
-    encryption_key: &str,
-) -> Result<(), AppError> {
-    let signing = check_signing_key("signingKey", signing_key)?;
-    let encryption = check_encryption_key("encryptionKey", encryption_key)?;
-    // Stored in canonical base64 so byte-equal keys compare equal as text.
-    let stored = state
+    confirm: Option<&str>,
+) -> Result<usize, AppError> {
+    if confirm != Some(RESET_CONFIRMATION) {
+        return Err(AppError::BadRequest {
+            code: "confirmation_required",
+            message: format!("confirm: must be \"{RESET_CONFIRMATION}\""),
+        });
+    }
+    let domain = fed::domain(state)?.to_ascii_lowercase();
+    let user = super::users::get(state, user_id).await?;
+    let own_key = user
+        .alias
+        .as_ref()
+        .map(|alias| format!("{alias}@{domain}").to_ascii_lowercase());
+    let queued = state
         .store
-        .set_initial_keys(
+        .reset_identity(
             user_id,
-            &signing.to_base64(),
-            &encryption.to_base64(),
+            own_key.as_deref(),
+            &domain,
+            crate::secrets::random_id,
             state.now_ms(),
         )
         .await?;
-    if stored {
-        return Ok(());
-    }
-    super::users::get(state, user_id).await?;
-    Err(AppError::Conflict {
-        code: "keys_already_set",
-        message: "Keys are already published; rotate them with POST /users/me/km-version/commit"
-            .into(),
-    })
+    tracing::info!(user = %user_id, queued, "identity reset");
+    Ok(queued)
 }

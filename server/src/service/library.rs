@@ -1,6 +1,7 @@
-//! The minimal collection store: ids and encrypted metadata (the commit rewrites it).
+//! `/library/collections*`, the minimal collection store: ids and encrypted metadata (the
+//! km-version commit rewrites it).
 
-use super::keys::check_envelope;
+use super::blobs::check_envelope;
 use super::roles;
 use super::sessions::Principal;
 use crate::error::AppError;

@@ -2,9 +2,12 @@
 //! the store.
 
 pub mod auth;
+pub mod blobs;
+pub mod devices;
 pub mod federation;
 pub mod friends;
 pub mod identity;
+pub mod key_slots;
 pub mod keys;
 pub mod library;
 pub mod mail;

@@ -1,6 +1,5 @@
-//! Identity reset (for a user who lost every copy of their seed) and the revocations it
-//! queues for former peers on other servers, flushed once the client signs them with its
-//! NEW identity key.
+//! `/users/me/revocations/*`: the revocations an identity reset queued for former peers on
+//! other servers, flushed once the client signs them with its NEW identity key.
 
 use std::collections::HashMap;
 
@@ -14,43 +13,8 @@ use crate::federation::{self, signing::Posted};
 use crate::state::AppState;
 use crate::store::RevocationRow;
 
-/// The literal the client must send to confirm a reset.
-pub const RESET_CONFIRMATION: &str = "erase-all-my-data";
 /// Most items one flush call takes.
 pub const MAX_FLUSH_ITEMS: usize = 100;
-
-/// `POST /users/me/identity/reset`: one transaction (see `Store::reset_identity`). Returns
-/// the number of revocations newly queued.
-pub async fn reset(
-    state: &AppState,
-    user_id: &str,
-    confirm: Option<&str>,
-) -> Result<usize, AppError> {
-    if confirm != Some(RESET_CONFIRMATION) {
-        return Err(AppError::BadRequest {
-            code: "confirmation_required",
-            message: format!("confirm: must be \"{RESET_CONFIRMATION}\""),
-        });
-    }
-    let domain = fed::domain(state)?.to_ascii_lowercase();
-    let user = super::users::get(state, user_id).await?;
-    let own_key = user
-        .alias
-        .as_ref()
-        .map(|alias| format!("{alias}@{domain}").to_ascii_lowercase());
-    let queued = state
-        .store
-        .reset_identity(
-            user_id,
-            own_key.as_deref(),
-            &domain,
-            crate::secrets::random_id,
-            state.now_ms(),
-        )
-        .await?;
-    tracing::info!(user = %user_id, queued, "identity reset");
-    Ok(queued)
-}
 
 pub async fn pending(state: &AppState, user_id: &str) -> Result<Vec<RevocationRow>, AppError> {
     Ok(state.store.pending_revocations(user_id).await?)

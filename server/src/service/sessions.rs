@@ -267,7 +267,7 @@ pub async fn sign_out_all(state: &AppState, principal: &Principal) -> Result<(),
         .store
         .delete_sessions_of_user(&principal.user_id, None)
         .await?;
-    super::keys::rotate_device_secrets(state, &principal.user_id, None).await?;
+    super::devices::rotate_device_secrets(state, &principal.user_id, None).await?;
     Ok(())
 }
 
@@ -279,17 +279,25 @@ pub async fn sign_out_others(
     device_id: Option<&str>,
 ) -> Result<(), AppError> {
     if let Some(device_id) = device_id {
-        super::keys::check_device_id(device_id)?;
+        super::devices::check_device_id(device_id)?;
     }
     state.session_cache.forget(&principal.user_id, None);
     state
         .store
         .delete_sessions_of_user(&principal.user_id, Some(&principal.session_id))
         .await?;
-    super::keys::rotate_device_secrets(state, &principal.user_id, device_id).await?;
+    super::devices::rotate_device_secrets(state, &principal.user_id, device_id).await?;
     Ok(())
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
+}
+
+/// `GET /auth/sessions/current`: the signed-in caller's account, `None` when it is gone.
+pub async fn current_user(
+    state: &AppState,
+    caller: &Principal,
+) -> Result<Option<crate::store::UserRow>, AppError> {
+    Ok(state.store.user_by_id(&caller.user_id).await?)
 }

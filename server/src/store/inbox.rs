@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Any, AnyConnection, Executor, Transaction};
 
 use super::friends::{self, FriendRow, InvitationRow, NewFriendship};
+use super::placeholders;
 use super::users::{UserRow, USER_COLUMNS};
 use super::{Store, StoreResult};
 
@@ -210,25 +211,6 @@ pub enum DeliveryOutcome {
     StaleLocation,
 }
 
-/// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `width` columns.
-fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `$first, $first+1, …` (`count` placeholders).
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The replay memories: transport nonces per sending server, message nonces per sender.
 #[derive(Clone, Copy)]
 pub(super) enum NonceTable {
@@ -266,7 +248,7 @@ async fn insert_nonces<'e>(
     let sql = format!(
         "INSERT INTO {table} ({key_col}, nonce, created_at) VALUES {} \
          ON CONFLICT DO NOTHING RETURNING {key_col}, nonce",
-        value_rows(keys.len(), 3)
+        placeholders::rows(keys.len(), 3, 0)
     );
     let mut query = sqlx::query_as::<_, (String, String)>(&sql);
     for (key, nonce) in keys {
@@ -338,8 +320,8 @@ impl Store {
             let sql = format!(
                 "SELECT user_id, peer_key FROM friendships WHERE user_id IN ({}) \
                  AND peer_key IN ({})",
-                placeholders(1, users.len()),
-                placeholders(users.len() + 1, peers.len())
+                placeholders::list(1, users.len()),
+                placeholders::list(users.len() + 1, peers.len())
             );
             let mut query = sqlx::query_as::<_, (String, String)>(&sql);
             for value in users.iter().chain(peers.iter()) {
@@ -420,7 +402,7 @@ async fn apply_shares(
     let sql = format!(
         "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
          resource_id, encrypted_data, data_nonce, role, envelope, received_at) VALUES {}",
-        value_rows(rows.len(), 11)
+        placeholders::rows(rows.len(), 11, 0)
     );
     let mut query = sqlx::query(&sql);
     for (d, [id, resource_type, resource_id, encrypted_data, data_nonce], role, envelope) in rows {
@@ -464,7 +446,7 @@ async fn apply_location_requests(
         "INSERT INTO location_requests (user_id, peer_key, from_handle, requested_at) \
          VALUES {} ON CONFLICT (user_id, peer_key) DO UPDATE SET \
          requested_at = excluded.requested_at",
-        value_rows(rows.len(), 4)
+        placeholders::rows(rows.len(), 4, 0)
     );
     let mut query = sqlx::query(&sql);
     for d in rows {
@@ -523,7 +505,7 @@ async fn apply_locations(
          received_at = excluded.received_at \
          WHERE friend_locations.sent_at < excluded.sent_at \
          RETURNING user_id, peer_key",
-        value_rows(chosen.len(), 7)
+        placeholders::rows(chosen.len(), 7, 0)
     );
     let mut query = sqlx::query_as::<_, (String, String)>(&sql);
     for &i in &chosen {

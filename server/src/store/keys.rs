@@ -1,177 +1,184 @@
-use sqlx::FromRow;
+//! `PUT /users/me/keys` and `POST /users/me/km-version/commit`: the identity's public keys,
+//! first set, then replaced with everything re-encrypted under them in one transaction.
 
+use sqlx::{Any, Transaction};
+
+use super::key_slots::{upsert_slots, NewSlot};
+use super::placeholders;
 use super::{Store, StoreResult};
 
-#[derive(Debug, Clone, FromRow)]
-pub struct BlobRow {
-    pub blob_type: String,
-    pub encrypted_blob: String,
-    pub km_version: i64,
-    pub updated_at: i64,
+pub struct Commit<'a> {
+    pub user_id: &'a str,
+    pub expected_current: i64,
+    /// The signing key the caller proved to hold (None: the account had none). The swap
+    /// happens only if it is still the account's key.
+    pub current_signing_key: Option<&'a str>,
+    pub signing_key: &'a str,
+    pub encryption_key: &'a str,
+    /// (blob type, envelope)
+    pub blobs: &'a [(&'a str, &'a str)],
+    /// (collection id, metadata envelope)
+    pub collections: &'a [(&'a str, &'a str)],
+    pub slots: &'a [NewSlot<'a>],
+    pub now: i64,
 }
 
-#[derive(Debug, Clone, FromRow)]
-pub struct BlobInfoRow {
-    pub blob_type: String,
-    pub km_version: i64,
-    pub updated_at: i64,
+/// Why a commit wrote nothing.
+#[derive(Debug)]
+pub enum CommitRefused {
+    /// kmVersion is not `expected_current` (another device rotated first); carries the
+    /// current version.
+    VersionMismatch(i64),
+    /// Same kmVersion, but the signing key is no longer the one the caller proved (an
+    /// identity reset and a new publication happened in between).
+    KeyChanged,
+    NoSuchUser,
+    /// A collection id is not one of the caller's.
+    ForeignCollection,
+    /// A slot credential is not one of the caller's passkeys.
+    ForeignCredential,
+}
+
+/// Rows per multi-row statement: well under both engines' bind-parameter limits.
+pub(super) const BATCH_ROWS: usize = 500;
+
+/// True when every id (duplicates allowed) is a row of `table` owned by the user.
+async fn owns_all(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    user_id: &str,
+    ids: &[&str],
+) -> StoreResult<bool> {
+    let mut distinct: Vec<&str> = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut owned = 0i64;
+    for chunk in distinct.chunks(BATCH_ROWS) {
+        let list = (2..chunk.len() + 2)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND id IN ({list})");
+        let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(user_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        let (n,) = q.fetch_one(&mut **tx).await?;
+        owned += n;
+    }
+    Ok(owned == distinct.len() as i64)
 }
 
 impl Store {
-    pub async fn blobs_of_user(&self, user_id: &str) -> StoreResult<Vec<BlobInfoRow>> {
-        Ok(sqlx::query_as(
-            "SELECT blob_type, km_version, updated_at FROM encrypted_user_blobs \
-             WHERE user_id = $1 ORDER BY blob_type",
-        )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
-    }
-
-    pub async fn blob(&self, user_id: &str, blob_type: &str) -> StoreResult<Option<BlobRow>> {
-        Ok(sqlx::query_as(
-            "SELECT blob_type, encrypted_blob, km_version, updated_at FROM encrypted_user_blobs \
-             WHERE user_id = $1 AND blob_type = $2",
-        )
-        .bind(user_id)
-        .bind(blob_type)
-        .fetch_optional(self.reader())
-        .await?)
-    }
-
-    /// Full replace of one blob; `km_version` `None` means the user's current version.
-    pub async fn put_blob(
+    /// Publishes first keys: only while none are set, or when they are the same keys
+    /// (idempotent). Returns `false` when other keys are already published.
+    pub async fn set_initial_keys(
         &self,
         user_id: &str,
-        blob_type: &str,
-        encrypted_blob: &str,
-        km_version: Option<i64>,
+        signing_key: &str,
+        encryption_key: &str,
         now: i64,
-    ) -> StoreResult<Option<BlobRow>> {
-        Ok(sqlx::query_as(
-            "INSERT INTO encrypted_user_blobs (user_id, blob_type, encrypted_blob, km_version, updated_at) \
-             SELECT id, $2, $3, COALESCE($4, km_version), $5 FROM users WHERE id = $1 \
-             ON CONFLICT (user_id, blob_type) DO UPDATE SET \
-             encrypted_blob = excluded.encrypted_blob, km_version = excluded.km_version, \
-             updated_at = excluded.updated_at \
-             RETURNING blob_type, encrypted_blob, km_version, updated_at",
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET signing_key = $2, encryption_key = $3, updated_at = $4 \
+             WHERE id = $1 AND ((signing_key IS NULL AND encryption_key IS NULL) \
+             OR (signing_key = $2 AND encryption_key = $3))",
         )
         .bind(user_id)
-        .bind(blob_type)
-        .bind(encrypted_blob)
-        .bind(km_version)
-        .bind(now)
-        .fetch_optional(self.writer())
-        .await?)
-    }
-
-    pub async fn delete_blob(&self, user_id: &str, blob_type: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM encrypted_user_blobs WHERE user_id = $1 AND blob_type = $2")
-                .bind(user_id)
-                .bind(blob_type)
-                .execute(self.writer())
-                .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// The device's secret, created with `fresh` on first use. Reads first, so the usual
-    /// call writes nothing; racing first calls both insert-or-ignore, then read the one row
-    /// that won.
-    pub async fn device_secret(
-        &self,
-        user_id: &str,
-        device_id: &str,
-        fresh: &str,
-        now: i64,
-    ) -> StoreResult<String> {
-        let read = || {
-            sqlx::query_as::<_, (String,)>(
-                "SELECT secret FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
-            )
-            .bind(user_id)
-            .bind(device_id)
-        };
-        if let Some((secret,)) = read().fetch_optional(self.reader()).await? {
-            return Ok(secret);
-        }
-        sqlx::query(
-            "INSERT INTO device_wrap_secrets (user_id, device_id, secret, created_at, rotated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (user_id, device_id) DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(device_id)
-        .bind(fresh)
+        .bind(signing_key)
+        .bind(encryption_key)
         .bind(now)
         .execute(self.writer())
         .await?;
-        let (secret,) = read().fetch_one(self.writer()).await?;
-        Ok(secret)
+        Ok(done.rows_affected() == 1)
     }
 
-    pub async fn device_secret_exists(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
-        )
-        .bind(user_id)
-        .bind(device_id)
-        .fetch_optional(self.reader())
-        .await?;
-        Ok(row.is_some())
-    }
-
-    /// How many devices have a wrap secret.
-    pub async fn device_count(&self, user_id: &str) -> StoreResult<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM device_wrap_secrets WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_one(self.reader())
-                .await?;
-        Ok(n)
-    }
-
-    /// Forgets one device's secret (sign-out): a seed this device cached under it can no
-    /// longer be unwrapped; the next read creates a new secret.
-    pub async fn delete_device_secret(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2")
-                .bind(user_id)
-                .bind(device_id)
-                .execute(self.writer())
-                .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Gives every device secret of the user (except `keep`) a fresh value, in one
-    /// transaction.
-    pub async fn rotate_device_secrets(
+    /// The master-key rotation in ONE transaction. The compare-and-swap on kmVersion is the
+    /// first write (an `UPDATE … WHERE km_version = expected`), so of racing commits exactly
+    /// one passes it; the others wait on the row lock (PostgreSQL) or the write lock
+    /// (SQLite), then match no row. Ownership is checked inside the transaction; any refusal
+    /// rolls everything back.
+    pub async fn commit_rotation(
         &self,
-        user_id: &str,
-        keep: Option<&str>,
-        mut fresh: impl FnMut() -> String,
-        now: i64,
-    ) -> StoreResult<u64> {
+        commit: &Commit<'_>,
+    ) -> StoreResult<Result<i64, CommitRefused>> {
         let mut tx = self.writer().begin().await?;
-        let devices: Vec<(String,)> = sqlx::query_as(
-            "SELECT device_id FROM device_wrap_secrets WHERE user_id = $1 AND device_id <> $2",
+        let swapped: Option<(i64,)> = sqlx::query_as(
+            "UPDATE users SET signing_key = $2, encryption_key = $3, km_version = km_version + 1, \
+             updated_at = $5 WHERE id = $1 AND km_version = $4 \
+             AND signing_key IS NOT DISTINCT FROM $6 RETURNING km_version",
         )
-        .bind(user_id)
-        .bind(keep.unwrap_or(""))
-        .fetch_all(&mut *tx)
+        .bind(commit.user_id)
+        .bind(commit.signing_key)
+        .bind(commit.encryption_key)
+        .bind(commit.expected_current)
+        .bind(commit.now)
+        .bind(commit.current_signing_key)
+        .fetch_optional(&mut *tx)
         .await?;
-        for (device_id,) in &devices {
-            sqlx::query(
-                "UPDATE device_wrap_secrets SET secret = $3, rotated_at = $4 \
-                 WHERE user_id = $1 AND device_id = $2",
-            )
-            .bind(user_id)
-            .bind(device_id)
-            .bind(fresh())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let Some((next,)) = swapped else {
+            let current: Option<(i64,)> =
+                sqlx::query_as("SELECT km_version FROM users WHERE id = $1")
+                    .bind(commit.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.rollback().await?;
+            return Ok(Err(match current {
+                Some((v,)) if v == commit.expected_current => CommitRefused::KeyChanged,
+                Some((v,)) => CommitRefused::VersionMismatch(v),
+                None => CommitRefused::NoSuchUser,
+            }));
+        };
+        let collection_ids: Vec<&str> = commit.collections.iter().map(|(id, _)| *id).collect();
+        if !owns_all(&mut tx, "collections", commit.user_id, &collection_ids).await? {
+            tx.rollback().await?;
+            return Ok(Err(CommitRefused::ForeignCollection));
         }
+        let credential_ids: Vec<&str> = commit.slots.iter().map(|s| s.credential_id).collect();
+        if !owns_all(&mut tx, "passkeys", commit.user_id, &credential_ids).await? {
+            tx.rollback().await?;
+            return Ok(Err(CommitRefused::ForeignCredential));
+        }
+        for chunk in commit.blobs.chunks(BATCH_ROWS) {
+            let sql = format!(
+                "INSERT INTO encrypted_user_blobs \
+                 (user_id, blob_type, encrypted_blob, km_version, updated_at) VALUES {} \
+                 ON CONFLICT (user_id, blob_type) DO UPDATE SET \
+                 encrypted_blob = excluded.encrypted_blob, km_version = excluded.km_version, \
+                 updated_at = excluded.updated_at",
+                placeholders::rows(chunk.len(), 5, 0)
+            );
+            let mut q = sqlx::query(&sql);
+            for (blob_type, blob) in chunk {
+                q = q
+                    .bind(commit.user_id)
+                    .bind(*blob_type)
+                    .bind(*blob)
+                    .bind(next)
+                    .bind(commit.now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in commit.collections.chunks(BATCH_ROWS) {
+            // `VALUES` columns are called column1, column2 in both engines.
+            let sql = format!(
+                "UPDATE collections SET metadata_encrypted = v.column2, \
+                 metadata_key_version = $1, updated_at = $2 \
+                 FROM (VALUES {}) AS v \
+                 WHERE collections.id = v.column1 AND collections.user_id = $3",
+                placeholders::rows(chunk.len(), 2, 3)
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(next)
+                .bind(commit.now)
+                .bind(commit.user_id);
+            for (id, metadata) in chunk {
+                q = q.bind(*id).bind(*metadata);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        upsert_slots(&mut tx, commit.user_id, commit.slots, commit.now).await?;
         tx.commit().await?;
-        Ok(devices.len() as u64)
+        Ok(Ok(next))
     }
 }

@@ -1,30 +1,37 @@
 //! SQL. One `Store` over `sqlx::AnyPool`: every query is written once with `$n` placeholders,
 //! which both SQLite and PostgreSQL accept; timestamps are Unix milliseconds.
 
+mod blobs;
+mod collections;
+mod devices;
 mod federation;
 mod friends;
 mod identity;
 mod inbox;
+mod key_slots;
 mod keys;
 mod otp;
 mod outbox;
 mod passkeys;
+mod placeholders;
 pub mod private_files;
 mod rate_limits;
 mod revocations;
-mod rotation;
 mod sessions;
 mod users;
 
+pub use blobs::{BlobInfoRow, BlobRow};
+pub use collections::CollectionRow;
 pub use federation::PeerRow;
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};
+pub use identity::WIPED_TABLES;
 pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
-pub use keys::{BlobInfoRow, BlobRow};
+pub use key_slots::{NewSlot, SlotRow};
+pub use keys::{Commit, CommitRefused};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use passkeys::{ChallengeRow, PasskeyRow};
-pub use revocations::{RevocationRow, WIPED_TABLES};
-pub use rotation::{CollectionRow, Commit, CommitRefused, NewSlot, SlotRow};
+pub use revocations::RevocationRow;
 pub use sessions::{NewSession, SessionLookup, SessionRow};
 pub use users::{NewUser, PreferencesRow, ProfileUpdate, UserListRow, UserRow};
 

@@ -1,3 +1,5 @@
+//! The emailed sign-in codes of `/auth/verify` and `POST /auth/sessions` (digests only).
+
 use sqlx::FromRow;
 
 use super::{Store, StoreResult};

@@ -1,3 +1,5 @@
+//! `/auth/passkeys/*`: registered passkeys and the ceremonies in flight.
+
 use sqlx::FromRow;
 
 use super::{Store, StoreResult};

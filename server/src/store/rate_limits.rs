@@ -1,3 +1,5 @@
+//! The counters of the fixed-window rate limits (shared by every replica).
+
 use super::{Store, StoreResult};
 
 impl Store {

@@ -1,3 +1,5 @@
+//! `/auth/sessions*`: sessions, stored by the digest of their token.
+
 use sqlx::FromRow;
 
 use super::{Store, StoreResult};

@@ -1,3 +1,5 @@
+//! `/users*`, `/users/me/profile`, `/users/me/preferences`: accounts, roles and preferences.
+
 use sqlx::FromRow;
 
 use super::{Store, StoreResult};

@@ -1,6 +1,6 @@
-//! Sending: queueing a message in the durable outbox, and delivering one to a peer's inbox
-//! after checking the peer's pinned key (the outbox worker calls back here through
-//! [`StateCourier`]).
+//! Sending, and `GET /federation/outbox` (what was sent): queueing a message in the durable
+//! outbox, and delivering one to a peer's inbox after checking the peer's pinned key (the
+//! outbox worker calls back here through [`StateCourier`]).
 
 use parchment_core::federation::Envelope;
 use parchment_core::handle::Handle;
@@ -10,7 +10,10 @@ use crate::error::AppError;
 use crate::federation::outbox::{Courier, Delivery, Outgoing, Worker};
 use crate::federation::signing::{self, Posted};
 use crate::federation::PeerError;
+use crate::service::roles;
+use crate::service::sessions::Principal;
 use crate::state::AppState;
+use crate::store::OutboxRow;
 
 /// Posts a signed envelope to the inbox of the server of `to`. Each attempt carries fresh
 /// transport headers (nonce, timestamp), so retries outlive the receiver's ±300 s window.
@@ -103,4 +106,13 @@ pub fn worker(state: &AppState) -> Worker<StateCourier> {
         wake: state.outbox_wake.clone(),
         courier: StateCourier(state.clone()),
     }
+}
+
+/// Outbox entries shown to their sender.
+pub const OUTBOX_PAGE: i64 = 100;
+
+/// `GET /federation/outbox`: the caller's outbound messages, newest first.
+pub async fn outbox(state: &AppState, caller: &Principal) -> Result<Vec<OutboxRow>, AppError> {
+    let user_id = caller.require(roles::SOCIAL_READ)?;
+    Ok(state.store.list_outbox(user_id, OUTBOX_PAGE).await?)
 }

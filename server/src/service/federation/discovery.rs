@@ -13,6 +13,7 @@ use parchment_core::keys::Ed25519PublicKey;
 use crate::error::AppError;
 use crate::federation::client::PIN_MEMO_MS;
 use crate::federation::{handle_key, PeerError};
+use crate::service::rate_limit::FEDERATION_WELL_KNOWN_PER_IP;
 use crate::state::AppState;
 
 /// How long a fetched manifest is trusted before it is fetched again.
@@ -156,6 +157,15 @@ pub async fn remote_user(
     let doc = UserDocument::parse(&json, handle).map_err(|e| invalid(e.to_string()))?;
     state.store.put_remote_user(&key, &json, now).await?;
     Ok(doc)
+}
+
+/// The `/.well-known/*` documents answer unauthenticated callers: 60 a minute per client
+/// address, shared between the manifest and user documents.
+pub async fn check_well_known_rate(state: &AppState, client: &str) -> Result<(), AppError> {
+    state
+        .limiter
+        .check(FEDERATION_WELL_KNOWN_PER_IP, client, state.now_ms())
+        .await
 }
 
 /// Our federation domain (server id), or 503 when no public URL is configured.

@@ -16,6 +16,7 @@ use super::discovery::{domain, resolve_handle};
 use super::messages::{dispatch, transition, Transition};
 use crate::error::AppError;
 use crate::federation;
+use crate::service::rate_limit::FEDERATION_INBOX_PER_IP;
 use crate::state::AppState;
 use crate::store::{DeliveryOutcome, FriendDelivery, FriendRow};
 
@@ -55,9 +56,15 @@ pub(super) fn bad(code: &'static str, message: impl Into<String>) -> AppError {
 /// signature verified) — each a 401; then the user level ([`process`]).
 pub async fn receive(
     state: &AppState,
+    client: &str,
     headers: InboundHeaders,
     body: &serde_json::Value,
 ) -> Result<(), AppError> {
+    // Before anything is parsed or fetched: 120 requests a minute per client address.
+    state
+        .limiter
+        .check(FEDERATION_INBOX_PER_IP, client, state.now_ms())
+        .await?;
     let our_id = domain(state)?;
     let envelope = Envelope::from_value(&canonical::Value::from(body))
         .map_err(|e| AppError::validation("body", e))?;

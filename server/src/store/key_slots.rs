@@ -1,0 +1,112 @@
+//! `/users/me/wrapped-keys*`: passkey key slots (the seed sealed under a passkey's PRF).
+
+use sqlx::{Any, FromRow, Transaction};
+
+use super::placeholders;
+use super::{Store, StoreResult};
+use crate::store::keys::BATCH_ROWS;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SlotRow {
+    pub credential_id: String,
+    pub wrapped_km: String,
+    pub wrap_algo: String,
+    pub slot_signature: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub struct NewSlot<'a> {
+    pub credential_id: &'a str,
+    pub wrapped_km: &'a str,
+    pub wrap_algo: &'a str,
+    pub slot_signature: &'a str,
+}
+
+pub(super) async fn upsert_slots(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    slots: &[NewSlot<'_>],
+    now: i64,
+) -> StoreResult<()> {
+    for chunk in slots.chunks(BATCH_ROWS) {
+        let sql = format!(
+            "INSERT INTO wrapped_master_keys \
+             (user_id, credential_id, wrapped_km, wrap_algo, slot_signature, created_at) \
+             VALUES {} ON CONFLICT (user_id, credential_id) DO UPDATE SET \
+             wrapped_km = excluded.wrapped_km, wrap_algo = excluded.wrap_algo, \
+             slot_signature = excluded.slot_signature",
+            placeholders::rows(chunk.len(), 6, 0)
+        );
+        let mut q = sqlx::query(&sql);
+        for slot in chunk {
+            q = q
+                .bind(user_id)
+                .bind(slot.credential_id)
+                .bind(slot.wrapped_km)
+                .bind(slot.wrap_algo)
+                .bind(slot.slot_signature)
+                .bind(now);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    pub async fn slots_of_user(&self, user_id: &str) -> StoreResult<Vec<SlotRow>> {
+        Ok(sqlx::query_as(
+            "SELECT credential_id, wrapped_km, wrap_algo, slot_signature, created_at, last_used_at \
+             FROM wrapped_master_keys WHERE user_id = $1 ORDER BY created_at, credential_id",
+        )
+        .bind(user_id)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    pub async fn owns_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE id = $1 AND user_id = $2")
+                .bind(credential_id)
+                .bind(user_id)
+                .fetch_one(self.reader())
+                .await?;
+        Ok(n == 1)
+    }
+
+    pub async fn put_slot(&self, user_id: &str, slot: &NewSlot<'_>, now: i64) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await?;
+        upsert_slots(&mut tx, user_id, std::slice::from_ref(slot), now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_slot(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM wrapped_master_keys WHERE user_id = $1 AND credential_id = $2",
+        )
+        .bind(user_id)
+        .bind(credential_id)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn mark_slot_used(
+        &self,
+        user_id: &str,
+        credential_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE wrapped_master_keys SET last_used_at = $3 \
+             WHERE user_id = $1 AND credential_id = $2",
+        )
+        .bind(user_id)
+        .bind(credential_id)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
