@@ -67,30 +67,14 @@ pub fn openapi_document() -> String {
 
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(
-        (
-            AuthApi,
-            UsersApi,
-            IdentityApi,
-            KeysApi,
-            BlobsApi,
-            DevicesApi,
-            KeySlotsApi,
-            FederationApi,
-            FriendsApi,
-            LibraryApi,
-            RevocationsApi,
-        ),
-        "Parchment",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "Self-hostable end-to-end-encrypted identity and federation server. Every error \
+    OpenApiService::new(Api::default(), "Parchment", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Self-hostable end-to-end-encrypted identity and federation server. Every error \
              is JSON `{\"code\", \"message\"}` with its status. Sign in with an emailed code \
              (`POST /auth/verify`, then `POST /auth/sessions`) or a passkey; send the session \
              token as `Authorization: Bearer` or let the browser keep the cookie.",
-    )
-    .server("/")
+        )
+        .server("/")
 }
 
 /// Resolves configuration into the shared state (mailer, passkeys, server key).

@@ -143,6 +143,14 @@ impl Edge {
         if !is_json || !self.strict.has_schema(req.method(), req.uri().path()) {
             return Ok(());
         }
+        let buf = self.read_body(req).await?;
+        let checked = self.strict.check(req.method(), req.uri().path(), &buf);
+        req.set_body(Body::from(buf));
+        checked.map_err(|message| ApiError::from(AppError::Validation { message }))
+    }
+
+    /// Takes the body, reading at most one byte past the limit: 413 when it is over.
+    async fn read_body(&self, req: &mut Request) -> Result<Vec<u8>, ApiError> {
         let mut buf = Vec::new();
         req.take_body()
             .into_async_read()
@@ -156,34 +164,25 @@ impl Edge {
                 String::new(),
             ));
         }
-        let checked = self.strict.check(req.method(), req.uri().path(), &buf);
-        req.set_body(Body::from(buf));
-        checked.map_err(|message| ApiError::from(AppError::Validation { message }))
+        Ok(buf)
     }
 
     /// Rejects bodies over the limit: by `Content-Length`, or by reading a chunked body up
     /// to the limit.
     async fn limit_body(&self, req: &mut Request) -> Result<(), ApiError> {
-        let too_large = || ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE, String::new());
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         match declared {
-            Some(len) if len > self.max_body as u64 => Err(too_large()),
+            Some(len) if len > self.max_body as u64 => Err(ApiError::from_status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                String::new(),
+            )),
             Some(_) => Ok(()),
             None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
-                let mut buf = Vec::new();
-                req.take_body()
-                    .into_async_read()
-                    .take(self.max_body as u64 + 1)
-                    .read_to_end(&mut buf)
-                    .await
-                    .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, e.to_string()))?;
-                if buf.len() > self.max_body {
-                    return Err(too_large());
-                }
+                let buf = self.read_body(req).await?;
                 req.set_body(Body::from(buf));
                 Ok(())
             }

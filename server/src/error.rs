@@ -5,6 +5,7 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
+use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,19 +16,19 @@ pub enum AppError {
     Forbidden(String),
     /// A proof the request carries (a signature by a key the caller must hold) failed.
     #[error("{message}")]
-    Denied { code: &'static str, message: String },
+    Denied { code: ErrorCode, message: String },
     #[error("{message}")]
-    NotFound { code: &'static str, message: String },
+    NotFound { code: ErrorCode, message: String },
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// A request field broke a rule; the message names the field and the rule.
     #[error("{message}")]
     Validation { message: String },
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     /// Sign-in failures that are not "no session" (wrong or expired code, bad passkey).
     #[error("{message}")]
-    SignInFailed { code: &'static str, message: String },
+    SignInFailed { code: ErrorCode, message: String },
     #[error("Too many requests; try again in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
@@ -54,7 +55,7 @@ impl AppError {
 
     pub fn not_found(what: &str) -> Self {
         AppError::NotFound {
-            code: "not_found",
+            code: ErrorCode::NotFound,
             message: format!("{what} not found"),
         }
     }
@@ -72,16 +73,16 @@ pub struct ErrorBody {
 impl poem_openapi::types::Example for ErrorBody {
     fn example() -> Self {
         ErrorBody {
-            code: "validation_failed".into(),
+            code: ErrorCode::ValidationFailed.as_str().into(),
             message: "email: must be a valid email address".into(),
         }
     }
 }
 
 impl ErrorBody {
-    fn new(code: &str, message: impl Into<String>) -> Json<Self> {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Json<Self> {
         Json(ErrorBody {
-            code: code.into(),
+            code: code.as_str().into(),
             message: message.into(),
         })
     }
@@ -133,14 +134,16 @@ impl From<AppError> for ApiError {
         let message = err.to_string();
         match err {
             AppError::Unauthorized => {
-                ApiError::Unauthorized(ErrorBody::new("unauthorized", message))
+                ApiError::Unauthorized(ErrorBody::new(ErrorCode::Unauthorized, message))
             }
-            AppError::Forbidden(_) => ApiError::Forbidden(ErrorBody::new("forbidden", message)),
+            AppError::Forbidden(_) => {
+                ApiError::Forbidden(ErrorBody::new(ErrorCode::Forbidden, message))
+            }
             AppError::Denied { code, .. } => ApiError::Forbidden(ErrorBody::new(code, message)),
             AppError::NotFound { code, .. } => ApiError::NotFound(ErrorBody::new(code, message)),
             AppError::Conflict { code, .. } => ApiError::Conflict(ErrorBody::new(code, message)),
             AppError::Validation { .. } => {
-                ApiError::Unprocessable(ErrorBody::new("validation_failed", message))
+                ApiError::Unprocessable(ErrorBody::new(ErrorCode::ValidationFailed, message))
             }
             AppError::BadRequest { code, .. } => {
                 ApiError::BadRequest(ErrorBody::new(code, message))
@@ -148,29 +151,31 @@ impl From<AppError> for ApiError {
             AppError::SignInFailed { code, .. } => {
                 ApiError::Unauthorized(ErrorBody::new(code, message))
             }
-            AppError::RateLimited { retry_after } => {
-                ApiError::TooManyRequests(ErrorBody::new("rate_limited", message), retry_after)
-            }
+            AppError::RateLimited { retry_after } => ApiError::TooManyRequests(
+                ErrorBody::new(ErrorCode::RateLimited, message),
+                retry_after,
+            ),
             AppError::Unavailable(_) => {
-                ApiError::Unavailable(ErrorBody::new("unavailable", message))
+                ApiError::Unavailable(ErrorBody::new(ErrorCode::Unavailable, message))
             }
             AppError::FederationAuth(_) => {
-                ApiError::Unauthorized(ErrorBody::new("federation_auth_failed", message))
+                ApiError::Unauthorized(ErrorBody::new(ErrorCode::FederationAuthFailed, message))
             }
             AppError::TooLarge(_) => {
-                ApiError::PayloadTooLarge(ErrorBody::new("payload_too_large", message))
+                ApiError::PayloadTooLarge(ErrorBody::new(ErrorCode::PayloadTooLarge, message))
             }
             AppError::Mail(detail) => {
                 tracing::error!(error = %detail, "sending mail failed");
-                ApiError::Unavailable(ErrorBody::new("mail_failed", message))
+                ApiError::Unavailable(ErrorBody::new(ErrorCode::MailFailed, message))
             }
-            AppError::Store(StoreError::UniqueViolation) => {
-                ApiError::Conflict(ErrorBody::new("conflict", "The value is already taken"))
-            }
+            AppError::Store(StoreError::UniqueViolation) => ApiError::Conflict(ErrorBody::new(
+                ErrorCode::Conflict,
+                "The value is already taken",
+            )),
             AppError::Store(store) => {
                 tracing::error!(error = %store, "store failure");
                 ApiError::Internal(ErrorBody::new(
-                    "internal",
+                    ErrorCode::Internal,
                     "An internal server error occurred",
                 ))
             }
@@ -183,7 +188,7 @@ impl ApiError {
     /// documented answer, so built here rather than as a variant.
     pub fn method_not_allowed() -> poem::Response {
         let body = ErrorBody::new(
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "This endpoint does not accept this method; see the Allow header",
         );
         poem::Response::builder()
@@ -200,27 +205,28 @@ impl ApiError {
     pub fn from_status(status: StatusCode, detail: String) -> ApiError {
         match status {
             StatusCode::UNAUTHORIZED => AppError::Unauthorized.into(),
-            StatusCode::NOT_FOUND => {
-                ApiError::NotFound(ErrorBody::new("not_found", "This endpoint does not exist"))
-            }
+            StatusCode::NOT_FOUND => ApiError::NotFound(ErrorBody::new(
+                ErrorCode::NotFound,
+                "This endpoint does not exist",
+            )),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(ErrorBody::new(
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is too large",
             )),
             StatusCode::METHOD_NOT_ALLOWED => ApiError::NotFound(ErrorBody::new(
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "This endpoint does not accept this method",
             )),
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
-                ApiError::Unavailable(ErrorBody::new("unavailable", detail))
+                ApiError::Unavailable(ErrorBody::new(ErrorCode::Unavailable, detail))
             }
             s if s.is_client_error() => {
-                ApiError::Unprocessable(ErrorBody::new("validation_failed", detail))
+                ApiError::Unprocessable(ErrorBody::new(ErrorCode::ValidationFailed, detail))
             }
             _ => {
                 tracing::error!(%status, error = %detail, "unhandled error");
                 ApiError::Internal(ErrorBody::new(
-                    "internal",
+                    ErrorCode::Internal,
                     "An internal server error occurred",
                 ))
             }

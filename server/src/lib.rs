@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod edge;
 pub mod error;
+pub mod error_code;
 pub mod federation;
 pub mod housekeeping;
 pub mod openapi_document;

@@ -9,12 +9,12 @@
 use std::cell::OnceCell;
 
 use js_sys::{JsString, Object, Uint8Array};
-use parchment_core::canonical::{Object as JsonObject, Value};
+use parchment_core::canonical::Value;
 use parchment_core::derive::{self, IdentityKeys, ShareContext, SymmetricKey, WrapSecret};
 use parchment_core::device_transfer;
 use parchment_core::ecies::{self, friend_share, ShareBinding};
 use parchment_core::envelope::{self, Aad, Algorithm, LegacyCiphertext};
-use parchment_core::federation::{message::new_nonce, MessageType, UnsignedMessage};
+use parchment_core::federation::{message::new_nonce, UnsignedMessage};
 use parchment_core::key_change::KeyChange;
 use parchment_core::key_slot::{self, slot_signable, KeySlot};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, X25519PublicKey, X25519SecretKey};
@@ -147,86 +147,17 @@ pub(crate) fn key_slot(value: &JsValue) -> Result<KeySlot> {
 
 /// The members `signFederationEnvelope` reads; anything else would go out unsigned, so it is
 /// refused rather than silently dropped.
-const ENVELOPE_MEMBERS: [&str; 9] = [
-    "protocol_version",
-    "message_type",
-    "message_version",
-    "from",
-    "to",
-    "nonce",
-    "timestamp",
-    "payload",
-    "signature",
-];
-
+/// A draft to sign, read by `core` (the rules a v2 envelope has); the nonce and timestamp a
+/// draft may leave out come from the page's randomness and clock.
 fn unsigned_message(value: &Value) -> Result<UnsignedMessage> {
-    let Value::Object(members) = value else {
-        return Err(error("envelope must be an object"));
-    };
-    for (name, _) in members.iter() {
-        if !ENVELOPE_MEMBERS.iter().any(|m| name.eq_str(m)) {
-            let name = String::from_utf16_lossy(name.units());
-            return Err(error(if name == "type" {
-                "envelope.type is the legacy v1 form; signFederationEnvelope signs protocol v2 \
-                 (use message_type)"
-                    .to_owned()
-            } else {
-                format!("envelope.{name} is not a member of a federation envelope")
-            }));
-        }
-    }
-    let text = |name: &str| -> Result<Option<String>> {
-        match members.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .as_str()
-                .map(Some)
-                .ok_or_else(|| error(format!("envelope.{name} must be a string"))),
-        }
-    };
-    let required = |name: &str| -> Result<String> {
-        text(name)?.ok_or_else(|| error(format!("envelope.{name} is required")))
-    };
-    match members.get("protocol_version") {
-        None => {}
-        Some(Value::Number(v)) if *v == 2.0 => {}
-        Some(_) => {
-            return Err(error(
-                "envelope.protocol_version must be 2 (signFederationEnvelope signs protocol v2)",
-            ))
-        }
-    }
-    let message_type: MessageType = required("message_type")?.parse().map_err(error)?;
-    let message_version = match members.get("message_version") {
-        None => 1,
-        Some(Value::Number(v)) if v.fract() == 0.0 && *v >= 1.0 && *v <= f64::from(u32::MAX) => {
-            *v as u32
-        }
-        Some(_) => return Err(error("envelope.message_version must be a positive integer")),
-    };
-    let payload = match members.get("payload") {
-        None => JsonObject::new(),
-        Some(Value::Object(p)) => p.clone(),
-        Some(_) => return Err(error("envelope.payload must be an object")),
-    };
-    let nonce = match text("nonce")? {
-        Some(nonce) => nonce,
-        None => new_nonce(&mut rng()?),
-    };
-    let timestamp = match text("timestamp")? {
-        Some(timestamp) => timestamp,
+    let mut rng = rng()?;
+    UnsignedMessage::from_draft(
+        value,
+        || new_nonce(&mut rng),
         // The protocol signs `Date.prototype.toISOString()` as an opaque string.
-        None => String::from(js_sys::Date::new_0().to_iso_string()),
-    };
-    Ok(UnsignedMessage {
-        message_type,
-        message_version,
-        from: required("from")?,
-        to: required("to")?,
-        nonce,
-        timestamp,
-        payload,
-    })
+        || String::from(js_sys::Date::new_0().to_iso_string()),
+    )
+    .map_err(error)
 }
 
 impl Identity {

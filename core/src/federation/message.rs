@@ -40,6 +40,9 @@ pub enum FederationError {
     /// The signature does not verify.
     #[error("Invalid signature")]
     InvalidSignature,
+    /// A draft to sign ([`UnsignedMessage::from_draft`]) that is not a v2 envelope.
+    #[error("{0}")]
+    Draft(String),
     /// A legacy v1 payload member that would override a signed envelope field.
     #[error("a v1 payload may not carry `{0}`")]
     LegacyOverride(String),
@@ -136,7 +139,105 @@ pub struct UnsignedMessage {
     pub payload: Object,
 }
 
+/// The members a draft may carry: those of a v2 envelope.
+const DRAFT_MEMBERS: [&str; 9] = [
+    "protocol_version",
+    "message_type",
+    "message_version",
+    "from",
+    "to",
+    "nonce",
+    "timestamp",
+    "payload",
+    "signature",
+];
+
 impl UnsignedMessage {
+    /// Reads a message a client asks to have signed: a v2 envelope's members only (`type`, the
+    /// v1 form, is refused), `protocol_version` 2 if present, `message_version` a positive
+    /// integer (default 1), `payload` an object (default `{}`). A missing `nonce` or
+    /// `timestamp` comes from `fresh_nonce` / `now` (the caller's randomness and clock; the
+    /// protocol signs the timestamp as an opaque string). A `signature` member is ignored.
+    pub fn from_draft(
+        value: &Value,
+        fresh_nonce: impl FnOnce() -> String,
+        now: impl FnOnce() -> String,
+    ) -> Result<Self, FederationError> {
+        let draft = |m: String| FederationError::Draft(m);
+        let Value::Object(members) = value else {
+            return Err(draft("envelope must be an object".into()));
+        };
+        for (name, _) in members.iter() {
+            if !DRAFT_MEMBERS.iter().any(|m| name.eq_str(m)) {
+                let name = String::from_utf16_lossy(name.units());
+                return Err(draft(if name == "type" {
+                    "envelope.type is the legacy v1 form; a draft is signed as protocol v2 \
+                     (use message_type)"
+                        .to_owned()
+                } else {
+                    format!("envelope.{name} is not a member of a federation envelope")
+                }));
+            }
+        }
+        let text = |name: &str| -> Result<Option<String>, FederationError> {
+            match members.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_str()
+                    .map(Some)
+                    .ok_or_else(|| draft(format!("envelope.{name} must be a string"))),
+            }
+        };
+        let required = |name: &str| -> Result<String, FederationError> {
+            text(name)?.ok_or_else(|| draft(format!("envelope.{name} is required")))
+        };
+        match members.get("protocol_version") {
+            None => {}
+            Some(Value::Number(v)) if *v == 2.0 => {}
+            Some(_) => {
+                return Err(draft(
+                    "envelope.protocol_version must be 2 (a draft is signed as protocol v2)".into(),
+                ))
+            }
+        }
+        let message_type: MessageType = required("message_type")?.parse()?;
+        let message_version = match members.get("message_version") {
+            None => 1,
+            Some(Value::Number(v))
+                if v.fract() == 0.0 && *v >= 1.0 && *v <= f64::from(u32::MAX) =>
+            {
+                *v as u32
+            }
+            Some(_) => {
+                return Err(draft(
+                    "envelope.message_version must be a positive integer".into(),
+                ))
+            }
+        };
+        let payload = match members.get("payload") {
+            None => Object::new(),
+            Some(Value::Object(p)) => p.clone(),
+            Some(_) => return Err(draft("envelope.payload must be an object".into())),
+        };
+        let nonce = match text("nonce")? {
+            Some(nonce) => nonce,
+            None => fresh_nonce(),
+        };
+        let timestamp = match text("timestamp")? {
+            Some(timestamp) => timestamp,
+            None => now(),
+        };
+        Ok(UnsignedMessage {
+            message_type,
+            message_version,
+            from: required("from")?,
+            to: required("to")?,
+            nonce,
+            timestamp,
+            payload,
+        })
+    }
+
     fn to_object(&self) -> Object {
         [
             (
@@ -506,5 +607,43 @@ mod tests {
             Envelope::from_value(&body("RELATIONSHIP_REVOKE")),
             Err(FederationError::Schema(_))
         ));
+    }
+
+    #[test]
+    fn a_draft_is_a_v2_envelope_with_defaults_from_the_caller() {
+        let parse = |text: &str| crate::canonical::parse(text).expect("json");
+        let draft = UnsignedMessage::from_draft(
+            &parse(r#"{"message_type":"FRIEND_INVITE","from":"a@a","to":"b@b"}"#),
+            || "nonce-1".into(),
+            || "2026-12-03T00:00:00.000Z".into(),
+        )
+        .expect("draft");
+        assert_eq!(
+            (
+                draft.message_version,
+                draft.nonce.as_str(),
+                draft.timestamp.as_str()
+            ),
+            (1, "nonce-1", "2026-12-03T00:00:00.000Z")
+        );
+        let refused = |text: &str| {
+            UnsignedMessage::from_draft(&parse(text), String::new, String::new)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(
+            refused(r#"{"type":"FRIEND_INVITE","from":"a","to":"b"}"#).contains("legacy v1 form")
+        );
+        assert!(
+            refused(r#"{"message_type":"FRIEND_INVITE","from":"a","to":"b","extra":1}"#)
+                .contains("envelope.extra is not a member")
+        );
+        assert!(refused(
+            r#"{"message_type":"FRIEND_INVITE","from":"a","to":"b","protocol_version":1}"#
+        )
+        .contains("protocol_version must be 2"));
+        assert!(refused(r#"{"from":"a","to":"b"}"#).contains("envelope.message_type is required"));
+        assert!(refused("[]").contains("must be an object"));
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::users::User;
 use super::{client_ip, timestamp, user_agent, ApiTags, Session};
 use crate::error::{ApiResult, AppError};
+use crate::error_code::ErrorCode;
 use crate::service::sessions::{self, Principal};
 use crate::service::{auth, passkeys};
 use crate::state::AppState;
@@ -230,6 +231,7 @@ fn signed_in(state: &AppState, req: &Request, done: auth::SignedIn) -> SignInRes
     )
 }
 
+#[derive(Default)]
 pub struct AuthApi;
 
 #[OpenApi(tag = "ApiTags::Auth")]
@@ -258,7 +260,7 @@ impl AuthApi {
     ) -> ApiResult<SignInResponse> {
         if body.method != SignInMethod::Otp {
             return Err(AppError::BadRequest {
-                code: "unsupported_method",
+                code: ErrorCode::UnsupportedMethod,
                 message: "method: passkeys sign in at /auth/passkeys/authenticate/verify".into(),
             }
             .into());

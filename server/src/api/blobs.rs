@@ -78,6 +78,7 @@ pub struct BlobPut {
     pub km_version: Option<i64>,
 }
 
+#[derive(Default)]
 pub struct BlobsApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

@@ -24,6 +24,7 @@ pub struct Rotated {
     pub ok: bool,
 }
 
+#[derive(Default)]
 pub struct DevicesApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

@@ -77,6 +77,7 @@ pub struct Outbox {
     pub messages: Vec<OutboxEntry>,
 }
 
+#[derive(Default)]
 pub struct FederationApi;
 
 #[OpenApi(tag = "ApiTags::Federation")]
@@ -168,7 +169,7 @@ impl FederationApi {
                     id: r.id,
                     message_type: r.message_type,
                     to_handle: r.to_handle,
-                    status: r.status,
+                    status: r.status.to_string(),
                     attempts: r.attempts,
                     last_error: r.last_error,
                     next_attempt_at: timestamp(r.next_attempt_at),

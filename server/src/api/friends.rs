@@ -7,11 +7,13 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
+use super::federation::UserDocumentBody;
 use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::friends::{self as service, InvitationView, Signed};
 use crate::state::AppState;
+use crate::store::InvitationDirection;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Object)]
@@ -88,9 +90,9 @@ impl From<InvitationView> for Invitation {
             id: v.row.id,
             from_handle: v.row.from_handle,
             to_handle: v.row.to_handle,
-            direction: v.row.direction,
-            status: v.status,
-            delivery: v.delivery,
+            direction: v.row.direction.to_string(),
+            status: v.status.to_string(),
+            delivery: v.delivery.map(|d| d.to_string()),
             created_at: timestamp(v.row.created_at),
             expires_at: timestamp(v.row.expires_at),
         }
@@ -147,20 +149,6 @@ pub struct Queued {
     pub id: String,
 }
 
-/// A user document (federation.md §9).
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ResolvedUser {
-    pub handle: String,
-    pub signing_key: String,
-    pub encryption_key: String,
-    pub inbox: String,
-    #[oai(skip_serializing_if_is_none)]
-    pub name: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub picture: Option<String>,
-}
-
 fn signed(body: &SignedRequest) -> Signed<'_> {
     Signed {
         signature: &body.signature,
@@ -169,6 +157,7 @@ fn signed(body: &SignedRequest) -> Signed<'_> {
     }
 }
 
+#[derive(Default)]
 pub struct FriendsApi;
 
 #[OpenApi(tag = "ApiTags::Federation")]
@@ -209,8 +198,8 @@ impl FriendsApi {
         direction: Query<Option<Direction>>,
     ) -> ApiResult<Json<Invitations>> {
         let direction = direction.0.map(|d| match d {
-            Direction::Incoming => "incoming",
-            Direction::Outgoing => "outgoing",
+            Direction::Incoming => InvitationDirection::Incoming,
+            Direction::Outgoing => InvitationDirection::Outgoing,
         });
         let list = service::invitations(&state, session.principal(), direction).await?;
         Ok(Json(Invitations {
@@ -344,9 +333,9 @@ impl FriendsApi {
         state: Data<&AppState>,
         session: Session,
         handle: Path<String>,
-    ) -> ApiResult<Json<ResolvedUser>> {
+    ) -> ApiResult<Json<UserDocumentBody>> {
         let doc = service::resolve(&state, session.principal(), &handle).await?;
-        Ok(Json(ResolvedUser {
+        Ok(Json(UserDocumentBody {
             handle: doc.handle.to_string(),
             signing_key: doc.signing_key.to_base64(),
             encryption_key: doc

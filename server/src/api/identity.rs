@@ -74,6 +74,7 @@ pub struct ResetDone {
     pub queued_revocations: u64,
 }
 
+#[derive(Default)]
 pub struct IdentityApi;
 
 #[OpenApi(tag = "ApiTags::Federation")]

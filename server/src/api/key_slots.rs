@@ -75,6 +75,7 @@ pub enum SlotStored {
     Stored(Json<Success>),
 }
 
+#[derive(Default)]
 pub struct KeySlotsApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

@@ -80,6 +80,7 @@ pub struct Committed {
     pub km_version: i64,
 }
 
+#[derive(Default)]
 pub struct KeysApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

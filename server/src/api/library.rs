@@ -68,6 +68,7 @@ pub enum CollectionDeleted {
     Done,
 }
 
+#[derive(Default)]
 pub struct LibraryApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

@@ -70,6 +70,7 @@ pub struct FlushResponse {
     pub results: Vec<FlushResultItem>,
 }
 
+#[derive(Default)]
 pub struct RevocationsApi;
 
 #[OpenApi(tag = "ApiTags::Federation")]

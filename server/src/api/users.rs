@@ -241,6 +241,7 @@ pub struct PreferencesUpdate {
     pub unit_system: Option<UnitSystem>,
 }
 
+#[derive(Default)]
 pub struct UsersApi;
 
 #[OpenApi(tag = "ApiTags::Users")]

@@ -15,7 +15,7 @@ use parchment_core::rand_core::{OsRng, RngCore};
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::store::{NewOutboxRow, OutboxRow, Store, StoreError};
+use crate::store::{NewOutboxRow, OutboxRow, OutboxStatus, Store, StoreError};
 
 /// Delivered and failed messages are kept this long for their sender to see
 /// (`GET /federation/outbox`, an invitation's delivery state), then deleted: as long as an
@@ -184,20 +184,20 @@ impl<C: Courier> Attempt<C> {
             Delivery::Delivered => {
                 tracing::info!(id = %row.id, to = %row.to_handle, attempts, "delivered");
                 store
-                    .finish_outbox(&row.id, "delivered", None, attempts, now)
+                    .finish_outbox(&row.id, OutboxStatus::Delivered, None, attempts, now)
                     .await?;
             }
             Delivery::Refused(reason) => {
                 tracing::warn!(id = %row.id, to = %row.to_handle, %reason, "delivery refused");
                 store
-                    .finish_outbox(&row.id, "failed", Some(&reason), attempts, now)
+                    .finish_outbox(&row.id, OutboxStatus::Failed, Some(&reason), attempts, now)
                     .await?;
             }
             Delivery::Retry(reason) => {
                 if now - row.created_at >= self.max_age_ms {
                     tracing::warn!(id = %row.id, to = %row.to_handle, %reason, "delivery gave up");
                     store
-                        .finish_outbox(&row.id, "failed", Some(&reason), attempts, now)
+                        .finish_outbox(&row.id, OutboxStatus::Failed, Some(&reason), attempts, now)
                         .await?;
                 } else {
                     let next = now + backoff_ms(row.attempts);

@@ -2,9 +2,10 @@
 
 use super::rate_limit::{OTP_SEND_PER_EMAIL, OTP_SEND_PER_IP, OTP_TRY_PER_EMAIL, OTP_TRY_PER_IP};
 use super::roles;
-use super::sessions::{self, SESSION_TTL_MS};
+use super::sessions;
 use super::users::{self, CreateUser};
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::UserRow;
@@ -97,7 +98,7 @@ pub struct SignedIn {
 
 fn invalid_code() -> AppError {
     AppError::SignInFailed {
-        code: "invalid_code",
+        code: ErrorCode::InvalidCode,
         message: "Invalid or expired code; request a new one".into(),
     }
 }
@@ -135,7 +136,7 @@ pub async fn sign_in_with_code(
     if stored.expires_at <= now {
         state.store.delete_otp(&user.id).await?;
         return Err(AppError::SignInFailed {
-            code: "code_expired",
+            code: ErrorCode::CodeExpired,
             message: "That code has expired; request a new one to sign in".into(),
         });
     }
@@ -149,14 +150,5 @@ pub async fn sign_in_with_code(
     if !state.store.consume_otp(&user.id, &guess).await? {
         return Err(invalid_code());
     }
-    let session = sessions::create(
-        &state.store,
-        &user.id,
-        SESSION_TTL_MS,
-        user_agent,
-        Some(client_ip),
-        state.now_ms(),
-    )
-    .await?;
-    Ok(SignedIn { session, user })
+    sessions::sign_in(state, user, user_agent, client_ip).await
 }

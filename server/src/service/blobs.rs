@@ -7,6 +7,7 @@ use parchment_core::envelope::check_shape;
 use super::roles;
 use super::sessions::Principal;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::store::{BlobInfoRow, BlobRow};
 
@@ -23,7 +24,7 @@ pub fn check_blob_type(blob_type: &str) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::BadRequest {
-            code: "invalid_blob_type",
+            code: ErrorCode::InvalidBlobType,
             message: "blobType: use 1-64 of letters, digits and . _ : -".into(),
         })
     }
@@ -45,14 +46,14 @@ pub fn check_envelope(field: &str, text: &str) -> Result<(), AppError> {
 
 pub(super) fn too_large(field: &str) -> AppError {
     AppError::BadRequest {
-        code: "blob_too_large",
+        code: ErrorCode::BlobTooLarge,
         message: format!("{field}: at most {MAX_BLOB_BYTES} bytes once decoded"),
     }
 }
 
 pub(super) fn invalid_envelope(field: &str, err: impl std::fmt::Display) -> AppError {
     AppError::BadRequest {
-        code: "invalid_envelope",
+        code: ErrorCode::InvalidEnvelope,
         message: format!("{field}: {err}"),
     }
 }

@@ -6,6 +6,7 @@ use parchment_core::rand_core::{OsRng, RngCore};
 
 use super::rate_limit::{Limit, WRAP_SECRET_READ, WRAP_SECRET_ROTATE};
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::state::AppState;
 
 /// 8–64 of `[a-zA-Z0-9-]`.
@@ -49,7 +50,7 @@ pub async fn device_secret(
         let known = state.store.device_secret_exists(user_id, device_id).await?;
         if !known {
             return Err(AppError::BadRequest {
-                code: "too_many_devices",
+                code: ErrorCode::TooManyDevices,
                 message: format!(
                     "at most {MAX_DEVICES} devices per account hold a wrap secret; sign out on \
                      one you no longer use"

@@ -16,9 +16,13 @@ use super::rate_limit::{FRIEND_LOOKUP_PER_USER, FRIEND_MESSAGES_PER_USER, FRIEND
 use super::roles;
 use super::sessions::Principal;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::federation;
 use crate::state::AppState;
-use crate::store::{FriendRow, InvitationRow, LocationRow, NewFriendship, StoreError};
+use crate::store::{
+    FriendRow, InvitationDirection, InvitationRow, InvitationStatus, LocationRow, NewFriendship,
+    OutboxStatus, StoreError,
+};
 
 /// The client's signature over the envelope the server will send.
 pub struct Signed<'a> {
@@ -27,7 +31,7 @@ pub struct Signed<'a> {
     pub timestamp: &'a str,
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+fn bad(code: ErrorCode, message: impl Into<String>) -> AppError {
     AppError::BadRequest {
         code,
         message: message.into(),
@@ -44,18 +48,19 @@ pub(super) async fn me(
     let user = super::users::get(state, user_id).await?;
     let (Some(alias), Some(key)) = (user.alias, user.signing_key) else {
         return Err(AppError::Conflict {
-            code: "no_identity",
+            code: ErrorCode::NoIdentity,
             message: "Choose an alias and publish your keys first".into(),
         });
     };
     let handle = Handle::parse(&format!("{alias}@{domain}"))
-        .map_err(|e| bad("no_identity", e.to_string()))?;
-    let key = Ed25519PublicKey::from_base64(&key).map_err(|e| bad("no_identity", e.to_string()))?;
+        .map_err(|e| bad(ErrorCode::NoIdentity, e.to_string()))?;
+    let key = Ed25519PublicKey::from_base64(&key)
+        .map_err(|e| bad(ErrorCode::NoIdentity, e.to_string()))?;
     Ok((handle, key))
 }
 
 pub(super) fn parse_handle(text: &str) -> Result<Handle, AppError> {
-    Handle::parse(text).map_err(|e| bad("invalid_handle", format!("handle: {e}")))
+    Handle::parse(text).map_err(|e| bad(ErrorCode::InvalidHandle, format!("handle: {e}")))
 }
 
 /// Builds the envelope the client signed and checks the signature: nonce of 8–64
@@ -109,7 +114,7 @@ pub(super) fn signed_envelope_version(
     .with_signature(signed.signature);
     envelope.verify(key).map_err(|_| {
         bad(
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             "The signature does not verify for this message under your published key",
         )
     })?;
@@ -118,17 +123,17 @@ pub(super) fn signed_envelope_version(
 
 pub struct InvitationView {
     pub row: InvitationRow,
-    /// pending | accepted | rejected | cancelled | expired
-    pub status: String,
-    /// Delivery of the message we sent for it: pending | delivered | failed.
-    pub delivery: Option<String>,
+    /// As stored, or `Expired` once past its expiry (before housekeeping marks it).
+    pub status: InvitationStatus,
+    /// Delivery of the message we sent for it.
+    pub delivery: Option<OutboxStatus>,
 }
 
 async fn view(state: &AppState, row: InvitationRow) -> Result<InvitationView, AppError> {
-    let status = if row.status == "pending" && row.expires_at <= state.now_ms() {
-        "expired".to_owned()
+    let status = if row.status == InvitationStatus::Pending && row.expires_at <= state.now_ms() {
+        InvitationStatus::Expired
     } else {
-        row.status.clone()
+        row.status
     };
     let delivery = state.store.invitation_delivery(&row.id).await?;
     Ok(InvitationView {
@@ -154,7 +159,7 @@ pub async fn invite(
         .await?;
     let peer = federation::handle_key(&target);
     if peer == federation::handle_key(&me) {
-        return Err(bad("invalid_handle", "You cannot invite yourself"));
+        return Err(bad(ErrorCode::InvalidHandle, "You cannot invite yourself"));
     }
     let envelope = signed_envelope(
         MessageType::FriendInvite,
@@ -167,7 +172,7 @@ pub async fn invite(
     )?;
     if state.store.friendship(user_id, &peer).await?.is_some() {
         return Err(AppError::Conflict {
-            code: "already_friends",
+            code: ErrorCode::AlreadyFriends,
             message: "You are already friends".into(),
         });
     }
@@ -177,11 +182,11 @@ pub async fn invite(
     let row = InvitationRow {
         id: crate::secrets::random_id(),
         user_id: user_id.to_owned(),
-        direction: "outgoing".into(),
+        direction: InvitationDirection::Outgoing,
         from_handle: me.to_string(),
         to_handle: handle.to_owned(),
         peer_key: peer,
-        status: "pending".into(),
+        status: InvitationStatus::Pending,
         created_at: now,
         updated_at: now,
         expires_at: now + INVITATION_TTL_MS,
@@ -192,7 +197,7 @@ pub async fn invite(
         .await
         .map_err(|e| match e {
             StoreError::UniqueViolation => AppError::Conflict {
-                code: "invitation_exists",
+                code: ErrorCode::InvitationExists,
                 message: "An invitation to this user is already pending".into(),
             },
             other => other.into(),
@@ -220,7 +225,7 @@ pub async fn resolve(
 pub async fn invitations(
     state: &AppState,
     caller: &Principal,
-    direction: Option<&str>,
+    direction: Option<InvitationDirection>,
 ) -> Result<Vec<InvitationView>, AppError> {
     let user_id = caller.require(roles::SOCIAL_READ)?;
     let mut out = Vec::new();
@@ -239,15 +244,38 @@ async fn pending_incoming(
         .store
         .invitation(user_id, id)
         .await?
-        .filter(|r| r.direction == "incoming")
+        .filter(|r| r.direction == InvitationDirection::Incoming)
         .ok_or_else(|| AppError::not_found("Invitation"))?;
-    if row.status != "pending" || row.expires_at <= state.now_ms() {
+    if row.status != InvitationStatus::Pending || row.expires_at <= state.now_ms() {
         return Err(AppError::Conflict {
-            code: "invitation_closed",
+            code: ErrorCode::InvitationClosed,
             message: "The invitation is no longer pending".into(),
         });
     }
     Ok(row)
+}
+
+/// The caller's pending incoming invitation `id` and their signed answer to it.
+async fn signed_answer<'a>(
+    state: &AppState,
+    caller: &'a Principal,
+    id: &str,
+    signed: &Signed<'_>,
+    kind: MessageType,
+) -> Result<(&'a str, InvitationRow, Envelope), AppError> {
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
+    let (me, key) = me(state, user_id).await?;
+    let row = pending_incoming(state, user_id, id).await?;
+    let envelope = signed_envelope(
+        kind,
+        &me,
+        &row.from_handle,
+        Object::new(),
+        signed,
+        &key,
+        state.now_ms(),
+    )?;
+    Ok((user_id, row, envelope))
 }
 
 /// `POST /friends/invitations/{id}/accept`: the friendship starts here at once (with the
@@ -258,18 +286,8 @@ pub async fn accept(
     id: &str,
     signed: Signed<'_>,
 ) -> Result<(), AppError> {
-    let user_id = caller.require(roles::SOCIAL_WRITE)?;
-    let (me, key) = me(state, user_id).await?;
-    let row = pending_incoming(state, user_id, id).await?;
-    let envelope = signed_envelope(
-        MessageType::FriendAccept,
-        &me,
-        &row.from_handle,
-        Object::new(),
-        &signed,
-        &key,
-        state.now_ms(),
-    )?;
+    let (user_id, row, envelope) =
+        signed_answer(state, caller, id, &signed, MessageType::FriendAccept).await?;
     let inviter = parse_handle(&row.from_handle)?;
     let doc = fed::resolve_handle(state, &inviter, false).await?;
     let signing_key = doc.signing_key.to_base64();
@@ -288,7 +306,7 @@ pub async fn accept(
         state,
         user_id,
         &row.id,
-        "accepted",
+        InvitationStatus::Accepted,
         Some(&friendship),
         &envelope,
     )
@@ -301,7 +319,7 @@ async fn answer(
     state: &AppState,
     user_id: &str,
     invitation_id: &str,
-    status: &str,
+    status: InvitationStatus,
     friendship: Option<&NewFriendship<'_>>,
     envelope: &Envelope,
 ) -> Result<(), AppError> {
@@ -317,7 +335,7 @@ async fn answer(
         .await?;
     if !queued {
         return Err(AppError::Conflict {
-            code: "invitation_closed",
+            code: ErrorCode::InvitationClosed,
             message: "The invitation is no longer pending".into(),
         });
     }
@@ -332,19 +350,17 @@ pub async fn reject(
     id: &str,
     signed: Signed<'_>,
 ) -> Result<(), AppError> {
-    let user_id = caller.require(roles::SOCIAL_WRITE)?;
-    let (me, key) = me(state, user_id).await?;
-    let row = pending_incoming(state, user_id, id).await?;
-    let envelope = signed_envelope(
-        MessageType::FriendReject,
-        &me,
-        &row.from_handle,
-        Object::new(),
-        &signed,
-        &key,
-        state.now_ms(),
-    )?;
-    answer(state, user_id, &row.id, "rejected", None, &envelope).await
+    let (user_id, row, envelope) =
+        signed_answer(state, caller, id, &signed, MessageType::FriendReject).await?;
+    answer(
+        state,
+        user_id,
+        &row.id,
+        InvitationStatus::Rejected,
+        None,
+        &envelope,
+    )
+    .await
 }
 
 /// `DELETE /friends/invitations/{id}`: cancels one's own pending outgoing invitation.
@@ -354,15 +370,15 @@ pub async fn cancel(state: &AppState, caller: &Principal, id: &str) -> Result<()
         .store
         .invitation(user_id, id)
         .await?
-        .filter(|r| r.direction == "outgoing")
+        .filter(|r| r.direction == InvitationDirection::Outgoing)
         .ok_or_else(|| AppError::not_found("Invitation"))?;
     if !state
         .store
-        .finish_invitation(&row.id, "cancelled", state.now_ms())
+        .finish_invitation(&row.id, InvitationStatus::Cancelled, state.now_ms())
         .await?
     {
         return Err(AppError::Conflict {
-            code: "invitation_closed",
+            code: ErrorCode::InvitationClosed,
             message: "The invitation is no longer pending".into(),
         });
     }

@@ -4,6 +4,7 @@
 
 use super::federation as fed;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::store::{StoreError, UserRow};
 
@@ -65,14 +66,14 @@ pub fn check_alias(alias: &str) -> Result<String, AppError> {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !well_formed {
         return Err(AppError::BadRequest {
-            code: "invalid_alias",
+            code: ErrorCode::InvalidAlias,
             message: "alias: use 3-30 letters, digits or underscores".into(),
         });
     }
     let normalized = alias.to_ascii_lowercase();
     if RESERVED_ALIASES.contains(&normalized.as_str()) {
         return Err(AppError::BadRequest {
-            code: "alias_reserved",
+            code: ErrorCode::AliasReserved,
             message: format!("alias: '{alias}' is reserved"),
         });
     }
@@ -89,7 +90,7 @@ pub async fn set_alias(state: &AppState, user_id: &str, alias: &str) -> Result<I
         .await
         .map_err(|err| match err {
             StoreError::UniqueViolation => AppError::Conflict {
-                code: "alias_taken",
+                code: ErrorCode::AliasTaken,
                 message: "Alias is already taken".into(),
             },
             other => other.into(),
@@ -112,7 +113,7 @@ pub async fn reset(
 ) -> Result<usize, AppError> {
     if confirm != Some(RESET_CONFIRMATION) {
         return Err(AppError::BadRequest {
-            code: "confirmation_required",
+            code: ErrorCode::ConfirmationRequired,
             message: format!("confirm: must be \"{RESET_CONFIRMATION}\""),
         });
     }

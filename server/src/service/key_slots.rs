@@ -6,6 +6,7 @@ use parchment_core::keys::Ed25519PublicKey;
 use super::blobs::check_envelope;
 use super::keys::check_signing_key;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::store::{NewSlot, SlotRow};
 
@@ -41,7 +42,7 @@ pub(super) fn check_slot(
     let core = slot.as_core();
     if core.wrap_algo != WRAP_ALGO {
         return Err(AppError::BadRequest {
-            code: "invalid_slot",
+            code: ErrorCode::InvalidSlot,
             message: format!("{field}.wrapAlgo: only {WRAP_ALGO} is accepted"),
         });
     }
@@ -54,7 +55,7 @@ pub(super) fn check_slot(
     check_envelope(&format!("{field}.wrappedKm"), &core.wrapped_km)?;
     core.verify(user_id, signing_key)
         .map_err(|e| AppError::BadRequest {
-            code: "invalid_slot_signature",
+            code: ErrorCode::InvalidSlotSignature,
             message: format!("{field}.slotSignature: {e}"),
         })?;
     Ok(core)
@@ -70,7 +71,7 @@ pub async fn put_slot(state: &AppState, user_id: &str, slot: SlotInput) -> Resul
     let user = super::users::get(state, user_id).await?;
     let Some(signing_key) = user.signing_key.as_deref() else {
         return Err(AppError::Conflict {
-            code: "no_signing_key",
+            code: ErrorCode::NoSigningKey,
             message: "Publish identity keys (PUT /users/me/keys) before adding key slots".into(),
         });
     };
@@ -85,7 +86,7 @@ pub async fn put_slot(state: &AppState, user_id: &str, slot: SlotInput) -> Resul
     }
     if state.store.slots_of_user(user_id).await?.len() >= MAX_SLOTS {
         return Err(AppError::BadRequest {
-            code: "too_many_slots",
+            code: ErrorCode::TooManySlots,
             message: format!("at most {MAX_SLOTS} key slots per account"),
         });
     }
@@ -107,7 +108,7 @@ pub async fn put_slot(state: &AppState, user_id: &str, slot: SlotInput) -> Resul
 
 pub(super) fn unknown_credential() -> AppError {
     AppError::NotFound {
-        code: "unknown_credential",
+        code: ErrorCode::UnknownCredential,
         message: "credentialId: not one of your passkeys".into(),
     }
 }

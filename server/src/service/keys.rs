@@ -8,6 +8,7 @@ use parchment_core::keys::{Ed25519PublicKey, Ed25519Signature, X25519PublicKey};
 use super::blobs::{check_blob_type, check_envelope};
 use super::key_slots::{check_slot, unknown_credential, SlotInput, MAX_SLOTS};
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::store::{Commit, CommitRefused, NewSlot};
 
@@ -33,7 +34,7 @@ pub(super) fn no_duplicates<'a>(
     for id in ids {
         if !seen.insert(id) {
             return Err(AppError::BadRequest {
-                code: "duplicate_item",
+                code: ErrorCode::DuplicateItem,
                 message: format!("{field}: '{id}' appears twice"),
             });
         }
@@ -43,7 +44,7 @@ pub(super) fn no_duplicates<'a>(
 
 pub(super) fn version_mismatch(current: i64) -> AppError {
     AppError::Conflict {
-        code: "km_version_mismatch",
+        code: ErrorCode::KmVersionMismatch,
         message: format!(
             "kmVersion is {current}: another device rotated first. Nothing was written."
         ),
@@ -52,7 +53,7 @@ pub(super) fn version_mismatch(current: i64) -> AppError {
 
 pub(super) fn identity_changed() -> AppError {
     AppError::Conflict {
-        code: "identity_changed",
+        code: ErrorCode::IdentityChanged,
         message: "The identity keys changed since this commit was signed (an identity reset?). \
                   Nothing was written."
             .into(),
@@ -83,7 +84,7 @@ pub(super) async fn check_key_change(
     };
     let Some(signature) = input.current_key_signature.as_deref() else {
         return Err(AppError::BadRequest {
-            code: "current_key_signature_required",
+            code: ErrorCode::CurrentKeySignatureRequired,
             message: "currentKeySignature: required once the account has keys (sign the key \
                       change with the current identity; a lost key is replaced by \
                       POST /users/me/identity/reset). Nothing was written."
@@ -101,7 +102,7 @@ pub(super) async fn check_key_change(
     Ed25519Signature::from_base64(signature)
         .and_then(|signature| change.verify(&current_key, &signature))
         .map_err(|e| AppError::Denied {
-            code: "invalid_current_key_signature",
+            code: ErrorCode::InvalidCurrentKeySignature,
             message: format!(
                 "currentKeySignature: {e} (it must be the current signing key's signature over \
                  the key-change statement). Nothing was written."
@@ -124,7 +125,7 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
     let encryption = check_encryption_key("encryptionKey", &input.encryption_key)?;
     if input.blobs.len() > MAX_COMMIT_ITEMS || input.collections.len() > MAX_COMMIT_ITEMS {
         return Err(AppError::BadRequest {
-            code: "too_many_items",
+            code: ErrorCode::TooManyItems,
             message: format!(
                 "at most {MAX_COMMIT_ITEMS} blobs and {MAX_COMMIT_ITEMS} collections per commit"
             ),
@@ -132,7 +133,7 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
     }
     if input.slots.len() > MAX_SLOTS {
         return Err(AppError::BadRequest {
-            code: "too_many_slots",
+            code: ErrorCode::TooManySlots,
             message: format!("at most {MAX_SLOTS} key slots per account"),
         });
     }
@@ -197,7 +198,7 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
         Err(CommitRefused::KeyChanged) => Err(identity_changed()),
         Err(CommitRefused::NoSuchUser) => Err(AppError::not_found("User")),
         Err(CommitRefused::ForeignCollection) => Err(AppError::NotFound {
-            code: "unknown_collection",
+            code: ErrorCode::UnknownCollection,
             message: "collections: an id is not one of your collections. Nothing was written."
                 .into(),
         }),
@@ -221,7 +222,7 @@ pub fn check_encryption_key(field: &str, text: &str) -> Result<X25519PublicKey, 
 
 pub(super) fn bad_key(field: &str, err: impl std::fmt::Display) -> AppError {
     AppError::BadRequest {
-        code: "invalid_key",
+        code: ErrorCode::InvalidKey,
         message: format!("{field}: {err}"),
     }
 }
@@ -252,7 +253,7 @@ pub async fn set_keys(
     }
     super::users::get(state, user_id).await?;
     Err(AppError::Conflict {
-        code: "keys_already_set",
+        code: ErrorCode::KeysAlreadySet,
         message: "Keys are already published; rotate them with POST /users/me/km-version/commit"
             .into(),
     })

@@ -5,6 +5,7 @@ use super::blobs::check_envelope;
 use super::roles;
 use super::sessions::Principal;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::CollectionRow;
@@ -25,7 +26,7 @@ pub async fn create(
     // number in flight.
     if state.store.collection_count(user_id).await? >= MAX_COLLECTIONS {
         return Err(AppError::BadRequest {
-            code: "too_many_collections",
+            code: ErrorCode::TooManyCollections,
             message: format!("at most {MAX_COLLECTIONS} collections per account"),
         });
     }

@@ -16,9 +16,10 @@ use webauthn_rs::prelude::{
 
 use super::auth::SignedIn;
 use super::rate_limit::PASSKEY_PER_IP;
-use super::sessions::{self, SESSION_TTL_MS};
+use super::sessions;
 use super::users::normalize_name;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{PasskeyRow, StoreError};
@@ -53,14 +54,14 @@ fn user_handle(user_id: &str) -> Uuid {
 
 fn rejected(err: impl std::fmt::Display) -> AppError {
     AppError::SignInFailed {
-        code: "passkey_rejected",
+        code: ErrorCode::PasskeyRejected,
         message: format!("The passkey response was not accepted: {err}"),
     }
 }
 
 fn invalid_challenge() -> AppError {
     AppError::BadRequest {
-        code: "invalid_challenge",
+        code: ErrorCode::InvalidChallenge,
         message: "Unknown, used or expired challenge; start again".into(),
     }
 }
@@ -174,7 +175,7 @@ pub async fn register_verify(
     let passkey = webauthn
         .finish_passkey_registration(&credential, &registration)
         .map_err(|e| AppError::BadRequest {
-            code: "passkey_rejected",
+            code: ErrorCode::PasskeyRejected,
             message: format!("The passkey response was not accepted: {e}"),
         })?;
     let row = PasskeyRow {
@@ -191,7 +192,7 @@ pub async fn register_verify(
         .await
         .map_err(|e| match e {
             StoreError::UniqueViolation => AppError::Conflict {
-                code: "passkey_exists",
+                code: ErrorCode::PasskeyExists,
                 message: "This passkey is already registered".into(),
             },
             other => other.into(),
@@ -260,16 +261,7 @@ pub async fn authenticate_verify(
         .update_passkey_use(&row.id, &stored, state.now_ms())
         .await?;
     let user = super::users::get(state, &row.user_id).await?;
-    let session = sessions::create(
-        &state.store,
-        &user.id,
-        SESSION_TTL_MS,
-        user_agent,
-        Some(client_ip),
-        state.now_ms(),
-    )
-    .await?;
-    Ok(SignedIn { session, user })
+    sessions::sign_in(state, user, user_agent, client_ip).await
 }
 
 pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<PasskeyRow>, AppError> {

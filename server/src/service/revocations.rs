@@ -9,6 +9,7 @@ use parchment_core::federation::MessageType;
 use super::federation as fed;
 use super::friends::{self, Signed};
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::federation::{self, signing::Posted};
 use crate::state::AppState;
 use crate::store::RevocationRow;
@@ -27,7 +28,7 @@ pub async fn discard(state: &AppState, user_id: &str, handle: &str) -> Result<()
         Ok(())
     } else {
         Err(AppError::NotFound {
-            code: "not_found",
+            code: ErrorCode::NotFound,
             message: "No pending revocation for this peer".into(),
         })
     }
@@ -58,7 +59,7 @@ pub async fn flush(
 ) -> Result<Vec<FlushResult>, AppError> {
     if items.len() > MAX_FLUSH_ITEMS {
         return Err(AppError::BadRequest {
-            code: "too_many_items",
+            code: ErrorCode::TooManyItems,
             message: format!("items: at most {MAX_FLUSH_ITEMS} per call"),
         });
     }

@@ -301,3 +301,22 @@ pub async fn current_user(
 ) -> Result<Option<crate::store::UserRow>, AppError> {
     Ok(state.store.user_by_id(&caller.user_id).await?)
 }
+
+/// The end of every sign-in (email code, passkey): a new session for `user`.
+pub async fn sign_in(
+    state: &AppState,
+    user: crate::store::UserRow,
+    user_agent: Option<&str>,
+    client_ip: &str,
+) -> Result<super::auth::SignedIn, AppError> {
+    let session = create(
+        &state.store,
+        &user.id,
+        SESSION_TTL_MS,
+        user_agent,
+        Some(client_ip),
+        state.now_ms(),
+    )
+    .await?;
+    Ok(super::auth::SignedIn { session, user })
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use super::roles::{self, Role};
 use super::sessions::Principal;
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::{
@@ -96,7 +97,7 @@ pub async fn create(
         .iter()
         .map(|id| {
             roles::role(id).ok_or_else(|| AppError::BadRequest {
-                code: "invalid_role",
+                code: ErrorCode::InvalidRole,
                 message: format!("roles: unknown role id '{id}'"),
             })
         })
@@ -116,7 +117,7 @@ pub async fn create(
         .await
         .map_err(|err| match err {
             StoreError::UniqueViolation => AppError::Conflict {
-                code: "email_taken",
+                code: ErrorCode::EmailTaken,
                 message: "A user with this email already exists".into(),
             },
             other => other.into(),

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::{Store, StoreResult};
+use super::{InvitationDirection, InvitationStatus, Store, StoreResult};
 
 const INVITATION_COLUMNS: &str = "id, user_id, direction, from_handle, to_handle, peer_key, \
      status, created_at, updated_at, expires_at";
@@ -11,11 +11,13 @@ const INVITATION_COLUMNS: &str = "id, user_id, direction, from_handle, to_handle
 pub struct InvitationRow {
     pub id: String,
     pub user_id: String,
-    pub direction: String,
+    #[sqlx(try_from = "String")]
+    pub direction: InvitationDirection,
     pub from_handle: String,
     pub to_handle: String,
     pub peer_key: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: InvitationStatus,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -60,7 +62,12 @@ impl Store {
     }
 
     /// Moves a pending, unexpired invitation to `status`; `false` when it was not pending.
-    pub async fn finish_invitation(&self, id: &str, status: &str, now: i64) -> StoreResult<bool> {
+    pub async fn finish_invitation(
+        &self,
+        id: &str,
+        status: InvitationStatus,
+        now: i64,
+    ) -> StoreResult<bool> {
         finish_invitation(self.writer(), id, status, now).await
     }
 
@@ -70,7 +77,7 @@ impl Store {
     pub async fn answer_invitation(
         &self,
         id: &str,
-        status: &str,
+        status: InvitationStatus,
         friendship: Option<&NewFriendship<'_>>,
         outbox: &super::NewOutboxRow<'_>,
     ) -> StoreResult<bool> {
@@ -80,7 +87,7 @@ impl Store {
              WHERE id = $1 AND status = 'pending' AND expires_at > $3",
         )
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(outbox.now)
         .execute(&mut *tx)
         .await?;
@@ -110,14 +117,14 @@ impl Store {
     pub async fn list_invitations(
         &self,
         user_id: &str,
-        direction: Option<&str>,
+        direction: Option<InvitationDirection>,
     ) -> StoreResult<Vec<InvitationRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {INVITATION_COLUMNS} FROM friend_invitations WHERE user_id = $1 \
              AND ($2 IS NULL OR direction = $2) ORDER BY created_at DESC, id"
         ))
         .bind(user_id)
-        .bind(direction)
+        .bind(direction.map(InvitationDirection::as_str))
         .fetch_all(self.reader())
         .await?)
     }
@@ -198,11 +205,11 @@ pub(super) async fn insert_invitation<'e>(
     ))
     .bind(&row.id)
     .bind(&row.user_id)
-    .bind(&row.direction)
+    .bind(row.direction.as_str())
     .bind(&row.from_handle)
     .bind(&row.to_handle)
     .bind(&row.peer_key)
-    .bind(&row.status)
+    .bind(row.status.as_str())
     .bind(row.created_at)
     .bind(row.updated_at)
     .bind(row.expires_at)
@@ -216,7 +223,7 @@ pub(super) async fn pending_invitation<'e>(
     ex: impl Executor<'e, Database = Any>,
     user_id: &str,
     peer_key: &str,
-    direction: &str,
+    direction: InvitationDirection,
     now: i64,
 ) -> StoreResult<Option<InvitationRow>> {
     Ok(sqlx::query_as(&format!(
@@ -225,7 +232,7 @@ pub(super) async fn pending_invitation<'e>(
     ))
     .bind(user_id)
     .bind(peer_key)
-    .bind(direction)
+    .bind(direction.as_str())
     .bind(now)
     .fetch_optional(ex)
     .await?)
@@ -235,7 +242,7 @@ pub(super) async fn pending_invitation<'e>(
 pub(super) async fn finish_invitation<'e>(
     ex: impl Executor<'e, Database = Any>,
     id: &str,
-    status: &str,
+    status: InvitationStatus,
     now: i64,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
@@ -243,7 +250,7 @@ pub(super) async fn finish_invitation<'e>(
          WHERE id = $1 AND status = 'pending' AND expires_at > $3",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(now)
     .execute(ex)
     .await?;

@@ -14,7 +14,7 @@ use sqlx::{Any, AnyConnection, Executor, Transaction};
 use super::friends::{self, FriendRow, InvitationRow, NewFriendship};
 use super::placeholders;
 use super::users::{UserRow, USER_COLUMNS};
-use super::{Store, StoreResult};
+use super::{InvitationDirection, InvitationStatus, Store, StoreResult};
 
 pub struct InboxTx {
     tx: Transaction<'static, Any>,
@@ -126,7 +126,7 @@ impl InboxTx {
         &mut self,
         user_id: &str,
         peer_key: &str,
-        direction: &str,
+        direction: InvitationDirection,
         now: i64,
     ) -> StoreResult<Option<InvitationRow>> {
         friends::pending_invitation(&mut *self.tx, user_id, peer_key, direction, now).await
@@ -141,7 +141,7 @@ impl InboxTx {
     pub async fn finish_invitation(
         &mut self,
         id: &str,
-        status: &str,
+        status: InvitationStatus,
         now: i64,
     ) -> StoreResult<bool> {
         friends::finish_invitation(&mut *self.tx, id, status, now).await

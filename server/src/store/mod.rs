@@ -18,6 +18,7 @@ pub mod private_files;
 mod rate_limits;
 mod revocations;
 mod sessions;
+pub mod states;
 mod users;
 
 pub use blobs::{BlobInfoRow, BlobRow};
@@ -33,6 +34,7 @@ pub use outbox::{NewOutboxRow, OutboxRow};
 pub use passkeys::{ChallengeRow, PasskeyRow};
 pub use revocations::RevocationRow;
 pub use sessions::{NewSession, SessionLookup, SessionRow};
+pub use states::{InvitationDirection, InvitationStatus, OutboxStatus};
 pub use users::{NewUser, PreferencesRow, ProfileUpdate, UserListRow, UserRow};
 
 use std::str::FromStr;
@@ -42,8 +44,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations/postgres");
+/// One set of migrations for both databases: every statement is in the subset SQLite and
+/// PostgreSQL share (the same way every query is).
+static MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -136,10 +139,7 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
-        }
+        MIGRATIONS.run(&self.writer).await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Backend, Store, StoreResult};
+use super::{Backend, OutboxStatus, Store, StoreError, StoreResult};
 
 const OUTBOX_COLUMNS: &str = "id, user_id, message_type, to_handle, peer_host, body, \
      invitation_id, status, attempts, next_attempt_at, last_error, created_at, updated_at";
@@ -17,7 +17,8 @@ pub struct OutboxRow {
     pub peer_host: String,
     pub body: String,
     pub invitation_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -68,7 +69,7 @@ impl Store {
     pub async fn finish_outbox(
         &self,
         id: &str,
-        status: &str,
+        status: OutboxStatus,
         error: Option<&str>,
         attempts: i64,
         now: i64,
@@ -78,7 +79,7 @@ impl Store {
              locked_until = 0, updated_at = $5 WHERE id = $1",
         )
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(error)
         .bind(attempts)
         .bind(now)
@@ -121,7 +122,10 @@ impl Store {
     }
 
     /// Delivery status of the newest message sent for an invitation.
-    pub async fn invitation_delivery(&self, invitation_id: &str) -> StoreResult<Option<String>> {
+    pub async fn invitation_delivery(
+        &self,
+        invitation_id: &str,
+    ) -> StoreResult<Option<OutboxStatus>> {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT status FROM federation_outbox WHERE invitation_id = $1 \
              ORDER BY created_at DESC LIMIT 1",
@@ -129,7 +133,8 @@ impl Store {
         .bind(invitation_id)
         .fetch_optional(self.reader())
         .await?;
-        Ok(row.map(|(s,)| s))
+        row.map(|(s,)| OutboxStatus::try_from(s).map_err(StoreError::Corrupt))
+            .transpose()
     }
 }
 

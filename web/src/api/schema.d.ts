@@ -1563,18 +1563,6 @@ export interface components {
              */
             confirm?: "erase-all-my-data" | null;
         };
-        /**
-         * ResolvedUser
-         * @description A user document (federation.md §9).
-         */
-        ResolvedUser: {
-            encryptionKey: string;
-            handle: string;
-            inbox: string;
-            name?: string | null;
-            picture?: string | null;
-            signingKey: string;
-        };
         /** RoleInfo */
         RoleInfo: {
             description: string;
@@ -4968,7 +4956,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json; charset=utf-8": components["schemas"]["ResolvedUser"];
+                    "application/json; charset=utf-8": components["schemas"]["UserDocumentBody"];
                 };
             };
             /** @description The request is malformed. */

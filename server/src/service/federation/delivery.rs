@@ -7,6 +7,7 @@ use parchment_core::handle::Handle;
 
 use super::{discovery, inbound};
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::federation::outbox::{Courier, Delivery, Outgoing, Worker};
 use crate::federation::signing::{self, Posted};
 use crate::federation::PeerError;
@@ -71,7 +72,7 @@ pub async fn enqueue(
 /// The outbox row of `envelope` (its recipient must be a handle).
 pub fn outgoing(envelope: &Envelope) -> Result<Outgoing, AppError> {
     Outgoing::new(envelope).map_err(|e| AppError::BadRequest {
-        code: "invalid_handle",
+        code: ErrorCode::InvalidHandle,
         message: format!("to: {e}"),
     })
 }
@@ -89,7 +90,10 @@ impl Courier for StateCourier {
         }
         match inbound::process(state, &envelope).await {
             Ok(()) => Delivery::Delivered,
-            Err(AppError::Conflict { code: "replay", .. }) => Delivery::Delivered,
+            Err(AppError::Conflict {
+                code: ErrorCode::Replay,
+                ..
+            }) => Delivery::Delivered,
             Err(AppError::Store(e)) => Delivery::Retry(e.to_string()),
             Err(e) => Delivery::Refused(e.to_string()),
         }

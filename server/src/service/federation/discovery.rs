@@ -11,6 +11,7 @@ use parchment_core::handle::{is_valid_alias, Handle};
 use parchment_core::keys::Ed25519PublicKey;
 
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::federation::client::PIN_MEMO_MS;
 use crate::federation::{handle_key, PeerError};
 use crate::service::rate_limit::FEDERATION_WELL_KNOWN_PER_IP;
@@ -192,7 +193,7 @@ pub fn inbox_url(state: &AppState) -> Result<String, AppError> {
 
 fn no_such_user() -> AppError {
     AppError::NotFound {
-        code: "user_not_found",
+        code: ErrorCode::UserNotFound,
         message: "No user with this alias has published keys here".into(),
     }
 }
@@ -242,14 +243,14 @@ pub async fn resolve_handle(
             AppError::Unavailable(format!("serializing a user document failed: {e}"))
         })?;
         return UserDocument::parse(&json, handle).map_err(|e| AppError::BadRequest {
-            code: "unresolvable",
+            code: ErrorCode::Unresolvable,
             message: format!("{handle}: {e}"),
         });
     }
     remote_user(state, handle, refresh)
         .await
         .map_err(|e| AppError::BadRequest {
-            code: "unresolvable",
+            code: ErrorCode::Unresolvable,
             message: format!("Could not resolve {handle}: {e}"),
         })
 }

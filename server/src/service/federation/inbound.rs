@@ -15,6 +15,7 @@ use parchment_core::timestamp;
 use super::discovery::{domain, resolve_handle};
 use super::messages::{dispatch, transition, Transition};
 use crate::error::AppError;
+use crate::error_code::ErrorCode;
 use crate::federation;
 use crate::service::rate_limit::FEDERATION_INBOX_PER_IP;
 use crate::state::AppState;
@@ -43,7 +44,7 @@ fn auth_failed(reason: impl std::fmt::Display) -> AppError {
     AppError::FederationAuth(reason.to_string())
 }
 
-pub(super) fn bad(code: &'static str, message: impl Into<String>) -> AppError {
+pub(super) fn bad(code: ErrorCode, message: impl Into<String>) -> AppError {
     AppError::BadRequest {
         code,
         message: message.into(),
@@ -189,39 +190,41 @@ async fn process_message(
     let relayed_by = transport.map(|t| t.sender);
     let our_id = domain(state)?;
     let kind = envelope.kind().map_err(|e| match e {
-        FederationError::UnsupportedType(t) => {
-            bad("unsupported_type", format!("Unsupported message type: {t}"))
-        }
-        other => bad("invalid_message", other.to_string()),
+        FederationError::UnsupportedType(t) => bad(
+            ErrorCode::UnsupportedType,
+            format!("Unsupported message type: {t}"),
+        ),
+        other => bad(ErrorCode::InvalidMessage, other.to_string()),
     })?;
-    let from =
-        Handle::parse(&envelope.from).map_err(|e| bad("invalid_message", format!("from: {e}")))?;
-    let to = Handle::parse(&envelope.to).map_err(|e| bad("invalid_message", format!("to: {e}")))?;
+    let from = Handle::parse(&envelope.from)
+        .map_err(|e| bad(ErrorCode::InvalidMessage, format!("from: {e}")))?;
+    let to = Handle::parse(&envelope.to)
+        .map_err(|e| bad(ErrorCode::InvalidMessage, format!("to: {e}")))?;
     match relayed_by {
         Some(server) if !from.domain().eq_ignore_ascii_case(server) => {
             return Err(bad(
-                "foreign_sender",
+                ErrorCode::ForeignSender,
                 "The sending server is not the home server of `from`",
             ))
         }
         None if !from.is_on(&our_id) => {
-            return Err(bad("foreign_sender", "`from` is not a local user"))
+            return Err(bad(ErrorCode::ForeignSender, "`from` is not a local user"))
         }
         _ => {}
     }
     if !to.is_on(&our_id) {
-        return Err(bad("not_local", "Recipient is not on this server"));
+        return Err(bad(ErrorCode::NotLocal, "Recipient is not on this server"));
     }
     if !envelope.is_v2() && !Envelope::legacy_allowed(kind) {
         // v1 has no nonce: a friend-gated v1 message could be replayed for its window.
         return Err(bad(
-            "legacy_not_allowed",
+            ErrorCode::LegacyNotAllowed,
             format!("{kind} must be sent as protocol v2 (with a nonce)"),
         ));
     }
     check_message_time(state, envelope)?;
     if envelope.is_v2() && envelope.nonce.as_deref().is_none_or(str::is_empty) {
-        return Err(bad("invalid_message", "v2 message missing nonce"));
+        return Err(bad(ErrorCode::InvalidMessage, "v2 message missing nonce"));
     }
     let peer = federation::handle_key(&from);
     let (user, friend) = state
@@ -230,7 +233,7 @@ async fn process_message(
         .await?
         .filter(|(u, _)| u.signing_key.is_some())
         .ok_or_else(|| AppError::NotFound {
-            code: "recipient_not_found",
+            code: ErrorCode::RecipientNotFound,
             message: "Recipient not found".into(),
         })?;
     let sender = verify_sender(state, friend, &from, kind, envelope).await?;
@@ -255,9 +258,10 @@ async fn process_message(
                 DeliveryOutcome::TransportReplay => Err(auth_failed("replayed nonce")),
                 DeliveryOutcome::MessageReplay => Err(replayed_message()),
                 DeliveryOutcome::NotFriend => Err(not_friend()),
-                DeliveryOutcome::StaleLocation => {
-                    Err(bad("stale_location", "A newer location is already stored"))
-                }
+                DeliveryOutcome::StaleLocation => Err(bad(
+                    ErrorCode::StaleLocation,
+                    "A newer location is already stored",
+                )),
             };
         }
         Transition::Own(transition) => transition,
@@ -290,7 +294,7 @@ async fn process_message(
 fn check_message_time(state: &AppState, envelope: &Envelope) -> Result<(), AppError> {
     let now = state.now_ms();
     let at = timestamp::parse_millis(&envelope.timestamp)
-        .map_err(|e| bad("invalid_message", format!("timestamp: {e}")))?;
+        .map_err(|e| bad(ErrorCode::InvalidMessage, format!("timestamp: {e}")))?;
     let oldest = if envelope.is_v2() {
         state.settings.federation_max_age_ms
     } else {
@@ -298,7 +302,7 @@ fn check_message_time(state: &AppState, envelope: &Envelope) -> Result<(), AppEr
     };
     if at > now + TRANSPORT_WINDOW_MS || at < now - oldest {
         return Err(bad(
-            "stale_message",
+            ErrorCode::StaleMessage,
             "Message timestamp outside acceptable skew",
         ));
     }
@@ -306,16 +310,16 @@ fn check_message_time(state: &AppState, envelope: &Envelope) -> Result<(), AppEr
 }
 
 fn invalid_signature() -> AppError {
-    bad("invalid_signature", "Invalid signature")
+    bad(ErrorCode::InvalidSignature, "Invalid signature")
 }
 
 fn verify_with(envelope: &Envelope, key: &str) -> Result<(), AppError> {
     let key = Ed25519PublicKey::from_base64(key).map_err(|_| invalid_signature())?;
     envelope.verify(&key).map_err(|e| match e {
         FederationError::MalformedSignature(_) | FederationError::MissingV2Fields => {
-            bad("invalid_signature", e.to_string())
+            bad(ErrorCode::InvalidSignature, e.to_string())
         }
-        FederationError::LegacyOverride(_) => bad("invalid_message", e.to_string()),
+        FederationError::LegacyOverride(_) => bad(ErrorCode::InvalidMessage, e.to_string()),
         _ => invalid_signature(),
     })
 }
@@ -368,11 +372,11 @@ async fn verify_sender(
 
 fn replayed_message() -> AppError {
     AppError::Conflict {
-        code: "replay",
+        code: ErrorCode::Replay,
         message: "This message was already received".into(),
     }
 }
 
 fn not_friend() -> AppError {
-    bad("not_friend", "Not a friend")
+    bad(ErrorCode::NotFriend, "Not a friend")
 }

@@ -8,7 +8,10 @@ use parchment_core::timestamp;
 
 use super::inbound::{bad, Sender, INVITATION_TTL_MS};
 use crate::error::AppError;
-use crate::store::{FriendEffect, InboxTx, InvitationRow, NewFriendship};
+use crate::error_code::ErrorCode;
+use crate::store::{
+    FriendEffect, InboxTx, InvitationDirection, InvitationRow, InvitationStatus, NewFriendship,
+};
 
 fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
     envelope
@@ -43,13 +46,13 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
         MessageType::RelationshipRevoke => Transition::Own(OwnTransition::Revoke),
         MessageType::LocationUpdate => {
             let encrypted_location = payload_string(envelope, "encryptedLocation")
-                .ok_or_else(|| bad("invalid_payload", "Missing encrypted location data"))?;
+                .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing encrypted location data"))?;
             // `payload.nonce` is the sentAt ISO timestamp in the original; else the
             // envelope's own timestamp.
             let sent_at = payload_string(envelope, "nonce")
                 .and_then(|t| timestamp::parse_millis(&t).ok())
                 .map_or_else(|| timestamp::parse_millis(&envelope.timestamp), Ok)
-                .map_err(|e| bad("invalid_payload", format!("sentAt: {e}")))?;
+                .map_err(|e| bad(ErrorCode::InvalidPayload, format!("sentAt: {e}")))?;
             Transition::Friend(FriendEffect::Location {
                 encrypted_location,
                 sent_at,
@@ -60,7 +63,7 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
         MessageType::ResourceShare => {
             let field = |name: &str| {
                 payload_string(envelope, name)
-                    .ok_or_else(|| bad("invalid_payload", "Missing resource data"))
+                    .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing resource data"))
             };
             let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
             let (encrypted_data, data_nonce) = (field("encryptedData")?, field("nonce")?);
@@ -96,7 +99,7 @@ pub(super) async fn dispatch(
             // Already friends, or already invited by them: nothing new (idempotent).
             if store.friendship(user_id, peer).await?.is_some()
                 || store
-                    .pending_invitation(user_id, peer, "incoming", now)
+                    .pending_invitation(user_id, peer, InvitationDirection::Incoming, now)
                     .await?
                     .is_some()
             {
@@ -105,11 +108,11 @@ pub(super) async fn dispatch(
             let row = InvitationRow {
                 id: crate::secrets::random_id(),
                 user_id: user_id.to_owned(),
-                direction: "incoming".into(),
+                direction: InvitationDirection::Incoming,
                 from_handle: envelope.from.clone(),
                 to_handle: envelope.to.clone(),
                 peer_key: peer.to_owned(),
-                status: "pending".into(),
+                status: InvitationStatus::Pending,
                 created_at: now,
                 updated_at: now,
                 expires_at: now + INVITATION_TTL_MS,
@@ -119,14 +122,17 @@ pub(super) async fn dispatch(
         }
         OwnTransition::Accept => {
             if let Some(invitation) = store
-                .pending_invitation(user_id, peer, "outgoing", now)
+                .pending_invitation(user_id, peer, InvitationDirection::Outgoing, now)
                 .await?
             {
                 store
-                    .finish_invitation(&invitation.id, "accepted", now)
+                    .finish_invitation(&invitation.id, InvitationStatus::Accepted, now)
                     .await?;
             } else if store.friendship(user_id, peer).await?.is_none() {
-                return Err(bad("invitation_not_found", "Original invitation not found"));
+                return Err(bad(
+                    ErrorCode::InvitationNotFound,
+                    "Original invitation not found",
+                ));
             }
             let (id, friend_handle) = (crate::secrets::random_id(), sender.handle.to_string());
             let friendship = NewFriendship {
@@ -143,11 +149,11 @@ pub(super) async fn dispatch(
         }
         OwnTransition::Reject => {
             let invitation = store
-                .pending_invitation(user_id, peer, "outgoing", now)
+                .pending_invitation(user_id, peer, InvitationDirection::Outgoing, now)
                 .await?
-                .ok_or_else(|| bad("invitation_not_found", "Invitation not found"))?;
+                .ok_or_else(|| bad(ErrorCode::InvitationNotFound, "Invitation not found"))?;
             store
-                .finish_invitation(&invitation.id, "rejected", now)
+                .finish_invitation(&invitation.id, InvitationStatus::Rejected, now)
                 .await?;
             Ok(())
         }
