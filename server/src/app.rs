@@ -65,6 +65,15 @@ pub fn openapi_document() -> String {
     crate::openapi_document::complete(&openapi_service().spec())
 }
 
+/// The docs page (`/docs`, `parchment-server openapi --html`): Swagger UI with the published
+/// document embedded in place of poem's own.
+pub fn docs_html() -> String {
+    let service = openapi_service();
+    service
+        .swagger_ui_html()
+        .replace(&service.spec(), &openapi_document())
+}
+
 /// The OpenAPI service. Independent of configuration so the checked-in document is stable.
 pub fn openapi_service() -> OpenApiService<Api, ()> {
     OpenApiService::new(Api::default(), "Parchment", env!("CARGO_PKG_VERSION"))
@@ -128,10 +137,7 @@ pub fn build_state_with(
 pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Response> {
     let service = openapi_service();
     let document = openapi_document();
-    // Swagger UI embeds the document: swap poem's for the completed one.
-    let docs_html = service
-        .swagger_ui_html()
-        .replace(&service.spec(), &document);
+    let docs_html = docs_html();
     let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone()));
     let spec_body = document.clone();
     let spec = poem::endpoint::make_sync(move |_| {

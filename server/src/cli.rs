@@ -31,17 +31,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi { html } => {
-            let service = app::openapi_service();
-            let document = app::openapi_document();
             if html {
-                println!(
-                    "{}",
-                    service
-                        .swagger_ui_html()
-                        .replace(&service.spec(), &document)
-                );
+                println!("{}", app::docs_html());
             } else {
-                println!("{document}");
+                println!("{}", app::openapi_document());
             }
             Ok(())
         }

@@ -1,6 +1,6 @@
 //! The checked-in OpenAPI document must equal what the code generates.
 
-use parchment_server::app::{openapi_document, API_PREFIXES};
+use parchment_server::app::{docs_html, openapi_document, API_PREFIXES};
 
 #[test]
 fn checked_in_openapi_matches_the_code() {
@@ -12,6 +12,25 @@ fn checked_in_openapi_matches_the_code() {
         "openapi/openapi.json is stale: regenerate with \
          `cargo run -p parchment-server -- openapi > openapi/openapi.json`"
     );
+}
+
+/// The docs page (`/docs`, `openapi --html`, the static site of `scripts/docs`) embeds the
+/// completed document, not poem's: a reader finds the inbox's envelopes and the error body.
+#[test]
+fn the_docs_page_embeds_the_published_document() {
+    let html = docs_html();
+    assert!(
+        html.contains(&openapi_document()),
+        "the completed document is embedded"
+    );
+    for name in [
+        "FederationEnvelope",
+        "LegacyFederationEnvelope",
+        "ErrorBody",
+        "postFederationInbox",
+    ] {
+        assert!(html.contains(name), "{name} is on the docs page");
+    }
 }
 
 #[test]

@@ -366,19 +366,6 @@ impl Envelope {
             signature: required("signature")?,
             payload,
         })
-        .and_then(Self::consistent_type)
-    }
-
-    /// `type` beside `message_type` (the seed's sample carries both) must name the same
-    /// message: only `message_type` is signed in v2, and a reader preferring `type` must not
-    /// be shown another message than the one that was signed.
-    fn consistent_type(self) -> Result<Self, FederationError> {
-        match (&self.message_type, &self.legacy_type) {
-            (Some(signed), Some(other)) if signed != other => {
-                Err(schema("type and message_type name different messages"))
-            }
-            _ => Ok(self),
-        }
     }
 
     /// The normalized body as a value.
@@ -594,19 +581,21 @@ mod tests {
     }
 
     #[test]
-    fn type_beside_message_type_must_agree() {
+    fn in_v2_the_signed_message_type_wins_over_type() {
         let body = |legacy: &str| {
             crate::canonical::parse(&format!(
                 r#"{{"protocol_version":2,"message_type":"FRIEND_INVITE","message_version":1,"nonce":"n","type":"{legacy}","from":"a@a","to":"b@b","timestamp":"t","signature":"s","payload":{{}}}}"#
             ))
             .expect("json")
         };
-        let same = Envelope::from_value(&body("FRIEND_INVITE")).expect("agreeing type");
-        assert_eq!(same.kind(), Ok(MessageType::FriendInvite));
-        assert!(matches!(
-            Envelope::from_value(&body("RELATIONSHIP_REVOKE")),
-            Err(FederationError::Schema(_))
-        ));
+        for legacy in ["FRIEND_INVITE", "RELATIONSHIP_REVOKE"] {
+            let envelope = Envelope::from_value(&body(legacy)).expect("envelope");
+            assert_eq!(
+                envelope.kind(),
+                Ok(MessageType::FriendInvite),
+                "type {legacy}"
+            );
+        }
     }
 
     #[test]

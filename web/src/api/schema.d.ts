@@ -1197,7 +1197,7 @@ export interface components {
             /** @description Recipient handle on this server. */
             to: string;
             /**
-             * @description Optional, as in the seed's sample: when present it must equal `message_type` (it is not signed in v2; a different value is refused).
+             * @description Optional, as in the seed's sample (the v1 name of the type). Not signed in v2 and never read there: `message_type` is the message's type.
              * @enum {string}
              */
             type?: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "REALTIME_EVENT";
