@@ -16,13 +16,16 @@ use poem_openapi::OpenApiService;
 use crate::allowed_methods::AllowedMethods;
 use crate::api::auth::AuthApi;
 use crate::api::blobs::BlobsApi;
+use crate::api::config::ConfigApi;
 use crate::api::devices::DevicesApi;
+use crate::api::events::EventsApi;
 use crate::api::federation::FederationApi;
 use crate::api::friends::FriendsApi;
 use crate::api::identity::IdentityApi;
 use crate::api::key_slots::KeySlotsApi;
 use crate::api::keys::KeysApi;
 use crate::api::library::LibraryApi;
+use crate::api::location::LocationApi;
 use crate::api::revocations::RevocationsApi;
 use crate::api::users::UsersApi;
 use crate::clock::{SharedClock, SystemClock};
@@ -44,6 +47,8 @@ pub const API_PREFIXES: &[&str] = &[
     "/federation",
     "/friends",
     "/library",
+    "/events",
+    "/config",
 ];
 
 pub type Api = (
@@ -55,7 +60,8 @@ pub type Api = (
     DevicesApi,
     KeySlotsApi,
     FederationApi,
-    FriendsApi,
+    // Nested: `Default` (which the service needs) exists for tuples of up to 12.
+    (FriendsApi, LocationApi, EventsApi, ConfigApi),
     LibraryApi,
     RevocationsApi,
 );
@@ -117,6 +123,12 @@ pub fn build_state_with(
         federation_max_age_ms: i64::try_from(args.federation_max_age_secs.max(60))
             .unwrap_or(i64::MAX / 2_000)
             .saturating_mul(1000),
+        map_style_url: match &args.map_style_url {
+            Some(url) if !matches!(url.scheme(), "https" | "http") => {
+                anyhow::bail!("PARCHMENT_MAP_STYLE_URL must be an http(s) URL")
+            }
+            other => other.clone(),
+        },
     };
     Ok(AppState::new(Inner {
         limiter: RateLimiter::new(store.clone(), args.rate_limits == "on"),
@@ -130,6 +142,7 @@ pub fn build_state_with(
         session_cache: SessionCache::new(Duration::from_millis(args.session_cache_ms)),
         federation,
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        push: Arc::default(),
     }))
 }
 
@@ -173,6 +186,14 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
         state: state.clone(),
         max_body: args.max_body_bytes,
         timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        app_csp: crate::security_headers::app_csp_with_map(
+            state
+                .settings
+                .map_style_url
+                .as_ref()
+                .map(|u| u.origin().ascii_serialization())
+                .as_deref(),
+        ),
     };
     let edge = Arc::new(edge);
     route
@@ -215,6 +236,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(crate::housekeeping::run(state.clone()));
+    // On PostgreSQL, events committed by other replicas wake this one's streams.
+    let listener = state.store.spawn_event_listener();
+    let push = state.push.clone();
+    let shutdown = async move {
+        shutdown.await;
+        push.close_all();
+    };
     let worker = args
         .federation_worker
         .then(|| tokio::spawn(crate::service::federation::delivery::worker(&state).run()));
@@ -224,6 +252,9 @@ pub async fn serve(
         .run_with_graceful_shutdown(app.into_endpoint(), shutdown, Some(Duration::from_secs(30)))
         .await;
     housekeeping.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     if let Some(worker) = worker {
         worker.abort();
     }

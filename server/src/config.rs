@@ -153,6 +153,11 @@ pub struct ServeArgs {
     /// asks the database). A sign-out on another replica takes effect here within this time.
     #[arg(long, env = "PARCHMENT_SESSION_CACHE_MS", default_value_t = 1000)]
     pub session_cache_ms: u64,
+    /// MapLibre style URL for the web app's map (its origin is allowed in the app's
+    /// Content-Security-Policy); without one the app draws a built-in style that needs no
+    /// network.
+    #[arg(long, env = "PARCHMENT_MAP_STYLE_URL")]
+    pub map_style_url: Option<Url>,
     /// Per-request time limit, in seconds.
     #[arg(long, env = "PARCHMENT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

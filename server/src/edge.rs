@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::http::{header, Method, StatusCode};
+use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use tokio::io::AsyncReadExt;
 use tracing::Instrument;
@@ -32,6 +32,9 @@ pub struct Edge {
     pub max_body: usize,
     /// Longest a handler may take.
     pub timeout: Duration,
+    /// The app's Content-Security-Policy when it differs from the default (a map style
+    /// origin is configured).
+    pub app_csp: Option<HeaderValue>,
 }
 
 impl Edge {
@@ -77,6 +80,7 @@ impl Edge {
                 response.headers_mut(),
                 surface,
                 self.state.settings.cookie_secure(),
+                self.app_csp.as_ref(),
             );
             let status = response.status();
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -65,6 +65,7 @@ error_codes! {
     KeysAlreadySet = "keys_already_set",
     KmVersionMismatch = "km_version_mismatch",
     LegacyNotAllowed = "legacy_not_allowed",
+    LocationSharingOff = "location_sharing_off",
     MailFailed = "mail_failed",
     MethodNotAllowed = "method_not_allowed",
     NoIdentity = "no_identity",

@@ -6,7 +6,8 @@ use crate::state::AppState;
 
 /// Deletes expired sessions, codes, challenges, old rate-limit windows and federation
 /// replay memory past its window, and expires invitations, every 5 minutes (transport
-/// nonces live 600 s, so a replay is caught for 600-900 s).
+/// nonces live 600 s, so a replay is caught for 600-900 s), and ends live-location shares
+/// and push events past their time.
 pub async fn run(state: AppState) {
     let period = Duration::from_secs(300);
     // The first round one period after start, not at once: start-up stays quick.
@@ -31,7 +32,19 @@ pub async fn run(state: AppState) {
                     now - crate::federation::outbox::RETENTION_MS,
                 )
                 .await?;
-            state.store.expire_invitations(now).await
+            state.store.expire_invitations(now).await?;
+            // Live location: shares past their end, received locations past theirs (and
+            // tombstones of stopped shares a day on), push events clients can no longer
+            // need to resume.
+            state
+                .store
+                .prune_locations(now, now - 24 * 3600 * 1000)
+                .await?;
+            state
+                .store
+                .prune_events(now - crate::service::events::RETENTION_MS)
+                .await
+                .map(|_| ())
         };
         if let Err(err) = federation.await {
             tracing::warn!(error = %err, "federation housekeeping failed");

@@ -15,6 +15,7 @@ pub mod error_code;
 pub mod federation;
 pub mod housekeeping;
 pub mod openapi_document;
+pub mod push;
 pub mod route_template;
 pub mod secrets;
 pub mod security_headers;

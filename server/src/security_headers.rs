@@ -67,8 +67,33 @@ impl Surface {
     }
 }
 
-/// Sets the headers a response lacks (a handler that chose its own keeps it).
-pub fn apply(headers: &mut HeaderMap, surface: Surface, https: bool) {
+/// The app's policy when the map's style comes from `map_origin` (`PARCHMENT_MAP_STYLE_URL`):
+/// MapLibre fetches the style, tiles, glyphs and sprites from there, and draws sprite
+/// images. `None` when there is no such origin (the const policy applies).
+pub fn app_csp_with_map(map_origin: Option<&str>) -> Option<HeaderValue> {
+    let origin = map_origin?;
+    let policy = APP_CSP
+        .replace(
+            "connect-src 'self'",
+            &format!("connect-src 'self' {origin}"),
+        )
+        .replace("img-src 'self'", &format!("img-src 'self' {origin}"));
+    HeaderValue::from_str(&policy).ok()
+}
+
+/// Sets the headers a response lacks (a handler that chose its own keeps it). `app_csp`
+/// replaces the app's policy (see [`app_csp_with_map`]).
+pub fn apply(
+    headers: &mut HeaderMap,
+    surface: Surface,
+    https: bool,
+    app_csp: Option<&HeaderValue>,
+) {
+    if let (Surface::App, Some(policy)) = (surface, app_csp) {
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert_with(|| policy.clone());
+    }
     let mut set = |name: HeaderName, value: &'static str| {
         headers
             .entry(name)
@@ -124,14 +149,34 @@ mod tests {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         );
-        apply(&mut headers, Surface::App, false);
+        apply(&mut headers, Surface::App, false, None);
         assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
         assert_eq!(headers[header::CONTENT_SECURITY_POLICY], APP_CSP);
         assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
         let mut https = HeaderMap::new();
-        apply(&mut https, Surface::Api, true);
+        apply(&mut https, Surface::Api, true, None);
         assert_eq!(https[header::STRICT_TRANSPORT_SECURITY], HSTS);
         assert_eq!(https[header::CONTENT_SECURITY_POLICY], API_CSP);
         assert!(!https.contains_key("permissions-policy"));
+    }
+
+    #[test]
+    fn a_map_style_origin_is_allowed_for_the_app_only() {
+        let policy = app_csp_with_map(Some("https://tiles.example.org"));
+        let mut app = HeaderMap::new();
+        apply(&mut app, Surface::App, true, policy.as_ref());
+        let csp = app[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap_or_default();
+        assert!(csp.contains("connect-src 'self' https://tiles.example.org;"));
+        assert!(csp.contains("img-src 'self' https://tiles.example.org data: blob:;"));
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "scripts stay local"
+        );
+        let mut api = HeaderMap::new();
+        apply(&mut api, Surface::Api, true, policy.as_ref());
+        assert_eq!(api[header::CONTENT_SECURITY_POLICY], API_CSP);
+        assert_eq!(app_csp_with_map(None), None);
     }
 }

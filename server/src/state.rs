@@ -12,6 +12,7 @@ use webauthn_rs::Webauthn;
 pub use crate::clock::{Clock, SharedClock};
 use crate::federation::inbox::InboxBatcher;
 use crate::federation::Client;
+use crate::push::Push;
 use crate::service::mail::Mailer;
 use crate::service::rate_limit::RateLimiter;
 use crate::service::sessions::SessionCache;
@@ -30,6 +31,9 @@ pub struct Settings {
     pub federation_allow_http: bool,
     /// Retry horizon of the outbox and the age up to which a v2 message is accepted.
     pub federation_max_age_ms: i64,
+    /// The MapLibre style the web app's map uses (`PARCHMENT_MAP_STYLE_URL`); `None`: the
+    /// app's built-in style, which needs no network.
+    pub map_style_url: Option<Url>,
 }
 
 impl Settings {
@@ -86,6 +90,8 @@ pub struct Inner {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Group commit of the inbox's friend-gated writes.
     pub inbox: InboxBatcher,
+    /// The push channel's open streams.
+    pub push: Arc<Push>,
 }
 
 impl AppState {

@@ -121,7 +121,16 @@ async fn friends_across_servers(db: Db) {
 
     befriend(&a, &alice, &b, &bob).await;
 
-    // An encrypted location: stored as ciphertext at B, verifiable with alice's key.
+    // An encrypted location: stored as ciphertext at B, verifiable with alice's key (once
+    // alice shares her location with bob: off by default).
+    a.call(
+        "PUT",
+        &format!("/friends/{}/location-sharing", bob.handle),
+        &alice,
+        Some(json!({})),
+    )
+    .await
+    .ok();
     let sent_at = now_ms();
     let body = send_body(
         MessageType::LocationUpdate,
@@ -921,6 +930,14 @@ async fn shares_are_rate_limited_per_user(db: Db) {
         a.count("SELECT COUNT(*) FROM federation_outbox").await,
         queued
     );
+    a.call(
+        "PUT",
+        &format!("/friends/{}/location-sharing", bob.handle),
+        &alice,
+        Some(json!({ "expiresAt": null })),
+    )
+    .await
+    .ok();
     let body = send_body(
         MessageType::LocationUpdate,
         &alice,

@@ -217,6 +217,15 @@ async fn reset_and_flush_across_servers(db: Db) {
 
     // Shared data both ways: alice's location at B, bob's at A.
     for (from, to, server) in [(&alice, &bob, &a), (&bob, &alice, &b)] {
+        server
+            .call(
+                "PUT",
+                &format!("/friends/{}/location-sharing", to.handle),
+                from,
+                Some(json!({})),
+            )
+            .await
+            .ok();
         let body = send_body(
             MessageType::LocationUpdate,
             from,

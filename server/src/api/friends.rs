@@ -128,28 +128,12 @@ pub struct Friends {
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
-pub struct FriendLocation {
-    pub from_handle: String,
-    /// The ciphertext as sent.
-    pub encrypted_location: String,
-    pub sent_at: DateTime<Utc>,
-    /// The signed envelope as received (canonical JSON), for the client to verify.
-    pub envelope: String,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct FriendLocations {
-    pub locations: Vec<FriendLocation>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
 pub struct Queued {
     /// Outbox id; follow it at `GET /federation/outbox`.
     pub id: String,
 }
 
-fn signed(body: &SignedRequest) -> Signed<'_> {
+pub(super) fn signed(body: &SignedRequest) -> Signed<'_> {
     Signed {
         signature: &body.signature,
         nonce: &body.nonce,
@@ -302,27 +286,6 @@ impl FriendsApi {
         )
         .await?;
         Ok(Json(Queued { id }))
-    }
-
-    /// The newest encrypted location each friend sent.
-    #[oai(path = "/friends/locations", method = "get")]
-    async fn locations(
-        &self,
-        state: Data<&AppState>,
-        session: Session,
-    ) -> ApiResult<Json<FriendLocations>> {
-        let rows = service::locations(&state, session.principal()).await?;
-        Ok(Json(FriendLocations {
-            locations: rows
-                .into_iter()
-                .map(|r| FriendLocation {
-                    from_handle: r.from_handle,
-                    encrypted_location: r.encrypted_location,
-                    sent_at: timestamp(r.sent_at),
-                    envelope: r.envelope,
-                })
-                .collect(),
-        }))
     }
 
     /// A user's validated document (local, or fetched from their server and cached).

@@ -2,13 +2,16 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod config;
 pub mod devices;
+pub mod events;
 pub mod federation;
 pub mod friends;
 pub mod identity;
 pub mod key_slots;
 pub mod keys;
 pub mod library;
+pub mod location;
 pub mod revocations;
 pub mod users;
 

@@ -20,8 +20,8 @@ use crate::error_code::ErrorCode;
 use crate::federation;
 use crate::state::AppState;
 use crate::store::{
-    FriendRow, InvitationDirection, InvitationRow, InvitationStatus, LocationRow, NewFriendship,
-    OutboxStatus, StoreError,
+    FriendRow, InvitationDirection, InvitationRow, InvitationStatus, NewFriendship, OutboxStatus,
+    StoreError,
 };
 
 /// The client's signature over the envelope the server will send.
@@ -390,7 +390,12 @@ pub async fn friends(state: &AppState, caller: &Principal) -> Result<Vec<FriendR
     Ok(state.store.list_friends(user_id).await?)
 }
 
-async fn friend(state: &AppState, user_id: &str, handle: &str) -> Result<FriendRow, AppError> {
+/// The caller's friendship with `handle` (404 if none).
+pub(super) async fn friend(
+    state: &AppState,
+    user_id: &str,
+    handle: &str,
+) -> Result<FriendRow, AppError> {
     let peer = federation::handle_key(&parse_handle(handle)?);
     state
         .store
@@ -464,14 +469,31 @@ pub async fn send(
         canonical::Value::Object(o) => o,
         _ => return Err(AppError::validation("payload", "must be an object")),
     };
-    let (me, key) = me(state, user_id).await?;
     let friend = friend(state, user_id, handle).await?;
+    let envelope = signed_message(state, user_id, kind, &friend, payload, &signed).await?;
+    if kind == MessageType::LocationUpdate {
+        return super::location::send_update(state, caller, &friend, &envelope).await;
+    }
+    fed::delivery::enqueue(state, user_id, &envelope, None).await
+}
+
+/// The caller's message of `kind` to a friend, as they signed it (verified; at most an
+/// inbox body's size).
+pub(super) async fn signed_message(
+    state: &AppState,
+    user_id: &str,
+    kind: MessageType,
+    friend: &FriendRow,
+    payload: Object,
+    signed: &Signed<'_>,
+) -> Result<Envelope, AppError> {
+    let (me, key) = me(state, user_id).await?;
     let envelope = signed_envelope(
         kind,
         &me,
         &friend.friend_handle,
         payload,
-        &signed,
+        signed,
         &key,
         state.now_ms(),
     )?;
@@ -481,11 +503,5 @@ pub async fn send(
             fed::MAX_INBOX_BODY
         )));
     }
-    fed::delivery::enqueue(state, user_id, &envelope, None).await
-}
-
-/// `GET /friends/locations`: the newest sealed location each friend sent.
-pub async fn locations(state: &AppState, caller: &Principal) -> Result<Vec<LocationRow>, AppError> {
-    let user_id = caller.require(roles::LOCATION_SHARING)?;
-    Ok(state.store.locations(user_id).await?)
+    Ok(envelope)
 }

@@ -4,12 +4,14 @@
 pub mod auth;
 pub mod blobs;
 pub mod devices;
+pub mod events;
 pub mod federation;
 pub mod friends;
 pub mod identity;
 pub mod key_slots;
 pub mod keys;
 pub mod library;
+pub mod location;
 pub mod mail;
 pub mod passkeys;
 pub mod rate_limit;

@@ -38,6 +38,7 @@ pub struct LocationRow {
     pub from_handle: String,
     pub encrypted_location: String,
     pub sent_at: i64,
+    pub expires_at: Option<i64>,
     pub envelope: String,
     pub received_at: i64,
 }
@@ -161,12 +162,16 @@ impl Store {
         Ok(existed)
     }
 
-    pub async fn locations(&self, user_id: &str) -> StoreResult<Vec<LocationRow>> {
+    /// The newest location of each friend who shares with the user now (not stopped, not
+    /// expired).
+    pub async fn locations(&self, user_id: &str, now: i64) -> StoreResult<Vec<LocationRow>> {
         Ok(sqlx::query_as(
-            "SELECT from_handle, encrypted_location, sent_at, envelope, received_at \
-             FROM friend_locations WHERE user_id = $1 ORDER BY peer_key",
+            "SELECT from_handle, encrypted_location, sent_at, expires_at, envelope, received_at \
+             FROM friend_locations WHERE user_id = $1 AND encrypted_location <> '' \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY peer_key",
         )
         .bind(user_id)
+        .bind(now)
         .fetch_all(self.reader())
         .await?)
     }
@@ -310,7 +315,12 @@ pub(super) async fn end_relationship(
         .bind(peer_key)
         .execute(&mut *conn)
         .await?;
-    for table in ["friend_locations", "incoming_shares", "location_requests"] {
+    for table in [
+        "friend_locations",
+        "incoming_shares",
+        "location_requests",
+        "location_sharing",
+    ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE user_id = $1 AND peer_key = $2"
         ))

@@ -14,6 +14,8 @@ pub const WIPED_TABLES: &[&str] = &[
     "friend_locations",
     "incoming_shares",
     "location_requests",
+    "location_sharing",
+    "user_events",
     "friend_invitations",
     "friendships",
     "federation_outbox",

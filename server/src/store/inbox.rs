@@ -11,13 +11,18 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{Any, AnyConnection, Executor, Transaction};
 
+use super::events::{self, NewEvent};
 use super::friends::{self, FriendRow, InvitationRow, NewFriendship};
 use super::placeholders;
 use super::users::{UserRow, USER_COLUMNS};
 use super::{InvitationDirection, InvitationStatus, Store, StoreResult};
 
+/// One message's transaction (invitations and relationship changes).
 pub struct InboxTx {
     tx: Transaction<'static, Any>,
+    store: Store,
+    /// Users with events appended here, woken at commit.
+    woken: Vec<String>,
 }
 
 /// A message's recipient and, if the sender is a friend, the friendship (one query).
@@ -84,13 +89,25 @@ impl Store {
     pub async fn begin_inbox(&self) -> StoreResult<InboxTx> {
         Ok(InboxTx {
             tx: self.writer().begin().await?,
+            store: self.clone(),
+            woken: Vec::new(),
         })
     }
 }
 
 impl InboxTx {
+    /// Commits, then wakes the push streams of users with new events.
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        self.store
+            .wake_events(self.woken.iter().map(String::as_str));
+        Ok(())
+    }
+
+    /// Appends push events, committed with the message.
+    pub async fn append_events(&mut self, events: &[NewEvent], now: i64) -> StoreResult<()> {
+        let users = events::append(&mut self.tx, self.store.backend, events, now).await?;
+        self.woken.extend(users);
         Ok(())
     }
 
@@ -177,12 +194,18 @@ pub struct FriendDelivery {
     pub peer_key: String,
     pub from_handle: String,
     pub effect: FriendEffect,
+    /// The push event for the recipient, appended if the delivery is applied.
+    pub event: Option<NewEvent>,
 }
 
 pub enum FriendEffect {
+    /// A live location, or (`encrypted_location: None`) the end of sharing it: stored as a
+    /// row with no ciphertext, so an older update that arrives late stays refused.
     Location {
-        encrypted_location: String,
+        encrypted_location: Option<String>,
         sent_at: i64,
+        /// When the sender's sharing ends, if it does.
+        expires_at: Option<i64>,
         envelope: String,
     },
     LocationRequest,
@@ -340,6 +363,11 @@ impl Store {
         apply_shares(&mut tx, batch, &outcome, now).await?;
         apply_location_requests(&mut tx, batch, &outcome, now).await?;
         apply_locations(&mut tx, batch, &mut outcome, now).await?;
+        let applied: Vec<NewEvent> = (0..batch.len())
+            .filter(|&i| outcome[i].is_none())
+            .filter_map(|i| batch[i].event.clone())
+            .collect();
+        let woken = events::append(&mut tx, self.backend, &applied, now).await?;
 
         // A refused message may be sent again (by its server's retry): forget its nonce.
         let take_back: Vec<(&str, &str)> = (0..batch.len())
@@ -362,6 +390,7 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.wake_events(woken.iter().map(String::as_str));
         Ok(outcome
             .into_iter()
             .map(|o| o.unwrap_or(DeliveryOutcome::Applied))
@@ -498,14 +527,14 @@ async fn apply_locations(
     let chosen: Vec<usize> = newest.values().map(|&(i, _)| i).collect();
     let sql = format!(
         "INSERT INTO friend_locations (user_id, peer_key, from_handle, encrypted_location, \
-         sent_at, envelope, received_at) VALUES {} \
+         sent_at, expires_at, envelope, received_at) VALUES {} \
          ON CONFLICT (user_id, peer_key) DO UPDATE SET \
          from_handle = excluded.from_handle, encrypted_location = excluded.encrypted_location, \
-         sent_at = excluded.sent_at, envelope = excluded.envelope, \
-         received_at = excluded.received_at \
+         sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
+         envelope = excluded.envelope, received_at = excluded.received_at \
          WHERE friend_locations.sent_at < excluded.sent_at \
          RETURNING user_id, peer_key",
-        placeholders::rows(chosen.len(), 7, 0)
+        placeholders::rows(chosen.len(), 8, 0)
     );
     let mut query = sqlx::query_as::<_, (String, String)>(&sql);
     for &i in &chosen {
@@ -513,6 +542,7 @@ async fn apply_locations(
         if let FriendEffect::Location {
             encrypted_location,
             sent_at,
+            expires_at,
             envelope,
         } = &d.effect
         {
@@ -520,8 +550,9 @@ async fn apply_locations(
                 .bind(d.user_id.as_str())
                 .bind(d.peer_key.as_str())
                 .bind(d.from_handle.as_str())
-                .bind(encrypted_location.as_str())
+                .bind(encrypted_location.as_deref().unwrap_or_default())
                 .bind(*sent_at)
+                .bind(*expires_at)
                 .bind(envelope.as_str())
                 .bind(now);
         }

@@ -4,12 +4,14 @@
 mod blobs;
 mod collections;
 mod devices;
+mod events;
 mod federation;
 mod friends;
 mod identity;
 mod inbox;
 mod key_slots;
 mod keys;
+mod location_sharing;
 mod otp;
 mod outbox;
 mod passkeys;
@@ -23,12 +25,14 @@ mod users;
 
 pub use blobs::{BlobInfoRow, BlobRow};
 pub use collections::CollectionRow;
+pub use events::{EventRow, EventSubscription, NewEvent};
 pub use federation::PeerRow;
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};
 pub use identity::WIPED_TABLES;
 pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
 pub use key_slots::{NewSlot, SlotRow};
 pub use keys::{Commit, CommitRefused};
+pub use location_sharing::SharingRow;
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use passkeys::{ChallengeRow, PasskeyRow};
@@ -38,6 +42,7 @@ pub use states::{InvitationDirection, InvitationStatus, OutboxStatus};
 pub use users::{NewUser, PreferencesRow, ProfileUpdate, UserListRow, UserRow};
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -95,6 +100,10 @@ pub struct Store {
     pool: AnyPool,
     writer: AnyPool,
     backend: Backend,
+    /// What it connected to (the PostgreSQL event listener opens its own connection).
+    url: Arc<str>,
+    /// Who waits for which user's events in this process (`GET /events`).
+    event_wake: Arc<events::EventWake>,
 }
 
 impl Store {
@@ -135,6 +144,8 @@ impl Store {
             pool,
             writer,
             backend,
+            url: url.into(),
+            event_wake: Arc::default(),
         })
     }
 

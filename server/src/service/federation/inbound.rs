@@ -13,7 +13,7 @@ use parchment_core::keys::Ed25519PublicKey;
 use parchment_core::timestamp;
 
 use super::discovery::{domain, resolve_handle};
-use super::messages::{dispatch, transition, Transition};
+use super::messages::{dispatch, friend_event, transition, Transition};
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::federation;
@@ -248,6 +248,7 @@ async fn process_message(
                     .clone()
                     .filter(|_| envelope.is_v2())
                     .map(|nonce| (peer.clone(), nonce)),
+                event: Some(friend_event(&user.id, &envelope.from, &effect)),
                 user_id: user.id,
                 peer_key: peer,
                 from_handle: envelope.from.clone(),

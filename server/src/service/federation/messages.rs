@@ -9,8 +9,10 @@ use parchment_core::timestamp;
 use super::inbound::{bad, Sender, INVITATION_TTL_MS};
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
+use crate::service::location::STOPPED;
 use crate::store::{
-    FriendEffect, InboxTx, InvitationDirection, InvitationRow, InvitationStatus, NewFriendship,
+    FriendEffect, InboxTx, InvitationDirection, InvitationRow, InvitationStatus, NewEvent,
+    NewFriendship,
 };
 
 fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
@@ -45,17 +47,38 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
         MessageType::FriendReject => Transition::Own(OwnTransition::Reject),
         MessageType::RelationshipRevoke => Transition::Own(OwnTransition::Revoke),
         MessageType::LocationUpdate => {
-            let encrypted_location = payload_string(envelope, "encryptedLocation")
-                .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing encrypted location data"))?;
             // `payload.nonce` is the sentAt ISO timestamp in the original; else the
             // envelope's own timestamp.
             let sent_at = payload_string(envelope, "nonce")
                 .and_then(|t| timestamp::parse_millis(&t).ok())
                 .map_or_else(|| timestamp::parse_millis(&envelope.timestamp), Ok)
                 .map_err(|e| bad(ErrorCode::InvalidPayload, format!("sentAt: {e}")))?;
+            let member = |name: &str| envelope.payload.as_ref().and_then(|p| p.get(name));
+            let (encrypted_location, expires_at) = if member(STOPPED)
+                == Some(&canonical::Value::Bool(true))
+            {
+                (None, None)
+            } else {
+                let sealed = payload_string(envelope, "encryptedLocation").ok_or_else(|| {
+                    bad(ErrorCode::InvalidPayload, "Missing encrypted location data")
+                })?;
+                let expires_at = match member("expiresAt") {
+                    None | Some(canonical::Value::Null) => None,
+                    Some(value) => Some(
+                        value
+                            .as_str()
+                            .and_then(|t| timestamp::parse_millis(&t).ok())
+                            .ok_or_else(|| {
+                                bad(ErrorCode::InvalidPayload, "expiresAt: not an ISO time")
+                            })?,
+                    ),
+                };
+                (Some(sealed), expires_at)
+            };
             Transition::Friend(FriendEffect::Location {
                 encrypted_location,
                 sent_at,
+                expires_at,
                 envelope: envelope.body(),
             })
         }
@@ -82,6 +105,55 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
             })
         }
     })
+}
+
+/// The push event a friend-gated message makes for its recipient.
+pub(super) fn friend_event(user_id: &str, from: &str, effect: &FriendEffect) -> NewEvent {
+    let (kind, data) = match effect {
+        FriendEffect::Location {
+            encrypted_location: Some(sealed),
+            sent_at,
+            expires_at,
+            ..
+        } => (
+            "location",
+            serde_json::json!({
+                "fromHandle": from,
+                "encryptedLocation": sealed,
+                "sentAt": timestamp::format_millis(*sent_at),
+                "expiresAt": expires_at.map(timestamp::format_millis),
+            }),
+        ),
+        FriendEffect::Location { .. } => (
+            "location-stopped",
+            serde_json::json!({ "fromHandle": from }),
+        ),
+        FriendEffect::LocationRequest => (
+            "location-request",
+            serde_json::json!({ "fromHandle": from }),
+        ),
+        FriendEffect::Share {
+            resource_type,
+            resource_id,
+            ..
+        } => (
+            "share",
+            serde_json::json!({
+                "fromHandle": from,
+                "resourceType": resource_type,
+                "resourceId": resource_id,
+            }),
+        ),
+    };
+    event(user_id, kind, data)
+}
+
+fn event(user_id: &str, kind: &'static str, data: serde_json::Value) -> NewEvent {
+    NewEvent {
+        user_id: user_id.to_owned(),
+        kind,
+        data: data.to_string(),
+    }
 }
 
 /// The invitation and relationship transitions, in the message's transaction.
@@ -118,6 +190,10 @@ pub(super) async fn dispatch(
                 expires_at: now + INVITATION_TTL_MS,
             };
             store.insert_invitation(&row).await?;
+            let data = serde_json::json!({ "fromHandle": envelope.from });
+            store
+                .append_events(&[event(user_id, "invitation", data)], now)
+                .await?;
             Ok(())
         }
         OwnTransition::Accept => {
@@ -145,6 +221,10 @@ pub(super) async fn dispatch(
                 name: sender.name.as_deref(),
             };
             store.insert_friendship(&friendship, now).await?;
+            let data = serde_json::json!({ "handle": friend_handle });
+            store
+                .append_events(&[event(user_id, "friend-added", data)], now)
+                .await?;
             Ok(())
         }
         OwnTransition::Reject => {
@@ -155,10 +235,19 @@ pub(super) async fn dispatch(
             store
                 .finish_invitation(&invitation.id, InvitationStatus::Rejected, now)
                 .await?;
+            let data = serde_json::json!({ "handle": envelope.from });
+            store
+                .append_events(&[event(user_id, "invitation-rejected", data)], now)
+                .await?;
             Ok(())
         }
         OwnTransition::Revoke => {
-            store.end_relationship(user_id, peer, now).await?;
+            if store.end_relationship(user_id, peer, now).await? {
+                let data = serde_json::json!({ "handle": envelope.from });
+                store
+                    .append_events(&[event(user_id, "friend-removed", data)], now)
+                    .await?;
+            }
             Ok(())
         }
     }

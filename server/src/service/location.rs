@@ -1,0 +1,185 @@
+//! Live location (`/friends/location-sharing`, `/friends/{handle}/location-sharing`,
+//! `GET /friends/locations`, and LOCATION_UPDATE through `POST /friends/{handle}/messages`):
+//! with whom a user shares and until when, what may be sent, and what friends sent.
+//!
+//! The server sees settings and ciphertext only: a position is sealed in the browser for
+//! each friend (`sealFriendShare`). Sharing is off by default; while it is off (or expired)
+//! no update to that friend is queued. Turning it off sends the friend a signed
+//! LOCATION_UPDATE `{"stopped": true}`, which their server keeps as a tombstone.
+
+use parchment_core::canonical::{self, Object};
+use parchment_core::federation::{Envelope, MessageType};
+use parchment_core::timestamp;
+
+use super::federation as fed;
+use super::friends::{self, Signed};
+use super::roles;
+use super::sessions::Principal;
+use crate::error::AppError;
+use crate::error_code::ErrorCode;
+use crate::state::AppState;
+use crate::store::{FriendRow, LocationRow, SharingRow};
+
+/// The longest a timed share may last (longer is "always").
+pub const MAX_SHARE_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// The payload member that marks the end of sharing.
+pub const STOPPED: &str = "stopped";
+
+/// `GET /friends/location-sharing`: the friends the caller shares with now.
+pub async fn sharing(state: &AppState, caller: &Principal) -> Result<Vec<SharingRow>, AppError> {
+    let user_id = caller.require(roles::LOCATION_SHARING)?;
+    Ok(state
+        .store
+        .location_sharing(user_id, state.now_ms())
+        .await?)
+}
+
+/// `PUT /friends/{handle}/location-sharing`: share with a friend until `expires_at` (or
+/// until turned off).
+pub async fn share(
+    state: &AppState,
+    caller: &Principal,
+    handle: &str,
+    expires_at: Option<i64>,
+) -> Result<SharingRow, AppError> {
+    let user_id = caller.require(roles::LOCATION_SHARING)?;
+    let now = state.now_ms();
+    if let Some(at) = expires_at {
+        if at <= now {
+            return Err(AppError::validation("expiresAt", "must be in the future"));
+        }
+        if at > now + MAX_SHARE_MS {
+            return Err(AppError::validation(
+                "expiresAt",
+                "may be at most a year ahead (leave it out to share until turned off)",
+            ));
+        }
+    }
+    let friend = friends::friend(state, user_id, handle).await?;
+    state
+        .store
+        .share_location(
+            user_id,
+            &friend.peer_key,
+            &friend.friend_handle,
+            expires_at,
+            now,
+        )
+        .await?;
+    Ok(SharingRow {
+        friend_handle: friend.friend_handle,
+        peer_key: friend.peer_key,
+        expires_at,
+    })
+}
+
+/// `DELETE /friends/{handle}/location-sharing`: stop sharing with a friend, and tell their
+/// server with the caller's signature over LOCATION_UPDATE `{"stopped": true}` (queued in
+/// the same transaction, replacing any position still queued for them).
+pub async fn stop(
+    state: &AppState,
+    caller: &Principal,
+    handle: &str,
+    signed: Signed<'_>,
+) -> Result<(), AppError> {
+    let user_id = caller.require(roles::LOCATION_SHARING)?;
+    let friend = friends::friend(state, user_id, handle).await?;
+    let mut payload = Object::new();
+    payload.insert(STOPPED, canonical::Value::Bool(true));
+    let envelope = friends::signed_message(
+        state,
+        user_id,
+        MessageType::LocationUpdate,
+        &friend,
+        payload,
+        &signed,
+    )
+    .await?;
+    queue(state, user_id, &envelope, Some(&friend)).await?;
+    Ok(())
+}
+
+/// A LOCATION_UPDATE the caller signed for a friend (`POST /friends/{handle}/messages`):
+/// queued only while sharing with that friend is on; its `expiresAt`, when sharing ends by
+/// itself, must be that end (so the friend's server stops showing it then, with no message).
+pub(super) async fn send_update(
+    state: &AppState,
+    caller: &Principal,
+    friend: &FriendRow,
+    envelope: &Envelope,
+) -> Result<String, AppError> {
+    let user_id = caller.require(roles::LOCATION_SHARING)?;
+    let payload = envelope.payload.as_ref();
+    let member = |name: &str| payload.and_then(|p| p.get(name));
+    if member(STOPPED).is_some() {
+        return Err(AppError::validation(
+            "payload.stopped",
+            "stop sharing with DELETE /friends/{handle}/location-sharing",
+        ));
+    }
+    if member("encryptedLocation")
+        .and_then(canonical::Value::as_str)
+        .is_none_or(|s| s.is_empty())
+    {
+        return Err(AppError::validation(
+            "payload.encryptedLocation",
+            "must be the sealed location (base64)",
+        ));
+    }
+    let now = state.now_ms();
+    let sharing = state
+        .store
+        .location_sharing_with(user_id, &friend.peer_key, now)
+        .await?
+        .ok_or_else(|| AppError::Conflict {
+            code: ErrorCode::LocationSharingOff,
+            message: format!(
+                "You do not share your location with {}",
+                friend.friend_handle
+            ),
+        })?;
+    let claimed = match member("expiresAt") {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_str()
+                .and_then(|t| timestamp::parse_millis(&t).ok())
+                .ok_or_else(|| {
+                    AppError::validation("payload.expiresAt", "must be an ISO-8601 time")
+                })?,
+        ),
+    };
+    if claimed != sharing.expires_at {
+        return Err(AppError::validation(
+            "payload.expiresAt",
+            "must be the end of sharing with this friend (GET /friends/location-sharing), \
+             or absent when it has none",
+        ));
+    }
+    queue(state, user_id, envelope, None).await
+}
+
+async fn queue(
+    state: &AppState,
+    user_id: &str,
+    envelope: &Envelope,
+    stop_sharing_with: Option<&FriendRow>,
+) -> Result<String, AppError> {
+    let outgoing = fed::delivery::outgoing(envelope)?;
+    state
+        .store
+        .enqueue_location(
+            &outgoing.row(user_id, None, state.now_ms()),
+            stop_sharing_with.map(|f| f.peer_key.as_str()),
+        )
+        .await?;
+    state.outbox_wake.notify_one();
+    Ok(outgoing.id)
+}
+
+/// `GET /friends/locations`: the newest sealed location of each friend who shares now.
+pub async fn locations(state: &AppState, caller: &Principal) -> Result<Vec<LocationRow>, AppError> {
+    let user_id = caller.require(roles::LOCATION_SHARING)?;
+    Ok(state.store.locations(user_id, state.now_ms()).await?)
+}

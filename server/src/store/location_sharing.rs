@@ -1,0 +1,134 @@
+//! Live-location settings (`/friends/location-sharing`, `/friends/{handle}/location-sharing`)
+//! and the queueing of location messages, where a newer one supersedes what is still queued.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::outbox::insert_outbox;
+use super::{NewOutboxRow, Store, StoreResult};
+
+/// One friend the user shares their live location with.
+#[derive(Debug, Clone, FromRow)]
+pub struct SharingRow {
+    /// The friend's handle as stored with the friendship.
+    pub friend_handle: String,
+    /// The lowercased handle (the key).
+    pub peer_key: String,
+    /// When sharing ends by itself (`None`: when turned off).
+    pub expires_at: Option<i64>,
+}
+
+impl Store {
+    /// Turns sharing with a friend on, or changes its expiry.
+    pub async fn share_location(
+        &self,
+        user_id: &str,
+        peer_key: &str,
+        friend_handle: &str,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO location_sharing (user_id, peer_key, friend_handle, expires_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, peer_key) DO UPDATE \
+             SET friend_handle = excluded.friend_handle, expires_at = excluded.expires_at, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(peer_key)
+        .bind(friend_handle)
+        .bind(expires_at)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// The friends the user shares with now (not expired), by handle.
+    pub async fn location_sharing(&self, user_id: &str, now: i64) -> StoreResult<Vec<SharingRow>> {
+        Ok(sqlx::query_as(
+            "SELECT friend_handle, peer_key, expires_at FROM location_sharing \
+             WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY peer_key",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// Sharing with one friend, if on now.
+    pub async fn location_sharing_with(
+        &self,
+        user_id: &str,
+        peer_key: &str,
+        now: i64,
+    ) -> StoreResult<Option<SharingRow>> {
+        Ok(sqlx::query_as(
+            "SELECT friend_handle, peer_key, expires_at FROM location_sharing \
+             WHERE user_id = $1 AND peer_key = $2 AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(user_id)
+        .bind(peer_key)
+        .bind(now)
+        .fetch_optional(self.reader())
+        .await?)
+    }
+
+    /// Queues a LOCATION_UPDATE (a position, or the end of sharing), dropping the ones to
+    /// the same friend still waiting in the queue: after an outage the friend gets the
+    /// newest position, not a backlog. With `stop_sharing_with` (a peer key), sharing with
+    /// that friend is turned off in the same transaction.
+    pub async fn enqueue_location(
+        &self,
+        row: &NewOutboxRow<'_>,
+        stop_sharing_with: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await?;
+        supersede(&mut tx, row).await?;
+        if let Some(peer_key) = stop_sharing_with {
+            sqlx::query("DELETE FROM location_sharing WHERE user_id = $1 AND peer_key = $2")
+                .bind(row.user_id)
+                .bind(peer_key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_outbox(&mut *tx, row).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends sharing that expired, and forgets received locations past their expiry and
+    /// stops older than `stops_before`.
+    pub async fn prune_locations(&self, now: i64, stops_before: i64) -> StoreResult<()> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query("DELETE FROM location_sharing WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM friend_locations WHERE expires_at <= $1 \
+             OR (encrypted_location = '' AND received_at < $2)",
+        )
+        .bind(now)
+        .bind(stops_before)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Deletes the queued (not yet claimed by a worker) location messages of `row`'s sender to
+/// its recipient.
+async fn supersede(conn: &mut AnyConnection, row: &NewOutboxRow<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM federation_outbox WHERE user_id = $1 AND to_handle = $2 \
+         AND message_type = $3 AND status = 'pending' AND locked_until <= $4",
+    )
+    .bind(row.user_id)
+    .bind(row.to_handle)
+    .bind(row.message_type)
+    .bind(row.now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,674 @@
+//! Live location and the push channel: sharing settings, LOCATION_UPDATE gated by them,
+//! the stop that reaches the friend's server, expiry with no message, a newer update
+//! superseding a queued one, and `GET /events` delivering, resuming and resyncing.
+//! Two real server processes for the cross-server parts; SQLite always, PostgreSQL when
+//! `PARCHMENT_TEST_POSTGRES_URL` is set.
+
+mod common;
+mod peers;
+
+use std::time::Duration;
+
+use common::{Db, Options, TestServer};
+use parchment_core::canonical::{Object, Value as CValue};
+use parchment_core::ecies;
+use parchment_core::encoding::to_base64;
+use parchment_core::federation::MessageType;
+use parchment_core::keys::X25519SecretKey;
+use parchment_core::rand_core::OsRng;
+use parchment_core::timestamp::{format_millis, parse_millis};
+use peers::*;
+use serde_json::{json, Value};
+
+db_tests!(
+    sharing_gates_updates_and_the_stop_reaches_the_friend,
+    the_push_channel_resumes_without_loss,
+    a_newer_update_supersedes_a_queued_one,
+    sharing_expires_on_both_sides_without_a_message,
+);
+
+/// alice@A invites bob@B and bob accepts; returns when both see the friendship.
+async fn befriend(a: &Peer, alice: &User, b: &Peer, bob: &User) {
+    let mut body = signed(MessageType::FriendInvite, alice, &bob.handle);
+    body["handle"] = json!(bob.handle);
+    a.call("POST", "/friends/invite", alice, Some(body))
+        .await
+        .ok();
+    let id = poll("the invitation", || async {
+        let incoming = b
+            .call("GET", "/friends/invitations?direction=incoming", bob, None)
+            .await
+            .ok();
+        incoming["invitations"]
+            .as_array()?
+            .iter()
+            .find(|i| i["fromHandle"] == alice.handle && i["status"] == "pending")
+            .map(|i| i["id"].clone())
+    })
+    .await;
+    let id = id.as_str().unwrap_or_default();
+    b.call(
+        "POST",
+        &format!("/friends/invitations/{id}/accept"),
+        bob,
+        Some(signed(MessageType::FriendAccept, bob, &alice.handle)),
+    )
+    .await
+    .ok();
+    eventually("the friendship at A", || async {
+        let friends = a.call("GET", "/friends", alice, None).await.ok();
+        friends["friends"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["handle"] == bob.handle))
+    })
+    .await;
+}
+
+fn location(to: &X25519SecretKey, text: &str, sent_at: i64, expires_at: Option<i64>) -> Object {
+    let sealed = ecies::seal(&to.public_key(), text.as_bytes(), &mut OsRng).expect("seal");
+    let mut payload = Object::new();
+    payload.insert("encryptedLocation", CValue::string(&to_base64(&sealed)));
+    payload.insert("nonce", CValue::string(&format_millis(sent_at)));
+    if let Some(at) = expires_at {
+        payload.insert("expiresAt", CValue::string(&format_millis(at)));
+    }
+    payload
+}
+
+fn stop_body(from: &User, to: &str) -> Value {
+    let mut payload = Object::new();
+    payload.insert("stopped", CValue::Bool(true));
+    let (m, signature) = message(MessageType::LocationUpdate, from, to, payload);
+    json!({ "signature": signature, "nonce": m.nonce, "timestamp": m.timestamp })
+}
+
+/// A Server-Sent Events reader over one response.
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+#[derive(Debug, Clone)]
+struct Event {
+    id: Option<i64>,
+    name: String,
+    data: Value,
+}
+
+impl Events {
+    async fn open(url: &str, token: &str, last_event_id: Option<i64>) -> Events {
+        let http = reqwest::Client::new();
+        let mut req = http.get(url).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let response = req.send().await.expect("GET /events");
+        assert_eq!(response.status(), 200, "GET /events");
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(kind.starts_with("text/event-stream"), "{kind}");
+        Events {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), within 20 s.
+    async fn next(&mut self) -> Event {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut name, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if name.is_empty() && data.is_empty() {
+                    continue; // a comment (keep-alive)
+                }
+                return Event {
+                    id,
+                    name,
+                    data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                };
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .expect("an event within 20 s")
+                .expect("stream readable")
+                .expect("stream still open");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event, which must be `name`.
+    async fn expect(&mut self, name: &str) -> Event {
+        let event = self.next().await;
+        assert_eq!(event.name, name, "{event:?}");
+        event
+    }
+}
+
+async fn sharing_gates_updates_and_the_stop_reaches_the_friend(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&a, &alice, &b, &bob).await;
+    let mut events = Events::open(&b.url("/events"), &bob.token, None).await;
+    let ready = events.expect("ready").await;
+    assert!(ready.id.is_some(), "ready carries the newest number");
+
+    let messages = format!("/friends/{}/messages", bob.handle);
+    let sharing = format!("/friends/{}/location-sharing", bob.handle);
+    // Off by default: nothing is queued.
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location(&bob.encryption, "1,1", now_ms(), None),
+    );
+    let refused = a.call("POST", &messages, &alice, Some(body)).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert_eq!(refused.json["code"], "location_sharing_off");
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM federation_outbox WHERE message_type = 'LOCATION_UPDATE'")
+            .await,
+        0
+    );
+    let listed = a
+        .call("GET", "/friends/location-sharing", &alice, None)
+        .await
+        .ok();
+    assert_eq!(listed["sharing"], json!([]));
+
+    // A past expiry, a stranger and a malformed handle are refused.
+    let past = format_millis(now_ms() - 1000);
+    let reply = a
+        .call("PUT", &sharing, &alice, Some(json!({ "expiresAt": past })))
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    let reply = a
+        .call(
+            "PUT",
+            "/friends/nobody@example.org/location-sharing",
+            &alice,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text);
+
+    let on = a
+        .call("PUT", &sharing, &alice, Some(json!({ "expiresAt": null })))
+        .await
+        .ok();
+    assert_eq!(on, json!({ "handle": bob.handle, "expiresAt": null }));
+    let listed = a
+        .call("GET", "/friends/location-sharing", &alice, None)
+        .await
+        .ok();
+    assert_eq!(listed["sharing"][0]["handle"], bob.handle);
+
+    // An expiry the setting does not have is refused: the friend's server would keep
+    // showing (or hide) the location at the wrong time.
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location(&bob.encryption, "1,1", now_ms(), Some(now_ms() + 60_000)),
+    );
+    let reply = a.call("POST", &messages, &alice, Some(body)).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+
+    let sent_at = now_ms();
+    let payload = location(&bob.encryption, "48.85,2.35", sent_at, None);
+    let sealed = payload
+        .get("encryptedLocation")
+        .and_then(CValue::as_str)
+        .unwrap_or_default();
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        payload.clone(),
+    );
+    a.call("POST", &messages, &alice, Some(body)).await.ok();
+    let pushed = events.expect("location").await;
+    assert_eq!(pushed.data["fromHandle"], alice.handle);
+    assert_eq!(pushed.data["encryptedLocation"], sealed);
+    assert_eq!(pushed.data["sentAt"], format_millis(sent_at));
+    assert_eq!(pushed.data["expiresAt"], Value::Null);
+    let listed = b.call("GET", "/friends/locations", &bob, None).await.ok();
+    assert_eq!(listed["locations"][0]["encryptedLocation"], sealed);
+
+    // A stop through the messages endpoint is refused (it must turn the setting off).
+    let mut stop_payload = Object::new();
+    stop_payload.insert("stopped", CValue::Bool(true));
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        stop_payload,
+    );
+    let reply = a.call("POST", &messages, &alice, Some(body)).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    // A stop signed over something else is refused and sharing stays on.
+    let mut wrong = signed(MessageType::LocationUpdate, &alice, &bob.handle);
+    wrong["nonce"] = json!("another-nonce-123");
+    let reply = a.call("DELETE", &sharing, &alice, Some(wrong)).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(reply.json["code"], "invalid_signature");
+
+    a.call(
+        "DELETE",
+        &sharing,
+        &alice,
+        Some(stop_body(&alice, &bob.handle)),
+    )
+    .await
+    .ok();
+    let stopped = events.expect("location-stopped").await;
+    assert_eq!(stopped.data["fromHandle"], alice.handle);
+    let listed = b.call("GET", "/friends/locations", &bob, None).await.ok();
+    assert_eq!(listed["locations"], json!([]), "bob no longer sees alice");
+    let listed = a
+        .call("GET", "/friends/location-sharing", &alice, None)
+        .await
+        .ok();
+    assert_eq!(listed["sharing"], json!([]));
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location(&bob.encryption, "2,2", now_ms(), None),
+    );
+    let refused = a.call("POST", &messages, &alice, Some(body)).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+
+    // Unfriending: bob's stream hears it, and alice's sharing with bob is gone for good.
+    a.call("PUT", &sharing, &alice, Some(json!({}))).await.ok();
+    a.call(
+        "DELETE",
+        &format!("/friends/{}", bob.handle),
+        &alice,
+        Some(signed(MessageType::RelationshipRevoke, &alice, &bob.handle)),
+    )
+    .await
+    .ok();
+    let removed = events.expect("friend-removed").await;
+    assert_eq!(removed.data["handle"], alice.handle);
+    let listed = a
+        .call("GET", "/friends/location-sharing", &alice, None)
+        .await
+        .ok();
+    assert_eq!(listed["sharing"], json!([]));
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM location_sharing").await,
+        0,
+        "ending the friendship ends the sharing"
+    );
+}
+
+async fn the_push_channel_resumes_without_loss(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let carol = b.user("carol").await;
+    // bob's stream sees the invitation and the friendship arrive.
+    let mut events = Events::open(&b.url("/events"), &bob.token, None).await;
+    events.expect("ready").await;
+    befriend(&a, &alice, &b, &bob).await;
+    let invited = events.expect("invitation").await;
+    assert_eq!(invited.data["fromHandle"], alice.handle);
+    // carol (same server) befriends bob: bob is the invitee here too.
+    befriend(&b, &carol, &b, &bob).await;
+    let second = events.expect("invitation").await;
+    let last_seen = second.id.expect("events are numbered");
+    assert!(last_seen > invited.id.unwrap_or(0), "numbers increase");
+    // The connection drops; meanwhile alice and carol share and send.
+    drop(events);
+    let mut sent = Vec::new();
+    for (server, from) in [(&a, &alice), (&b, &carol)] {
+        server
+            .call(
+                "PUT",
+                &format!("/friends/{}/location-sharing", bob.handle),
+                from,
+                Some(json!({})),
+            )
+            .await
+            .ok();
+        for i in 0..3 {
+            let payload = location(&bob.encryption, &format!("{i},{i}"), now_ms() + i, None);
+            sent.push((
+                from.handle.clone(),
+                payload
+                    .get("encryptedLocation")
+                    .and_then(CValue::as_str)
+                    .unwrap_or_default(),
+            ));
+            let body = send_body(MessageType::LocationUpdate, from, &bob.handle, payload);
+            server
+                .call(
+                    "POST",
+                    &format!("/friends/{}/messages", bob.handle),
+                    from,
+                    Some(body),
+                )
+                .await
+                .ok();
+            // One at a time: a newer update would supersede a queued one (by design).
+            let n = sent.len() as i64;
+            eventually("the update applied", || async {
+                b.count(&format!(
+                    "SELECT COUNT(*) FROM user_events WHERE seq > {last_seen} AND kind = 'location'"
+                ))
+                .await
+                    == n
+            })
+            .await;
+        }
+    }
+    // Resumed after the last event seen: every update, in order, none twice.
+    let mut events = Events::open(&b.url("/events"), &bob.token, Some(last_seen)).await;
+    let mut previous = last_seen;
+    for (from, sealed) in &sent {
+        let e = events.expect("location").await;
+        let id = e.id.unwrap_or_default();
+        assert!(id > previous, "in order");
+        previous = id;
+        assert_eq!(&e.data["fromHandle"], from);
+        assert_eq!(&e.data["encryptedLocation"], sealed);
+    }
+    // A number this server never issued, or one whose successors are pruned: resync.
+    let mut events = Events::open(&b.url("/events"), &bob.token, Some(previous + 1000)).await;
+    events.expect("resync").await;
+    b.count("SELECT COUNT(*) FROM user_events").await;
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&b.db_url)
+        .await
+        .expect("db");
+    sqlx::query(&format!(
+        "DELETE FROM user_events WHERE seq <= {}",
+        previous - 1
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("prune");
+    let mut events = Events::open(&b.url("/events"), &bob.token, Some(last_seen)).await;
+    events.expect("resync").await;
+    // Still there: resumes normally.
+    let mut events = Events::open(&b.url("/events"), &bob.token, Some(previous - 1)).await;
+    assert_eq!(events.expect("location").await.id, Some(previous));
+    // A malformed Last-Event-ID is a 422 problem, not a stream.
+    let reply = reqwest::Client::new()
+        .get(b.url("/events"))
+        .bearer_auth(&bob.token)
+        .header("Last-Event-ID", "yesterday")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(reply.status(), 422);
+    // Signed out: no stream.
+    let reply = reqwest::Client::new()
+        .get(b.url("/events"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(reply.status(), 401);
+}
+
+async fn a_newer_update_supersedes_a_queued_one(db: Db) {
+    let a = Peer::start(db).await;
+    let mut b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&a, &alice, &b, &bob).await;
+    a.call(
+        "PUT",
+        &format!("/friends/{}/location-sharing", bob.handle),
+        &alice,
+        Some(json!({})),
+    )
+    .await
+    .ok();
+    // B is down: updates queue at A, and each newer one replaces the one waiting.
+    b.stop();
+    let start = now_ms();
+    for i in 0..5 {
+        let body = send_body(
+            MessageType::LocationUpdate,
+            &alice,
+            &bob.handle,
+            location(&bob.encryption, &format!("{i}.5,{i}.5"), start + i, None),
+        );
+        a.call(
+            "POST",
+            &format!("/friends/{}/messages", bob.handle),
+            &alice,
+            Some(body),
+        )
+        .await
+        .ok();
+    }
+    let queued = a
+        .count(
+            "SELECT COUNT(*) FROM federation_outbox WHERE message_type = 'LOCATION_UPDATE' \
+             AND status = 'pending'",
+        )
+        .await;
+    // The first may be in a delivery attempt (leased) when the next arrives; it then stays.
+    assert!(
+        (1..=2).contains(&queued),
+        "{queued} queued: at most the one in flight and the newest"
+    );
+    b.spawn().await;
+    let listed = poll("the newest position at B", || async {
+        let listed = b.call("GET", "/friends/locations", &bob, None).await.ok();
+        (!listed["locations"][0].is_null()).then_some(listed)
+    })
+    .await;
+    let sent_at = listed["locations"][0]["sentAt"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(parse_millis(sent_at).ok(), Some(start + 4), "{listed}");
+}
+
+/// One server, its clock moved by the test: a share with an end stops on both sides when
+/// it passes, with no message.
+async fn sharing_expires_on_both_sides_without_a_message(db: Db) {
+    let server = TestServer::start_with(
+        db,
+        Options {
+            rate_limits: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (alice, bob) = (
+        local_user(&server, "alice").await,
+        local_user(&server, "bob").await,
+    );
+    let mut body = local_signed(
+        &server,
+        MessageType::FriendInvite,
+        &alice,
+        &bob.handle,
+        Object::new(),
+    );
+    body["handle"] = json!(bob.handle);
+    server
+        .post("/friends/invite", Some(&alice.token), body)
+        .await
+        .expect(200);
+    let incoming = poll("the invitation", || async {
+        let r = server
+            .get("/friends/invitations?direction=incoming", Some(&bob.token))
+            .await;
+        (r.json["invitations"].as_array()?.len() == 1).then_some(r.json)
+    })
+    .await;
+    let id = incoming["invitations"][0]["id"]
+        .as_str()
+        .unwrap_or_default();
+    let accept = local_signed(
+        &server,
+        MessageType::FriendAccept,
+        &bob,
+        &alice.handle,
+        Object::new(),
+    );
+    server
+        .post(
+            &format!("/friends/invitations/{id}/accept"),
+            Some(&bob.token),
+            accept,
+        )
+        .await
+        .expect(200);
+    // The accept reaches alice through the outbox (delivered locally).
+    poll("the friendship at alice's side", || async {
+        let r = server.get("/friends", Some(&alice.token)).await;
+        (r.json["friends"].as_array()?.len() == 1).then_some(r.json)
+    })
+    .await;
+    let ends = server.now_ms() + 3_600_000;
+    let reply = server
+        .put(
+            &format!("/friends/{}/location-sharing", bob.handle),
+            Some(&alice.token),
+            json!({ "expiresAt": format_millis(ends) }),
+        )
+        .await
+        .expect(200);
+    let at = |v: &Value| parse_millis(v.as_str().unwrap_or_default()).ok();
+    assert_eq!(at(&reply.json["expiresAt"]), Some(ends));
+    let payload = location(&bob.encryption, "3,3", server.now_ms(), Some(ends));
+    let body = local_signed(
+        &server,
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        payload,
+    );
+    server
+        .post(
+            &format!("/friends/{}/messages", bob.handle),
+            Some(&alice.token),
+            body,
+        )
+        .await
+        .expect(200);
+    let listed = poll("the location", || async {
+        let r = server.get("/friends/locations", Some(&bob.token)).await;
+        (r.json["locations"].as_array()?.len() == 1).then_some(r.json)
+    })
+    .await;
+    assert_eq!(at(&listed["locations"][0]["expiresAt"]), Some(ends));
+
+    server.clock.advance(3_600_000 + 1);
+    let listed = server.get("/friends/locations", Some(&bob.token)).await;
+    assert_eq!(
+        listed.json["locations"],
+        json!([]),
+        "bob stops seeing alice"
+    );
+    let listed = server
+        .get("/friends/location-sharing", Some(&alice.token))
+        .await;
+    assert_eq!(listed.json["sharing"], json!([]), "alice stops sharing");
+    let payload = location(&bob.encryption, "4,4", server.now_ms(), Some(ends));
+    let body = local_signed(
+        &server,
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        payload,
+    );
+    server
+        .post(
+            &format!("/friends/{}/messages", bob.handle),
+            Some(&alice.token),
+            body,
+        )
+        .await
+        .expect_error(409, "location_sharing_off");
+}
+
+/// A signed-in user of the in-process server with an alias and keys.
+async fn local_user(server: &TestServer, alias: &str) -> LocalUser {
+    let (_, token) = server.user(&format!("{alias}@example.com"), "user").await;
+    let user = LocalUser {
+        handle: format!("{alias}@{}", server.origin.trim_start_matches("http://")),
+        token,
+        signing: parchment_core::keys::Ed25519SecretKey::generate(&mut OsRng),
+        encryption: X25519SecretKey::generate(&mut OsRng),
+    };
+    server
+        .patch(
+            "/users/me/alias",
+            Some(&user.token),
+            json!({ "alias": alias }),
+        )
+        .await
+        .expect(200);
+    server
+        .put(
+            "/users/me/keys",
+            Some(&user.token),
+            json!({
+                "signingKey": user.signing.public_key().to_base64(),
+                "encryptionKey": user.encryption.public_key().to_base64(),
+            }),
+        )
+        .await
+        .expect(200);
+    user
+}
+
+struct LocalUser {
+    handle: String,
+    token: String,
+    signing: parchment_core::keys::Ed25519SecretKey,
+    encryption: X25519SecretKey,
+}
+
+/// `{signature, nonce, timestamp, payload}` signed at the in-process server's time.
+fn local_signed(
+    server: &TestServer,
+    kind: MessageType,
+    from: &LocalUser,
+    to: &str,
+    payload: Object,
+) -> Value {
+    let unsigned = parchment_core::federation::UnsignedMessage {
+        message_type: kind,
+        message_version: 1,
+        from: from.handle.clone(),
+        to: to.to_owned(),
+        nonce: parchment_core::federation::message::new_nonce(&mut OsRng),
+        timestamp: format_millis(server.now_ms()),
+        payload: payload.clone(),
+    };
+    let signature = unsigned.sign(&from.signing).signature;
+    let mut body = json!({
+        "signature": signature,
+        "nonce": unsigned.nonce,
+        "timestamp": unsigned.timestamp,
+    });
+    if kind == MessageType::LocationUpdate {
+        body["messageType"] = json!(kind.as_str());
+        body["payload"] = Value::from(&CValue::Object(payload));
+    }
+    body
+}
