@@ -25,6 +25,7 @@ db_tests!(
     the_push_channel_resumes_without_loss,
     a_newer_update_supersedes_a_queued_one,
     sharing_expires_on_both_sides_without_a_message,
+    an_event_reaches_a_stream_on_another_replica,
 );
 
 /// alice@A invites bob@B and bob accepts; returns when both see the friendship.
@@ -671,4 +672,72 @@ fn local_signed(
         body["payload"] = Value::from(&CValue::Object(payload));
     }
     body
+}
+
+/// Two replicas of B (one PostgreSQL database, one server key, one public URL): bob's stream
+/// is on the replica that does not receive alice's message, and still gets it (NOTIFY).
+/// SQLite is one process by design, so this runs on PostgreSQL only.
+async fn an_event_reaches_a_stream_on_another_replica(db: Db) {
+    if matches!(db, Db::Sqlite) {
+        return;
+    }
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&a, &alice, &b, &bob).await;
+    let port = free_port();
+    let mut replica = b
+        .command()
+        .arg("serve")
+        .arg("--bind")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--public-url")
+        .arg(b.origin())
+        .arg("--server-key")
+        .arg(b.key.export_base64().as_str())
+        .arg("--federation-allow-http")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the second replica");
+    let url = format!("http://127.0.0.1:{port}/events");
+    let opened = poll("the second replica", || async {
+        reqwest::get(format!(
+            "http://127.0.0.1:{port}/.well-known/parchment-server"
+        ))
+        .await
+        .ok()
+        .filter(|r| r.status().is_success())
+        .map(|_| Value::Null)
+    })
+    .await;
+    assert!(opened.is_null());
+    let mut events = Events::open(&url, &bob.token, None).await;
+    events.expect("ready").await;
+    a.call(
+        "PUT",
+        &format!("/friends/{}/location-sharing", bob.handle),
+        &alice,
+        Some(json!({})),
+    )
+    .await
+    .ok();
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location(&bob.encryption, "5,5", now_ms(), None),
+    );
+    a.call(
+        "POST",
+        &format!("/friends/{}/messages", bob.handle),
+        &alice,
+        Some(body),
+    )
+    .await
+    .ok();
+    let pushed = events.expect("location").await;
+    assert_eq!(pushed.data["fromHandle"], alice.handle);
+    let _ = replica.kill();
+    let _ = replica.wait();
 }
