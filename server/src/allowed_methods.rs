@@ -7,7 +7,13 @@ use crate::route_template::{best_match, RouteTemplate};
 
 /// Path templates and the methods the document gives them.
 pub struct AllowedMethods {
-    routes: Vec<(RouteTemplate, Vec<Method>)>,
+    routes: Vec<(RouteTemplate, Route)>,
+}
+
+/// One documented path: its template as written (`/users/{id}`) and its methods.
+struct Route {
+    template: String,
+    methods: Vec<Method>,
 }
 
 impl AllowedMethods {
@@ -30,7 +36,13 @@ impl AllowedMethods {
                 if methods.contains(&Method::GET) {
                     methods.push(Method::HEAD);
                 }
-                routes.push((RouteTemplate::parse(template), methods));
+                routes.push((
+                    RouteTemplate::parse(template),
+                    Route {
+                        template: template.clone(),
+                        methods,
+                    },
+                ));
             }
         }
         AllowedMethods { routes }
@@ -38,13 +50,22 @@ impl AllowedMethods {
 
     /// The methods `path` answers, `Allow`-formatted; `None` when no route has this path.
     pub fn allow(&self, path: &str) -> Option<String> {
-        best_match(&self.routes, path).map(|methods| {
-            methods
+        best_match(&self.routes, path).map(|route| {
+            route
+                .methods
                 .iter()
                 .map(Method::as_str)
                 .collect::<Vec<_>>()
                 .join(", ")
         })
+    }
+}
+
+impl AllowedMethods {
+    /// The documented template `path` falls under (`/users/{id}` for `/users/abc`): a label
+    /// with a bounded set of values, for metrics.
+    pub fn template(&self, path: &str) -> Option<&str> {
+        best_match(&self.routes, path).map(|route| route.template.as_str())
     }
 }
 
@@ -66,5 +87,7 @@ mod tests {
         assert_eq!(table.allow("/users/abc").as_deref(), Some("DELETE"));
         assert_eq!(table.allow("/users/roles").as_deref(), Some("GET, HEAD"));
         assert_eq!(table.allow("/nothing"), None);
+        assert_eq!(table.template("/users/abc"), Some("/users/{id}"));
+        assert_eq!(table.template("/nothing"), None);
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::endpoint::StaticFilesEndpoint;
+use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
 use poem_openapi::OpenApiService;
@@ -51,6 +52,7 @@ pub const API_PREFIXES: &[&str] = &[
     "/config",
 ];
 
+/// Every handler group of the API, as poem-openapi's service takes them.
 pub type Api = (
     AuthApi,
     UsersApi,
@@ -196,22 +198,59 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
         ),
     };
     let edge = Arc::new(edge);
-    route
+    let store = state.store.clone();
+    let app = route
         .data(state)
         // poem-openapi reads the cookie security scheme from the cookie jar.
         .with(poem::middleware::CookieJarManager::new())
         .around(move |ep, req| {
             let edge = edge.clone();
             async move { Ok(edge.handle(ep, req).await) }
-        })
+        });
+    // Probes skip the edge: no session, no rate limit, no access log.
+    Route::new()
+        .at(
+            "/healthz",
+            poem::endpoint::make_sync(|_| probe(StatusCode::OK, "ok")),
+        )
+        .at(
+            "/readyz",
+            poem::endpoint::make(move |_| {
+                let store = store.clone();
+                async move { readiness(&store).await }
+            }),
+        )
+        .nest("/", app)
+}
+
+/// `GET /readyz`: 200 when the database answers and is migrated, else 503.
+async fn readiness(store: &Store) -> Response {
+    match store.ready().await {
+        Ok(true) => probe(StatusCode::OK, "ready"),
+        Ok(false) => probe(StatusCode::SERVICE_UNAVAILABLE, "migrations pending"),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: database unreachable");
+            probe(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+fn probe(status: StatusCode, text: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .header("cache-control", "no-store")
+        .body(serde_json::json!({ "status": text }).to_string())
 }
 
 /// A bound, not yet serving, server: tests read the port before serving.
 pub struct Bound {
     acceptor: TcpAcceptor,
+    /// The address it is bound to (the port the system chose for port 0).
     pub addr: SocketAddr,
 }
 
+/// Binds `addr` without serving yet (then [`serve`]).
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<Bound> {
     let acceptor = TcpListener::bind(addr)
         .into_acceptor()
@@ -238,6 +277,17 @@ pub async fn serve(
     let housekeeping = tokio::spawn(crate::housekeeping::run(state.clone()));
     // On PostgreSQL, events committed by other replicas wake this one's streams.
     let listener = state.store.spawn_event_listener();
+    let metrics = match args.metrics_bind {
+        Some(bind) => {
+            let handle = crate::metrics::install()?;
+            Some(tokio::spawn(crate::metrics::serve(
+                bind,
+                state.clone(),
+                handle,
+            )))
+        }
+        None => None,
+    };
     let push = state.push.clone();
     let shutdown = async move {
         shutdown.await;
@@ -252,8 +302,8 @@ pub async fn serve(
         .run_with_graceful_shutdown(app.into_endpoint(), shutdown, Some(Duration::from_secs(30)))
         .await;
     housekeeping.abort();
-    if let Some(listener) = listener {
-        listener.abort();
+    for task in [listener, metrics].into_iter().flatten() {
+        task.abort();
     }
     if let Some(worker) = worker {
         worker.abort();

@@ -13,6 +13,7 @@ use crate::service::sessions;
 use crate::service::users::{self, CreateUser};
 use crate::store::Store;
 
+/// Runs the subcommand on the command line (`serve` when there is none).
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli
         .command
@@ -39,6 +40,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(admin) => run_admin(&cli.db, admin).await,
+        Command::Backup {
+            to,
+            server_key_file,
+        } => {
+            let done = crate::backup::backup(&cli.db, &to, server_key_file.as_deref()).await?;
+            println!("{done}");
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            server_key_file,
+        } => {
+            let done = crate::backup::restore(&cli.db, &from, server_key_file.as_deref()).await?;
+            println!("{done}");
+            Ok(())
+        }
+        Command::Doctor(args) => {
+            let findings = crate::doctor::run(&cli.db, &args.serve, args.peer.as_deref()).await;
+            print!("{}", crate::doctor::report(&findings));
+            if findings
+                .iter()
+                .any(|f| f.verdict == crate::doctor::Verdict::Fail)
+            {
+                anyhow::bail!("the configuration has problems (FAIL above)");
+            }
+            Ok(())
+        }
     }
 }
 

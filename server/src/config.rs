@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+/// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "parchment-server",
@@ -13,12 +14,15 @@ use url::Url;
     about = "Parchment identity and federation server"
 )]
 pub struct Cli {
+    /// Where the store lives.
     #[command(flatten)]
     pub db: DbArgs,
+    /// What to do; `serve` when absent.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (the default).
@@ -36,16 +40,54 @@ pub enum Command {
     /// Administration of users and sessions.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// SQLite: write one consistent copy of the database and the server key to FILE while
+    /// the server runs (PostgreSQL: says how to use pg_dump).
+    Backup {
+        /// The backup file to create (it must not exist); mode 0600.
+        #[arg(long)]
+        to: PathBuf,
+        /// The server key file, if not `server.key` in the data directory.
+        #[arg(long, env = "PARCHMENT_SERVER_KEY_FILE")]
+        server_key_file: Option<PathBuf>,
+    },
+    /// SQLite: bring a backup back into a fresh data directory (database and server key),
+    /// then migrate it.
+    Restore {
+        /// A file `parchment-server backup` wrote.
+        #[arg(long)]
+        from: PathBuf,
+        /// Where to write the server key, if not `server.key` in the data directory.
+        #[arg(long, env = "PARCHMENT_SERVER_KEY_FILE")]
+        server_key_file: Option<PathBuf>,
+    },
+    /// Check the configuration (the same flags and environment as `serve`) and say what to
+    /// fix; exits 1 when something will not work.
+    Doctor(Box<DoctorArgs>),
 }
 
+/// `doctor`'s flags: `serve`'s, and a peer to compare clocks with.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// The configuration to check.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// A peer server (host[:port]) whose clock to compare with ours.
+    #[arg(long)]
+    pub peer: Option<String>,
+}
+
+/// `admin` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Create a user and print it as JSON.
     CreateUser {
+        /// The new user's email address.
         #[arg(long)]
         email: String,
+        /// The new user's given name.
         #[arg(long)]
         first_name: String,
+        /// The new user's family name.
         #[arg(long)]
         last_name: String,
         /// Role id (`admin`, `user`, `basic`, `premium`, `alpha`).
@@ -54,8 +96,10 @@ pub enum AdminCommand {
     },
     /// Print a new bearer session token for a user.
     IssueToken {
+        /// The user's email address.
         #[arg(long)]
         email: String,
+        /// How many days the session lasts.
         #[arg(long, default_value_t = 30)]
         ttl_days: u32,
     },
@@ -64,6 +108,7 @@ pub enum AdminCommand {
     Federation(FederationCommand),
 }
 
+/// `admin federation` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum FederationCommand {
     /// Forget the pinned key of a peer server, so its next manifest is pinned anew (accept
@@ -92,6 +137,7 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
+    /// The database URL: `--database-url`, or the SQLite file `parchment.db` in the data directory.
     pub fn url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -103,8 +149,10 @@ impl DbArgs {
     }
 }
 
+/// `serve`'s flags.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// Address and port to listen on.
     #[arg(long, env = "PARCHMENT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
     /// The origin users and peers reach (e.g. `https://maps.example.com`).
@@ -122,8 +170,10 @@ pub struct ServeArgs {
     /// Built web app served at `/` (SPA fallback to index.html).
     #[arg(long, env = "PARCHMENT_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
+    /// SMTP server for outgoing mail, e.g. `smtps://user:password@mail.example.com`.
     #[arg(long, env = "PARCHMENT_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail (needed with an SMTP server).
     #[arg(long, env = "PARCHMENT_MAIL_FROM")]
     pub mail_from: Option<String>,
     /// Write each mail as a file here instead of sending it (development, tests).
@@ -158,6 +208,11 @@ pub struct ServeArgs {
     /// network.
     #[arg(long, env = "PARCHMENT_MAP_STYLE_URL")]
     pub map_style_url: Option<Url>,
+    /// Serve Prometheus metrics at `GET /metrics` on this separate address (e.g.
+    /// `127.0.0.1:9090`); off when unset. Never the public listener: the figures describe
+    /// every user's activity in aggregate.
+    #[arg(long, env = "PARCHMENT_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Per-request time limit, in seconds.
     #[arg(long, env = "PARCHMENT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

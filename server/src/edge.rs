@@ -83,7 +83,17 @@ impl Edge {
                 self.app_csp.as_ref(),
             );
             let status = response.status();
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed().as_secs_f64();
+            crate::metrics::record_request(
+                self.allowed.template(&path).unwrap_or(match surface {
+                    Surface::App => "app",
+                    _ => "unknown",
+                }),
+                method.as_str(),
+                status.as_u16(),
+                elapsed,
+            );
+            let elapsed_ms = elapsed * 1000.0;
             if status.is_server_error() {
                 tracing::warn!(status = status.as_u16(), elapsed_ms, "request failed");
             } else {

@@ -8,29 +8,69 @@ use poem_openapi::{ApiResponse, Object};
 use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 
+/// Why a request failed, as the services say it; [`ApiError`] maps each to its status.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// No valid session (401).
     #[error("You must be signed in")]
     Unauthorized,
+    /// Signed in, but without the permission (403); the message says so.
     #[error("{0}")]
     Forbidden(String),
     /// A proof the request carries (a signature by a key the caller must hold) failed.
     #[error("{message}")]
-    Denied { code: ErrorCode, message: String },
+    Denied {
+        /// Which proof failed.
+        code: ErrorCode,
+        /// Shown to the caller.
+        message: String,
+    },
+    /// The resource does not exist, or is not the caller's (404).
     #[error("{message}")]
-    NotFound { code: ErrorCode, message: String },
+    NotFound {
+        /// Usually `not_found`; a more specific code where one exists.
+        code: ErrorCode,
+        /// Shown to the caller.
+        message: String,
+    },
+    /// The request clashes with the current state, e.g. a taken value (409).
     #[error("{message}")]
-    Conflict { code: ErrorCode, message: String },
+    Conflict {
+        /// What clashed.
+        code: ErrorCode,
+        /// Shown to the caller.
+        message: String,
+    },
     /// A request field broke a rule; the message names the field and the rule.
     #[error("{message}")]
-    Validation { message: String },
+    Validation {
+        /// `<field>: <rule>`.
+        message: String,
+    },
+    /// The request is well-formed but cannot be done as asked (400).
     #[error("{message}")]
-    BadRequest { code: ErrorCode, message: String },
+    BadRequest {
+        /// What is wrong with it.
+        code: ErrorCode,
+        /// Shown to the caller.
+        message: String,
+    },
     /// Sign-in failures that are not "no session" (wrong or expired code, bad passkey).
     #[error("{message}")]
-    SignInFailed { code: ErrorCode, message: String },
+    SignInFailed {
+        /// Why the sign-in failed.
+        code: ErrorCode,
+        /// Shown to the caller.
+        message: String,
+    },
+    /// A rate limit's window is full (429).
     #[error("Too many requests; try again in {retry_after} seconds")]
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        /// Seconds until the window resets (the `Retry-After` header).
+        retry_after: u64,
+    },
+    /// Something the request needs is not available, e.g. passkeys or federation not
+    /// configured (503).
     #[error("{0}")]
     Unavailable(String),
     /// A server-to-server request failed authentication (headers, window, peer key,
@@ -40,27 +80,48 @@ pub enum AppError {
     /// A body over a limit the service enforces itself.
     #[error("{0}")]
     TooLarge(String),
+    /// Sending mail failed (503); the detail goes to the log only.
     #[error("The email could not be sent")]
     Mail(String),
+    /// The database failed (500, details logged), or a unique index refused a write that no
+    /// service mapped (409).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl AppError {
+    /// 422: `field` broke `rule`.
     pub fn validation(field: &str, rule: impl std::fmt::Display) -> Self {
         AppError::Validation {
             message: format!("{field}: {rule}"),
         }
     }
 
+    /// 404 `not_found`: "`what` not found".
     pub fn not_found(what: &str) -> Self {
         AppError::NotFound {
             code: ErrorCode::NotFound,
             message: format!("{what} not found"),
         }
     }
+
+    /// For `map_err` on a write: a unique index refusing it becomes 409 with `code` and
+    /// `message` (the value is taken); any other store error stays what it is.
+    pub fn conflict_if_taken(
+        code: ErrorCode,
+        message: &'static str,
+    ) -> impl FnOnce(StoreError) -> AppError {
+        move |err| match err {
+            StoreError::UniqueViolation => AppError::Conflict {
+                code,
+                message: message.into(),
+            },
+            other => other.into(),
+        }
+    }
 }
 
+/// The body of every error answer.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct ErrorBody {
@@ -127,6 +188,29 @@ pub enum ApiError {
     /// A dependency (mail, passkeys configuration) is not available.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>),
+}
+
+impl AppError {
+    /// The machine-readable code this error answers with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::Unauthorized => ErrorCode::Unauthorized,
+            AppError::Forbidden(_) => ErrorCode::Forbidden,
+            AppError::Denied { code, .. }
+            | AppError::NotFound { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::BadRequest { code, .. }
+            | AppError::SignInFailed { code, .. } => *code,
+            AppError::Validation { .. } => ErrorCode::ValidationFailed,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::Unavailable(_) => ErrorCode::Unavailable,
+            AppError::FederationAuth(_) => ErrorCode::FederationAuthFailed,
+            AppError::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            AppError::Mail(_) => ErrorCode::MailFailed,
+            AppError::Store(StoreError::UniqueViolation) => ErrorCode::Conflict,
+            AppError::Store(_) => ErrorCode::Internal,
+        }
+    }
 }
 
 impl From<AppError> for ApiError {
@@ -202,6 +286,8 @@ impl ApiError {
         Self::from_status(err.status(), err.to_string())
     }
 
+    /// An error poem raised with a bare status (no such route, body too large, an extractor
+    /// failing) in our shape; `detail` is shown only where it helps the caller.
     pub fn from_status(status: StatusCode, detail: String) -> ApiError {
         match status {
             StatusCode::UNAUTHORIZED => AppError::Unauthorized.into(),
@@ -234,4 +320,5 @@ impl ApiError {
     }
 }
 
+/// What a handler returns.
 pub type ApiResult<T> = Result<T, ApiError>;

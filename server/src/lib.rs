@@ -3,17 +3,21 @@
 //! The self-hostable Parchment server: `api` (HTTP handlers) → `service` (decisions) →
 //! `store` (SQL on SQLite or PostgreSQL). `main.rs` only parses the command line.
 
+
 pub mod allowed_methods;
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod edge;
 pub mod error;
 pub mod error_code;
 pub mod federation;
 pub mod housekeeping;
+pub mod metrics;
 pub mod openapi_document;
 pub mod push;
 pub mod route_template;

@@ -11,6 +11,7 @@ enum Segment {
 }
 
 impl RouteTemplate {
+    /// Splits `template` at `/`; `{name}` segments match any one segment.
     pub fn parse(template: &str) -> RouteTemplate {
         RouteTemplate {
             segments: template

@@ -35,8 +35,11 @@ pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// Which policy a path gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
+    /// The web app (everything else).
     App,
+    /// The API and `/openapi.json`.
     Api,
+    /// The API documentation under `/docs`.
     Docs,
 }
 

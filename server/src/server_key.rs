@@ -33,7 +33,8 @@ pub fn load(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Ed25519SecretKe
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a new key file (mode 0600, in a private directory); fails if it exists.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = path.parent() {
         crate::store::private_files::create_private_dir(parent)?;

@@ -18,6 +18,8 @@ pub struct StrictJson {
 const MAX_DEPTH: usize = 32;
 
 impl StrictJson {
+    /// The checks for the OpenAPI document `spec` (JSON); nothing is checked when it does not
+    /// parse.
     pub fn from_spec(spec: &str) -> StrictJson {
         let mut doc: Value = serde_json::from_str(spec).unwrap_or_default();
         let components = match doc["components"]["schemas"].take() {

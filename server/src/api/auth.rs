@@ -18,9 +18,11 @@ use crate::service::{auth, passkeys};
 use crate::state::AppState;
 use crate::store::PasskeyRow;
 
+/// Where to mail a sign-in code.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CodeRequest {
+    /// The account's email address (any letter case).
     #[oai(validator(pattern = r"^[^@\s]+@[^@\s]+$", max_length = 254))]
     pub email: String,
 }
@@ -33,6 +35,7 @@ impl poem_openapi::types::Example for CodeRequest {
     }
 }
 
+/// Answer to `POST /auth/verify`.
 #[derive(ApiResponse)]
 pub enum CodeSent {
     /// A code was mailed (valid 15 minutes, single use, 5 tries).
@@ -40,6 +43,7 @@ pub enum CodeSent {
     Sent,
 }
 
+/// How `POST /auth/sessions` signs in; only `otp` is accepted there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum SignInMethod {
@@ -49,10 +53,13 @@ pub enum SignInMethod {
     Passkey,
 }
 
+/// Sign in with an emailed code.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct CodeSignIn {
+    /// Must be `otp`.
     pub method: SignInMethod,
+    /// The email address the code was sent to.
     #[oai(validator(pattern = r"^[^@\s]+@[^@\s]+$", max_length = 254))]
     pub email: String,
     /// The 8-digit code from the mail.
@@ -69,14 +76,17 @@ impl poem_openapi::types::Example for CodeSignIn {
     }
 }
 
+/// A new session and its user.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct SignedIn {
     /// Session token for `Authorization: Bearer`; shown only here.
     pub token: String,
+    /// The signed-in user.
     pub user: User,
 }
 
+/// Answer to a successful sign-in.
 #[derive(ApiResponse)]
 pub enum SignInResponse {
     /// Signed in. The session cookie is set unless the request carried an `Authorization`
@@ -85,24 +95,31 @@ pub enum SignInResponse {
     Created(Json<SignedIn>, #[oai(header = "Set-Cookie")] Option<String>),
 }
 
+/// The caller's plan (fixed on a self-hosted server).
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Subscription {
+    /// Always `true`.
     pub is_premium: bool,
+    /// Always `false`.
     pub is_basic: bool,
+    /// Always `false`: there is no billing.
     pub has_subscription: bool,
     /// `free`, `basic` or `premium`.
     pub tier: String,
 }
 
+/// The signed-in user and their plan.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CurrentSession {
+    /// The signed-in user.
     pub user: User,
     /// Billing is not part of a self-hosted server: everyone is `premium`.
     pub subscription: Subscription,
 }
 
+/// Answer to `GET /auth/sessions/current`.
 #[derive(ApiResponse)]
 pub enum CurrentSessionResponse {
     /// Signed in.
@@ -113,25 +130,33 @@ pub enum CurrentSessionResponse {
     SignedOut,
 }
 
+/// What the caller may do.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Permissions {
+    /// The caller's role ids (e.g. `user`, `admin`).
     pub roles: Vec<String>,
+    /// Every permission those roles grant (e.g. `users:read`).
     pub permissions: Vec<String>,
 }
 
+/// One of the caller's sessions.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct SessionInfo {
     /// Session id (not the token).
     pub id: String,
+    /// When the session was created (signed in).
     pub created_at: DateTime<Utc>,
+    /// When the session ends unless used again.
     pub expires_at: DateTime<Utc>,
+    /// The `User-Agent` of the request that signed in; `null` when it sent none.
     pub user_agent: Option<String>,
     /// The session of this request.
     pub current: bool,
 }
 
+/// Answer to a sign-out.
 #[derive(ApiResponse)]
 pub enum SignedOut {
     /// Done; the session cookie is cleared.
@@ -139,6 +164,7 @@ pub enum SignedOut {
     Done(#[oai(header = "Set-Cookie")] String),
 }
 
+/// Answer to a deletion.
 #[derive(ApiResponse)]
 pub enum Deleted {
     /// Deleted.
@@ -146,6 +172,7 @@ pub enum Deleted {
     Done,
 }
 
+/// A WebAuthn ceremony started by the server.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Ceremony {
@@ -166,9 +193,11 @@ impl From<passkeys::Ceremony> for Ceremony {
     }
 }
 
+/// The answer to a passkey registration ceremony.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyRegistration {
+    /// `challengeId` from `POST /auth/passkeys/register/options`.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub challenge_id: String,
     /// The `PublicKeyCredential` from `navigator.credentials.create`, JSON-encoded
@@ -179,22 +208,28 @@ pub struct PasskeyRegistration {
     pub name: Option<String>,
 }
 
+/// The answer to a passkey sign-in ceremony.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PasskeyAssertion {
+    /// `challengeId` from `POST /auth/passkeys/authenticate/options`.
     #[oai(validator(min_length = 1, max_length = 128))]
     pub challenge_id: String,
     /// The `PublicKeyCredential` from `navigator.credentials.get`, JSON-encoded.
     pub credential: Value,
 }
 
+/// A registered passkey.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PasskeyInfo {
     /// Credential id, base64url.
     pub id: String,
+    /// Label shown in the passkey list.
     pub name: String,
+    /// When the passkey was registered.
     pub created_at: DateTime<Utc>,
+    /// When it last signed in; `null` if never.
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -209,6 +244,7 @@ impl From<PasskeyRow> for PasskeyInfo {
     }
 }
 
+/// Answer to `POST /auth/passkeys/register/verify`.
 #[derive(ApiResponse)]
 pub enum PasskeyCreated {
     /// Registered.
@@ -231,6 +267,7 @@ fn signed_in(state: &AppState, req: &Request, done: auth::SignedIn) -> SignInRes
     )
 }
 
+/// Handlers of `/auth/*`.
 #[derive(Default)]
 pub struct AuthApi;
 

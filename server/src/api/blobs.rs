@@ -12,12 +12,15 @@ use crate::service::blobs as service;
 use crate::state::AppState;
 use crate::store::{BlobInfoRow, BlobRow};
 
+/// A blob without its ciphertext.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct BlobInfo {
+    /// The blob's type, e.g. `places` (`^[a-zA-Z0-9._:-]{1,64}$`).
     pub blob_type: String,
     /// Master-key generation the blob is sealed under.
     pub km_version: i64,
+    /// When it was last stored.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -31,19 +34,25 @@ impl From<BlobInfoRow> for BlobInfo {
     }
 }
 
+/// The caller's blobs.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct BlobList {
+    /// Ordered by type.
     pub blobs: Vec<BlobInfo>,
 }
 
+/// One blob with its ciphertext.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Blob {
+    /// The blob's type.
     pub blob_type: String,
     /// base64 v2 envelope, returned byte-exact.
     pub encrypted_blob: String,
+    /// Master-key generation the blob is sealed under.
     pub km_version: i64,
+    /// When it was last stored.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -58,6 +67,7 @@ impl From<BlobRow> for Blob {
     }
 }
 
+/// Answer to `GET /users/me/blobs/{type}`.
 #[derive(ApiResponse)]
 pub enum BlobResponse {
     /// The blob.
@@ -68,6 +78,7 @@ pub enum BlobResponse {
     Absent,
 }
 
+/// A blob to store in place of the current one.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlobPut {
@@ -78,6 +89,7 @@ pub struct BlobPut {
     pub km_version: Option<i64>,
 }
 
+/// Handlers of `/users/me/blobs*`.
 #[derive(Default)]
 pub struct BlobsApi;
 

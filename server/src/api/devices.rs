@@ -11,6 +11,7 @@ use crate::error::ApiResult;
 use crate::service::devices as service;
 use crate::state::AppState;
 
+/// A device's wrap secret.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct WrapSecret {
@@ -18,12 +19,15 @@ pub struct WrapSecret {
     pub secret: String,
 }
 
+/// Answer to a rotation.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Rotated {
+    /// Always `true`.
     pub ok: bool,
 }
 
+/// Handlers of the device wrap secrets.
 #[derive(Default)]
 pub struct DevicesApi;
 

@@ -17,7 +17,9 @@ use super::{client_ip, timestamp, ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::federation as service;
 use crate::state::AppState;
+use parchment_core::federation::MessageType;
 
+/// Answer to `POST /federation/inbox`.
 #[derive(Debug, ApiResponse)]
 pub enum InboxAccepted {
     /// Authenticated, verified and processed.
@@ -32,8 +34,11 @@ pub struct ServerManifestBody {
     pub server_id: String,
     /// Ed25519 server identity key, base64.
     pub public_key: String,
+    /// Protocol versions this server speaks (today `[2]`).
     pub protocol_versions: Vec<u32>,
+    /// Lowest protocol version it accepts.
     pub minimum_protocol_version: Option<u32>,
+    /// Features it announces, e.g. `location-live`, `replay-protection`.
     pub capabilities: Vec<String>,
     /// Always `null`.
     pub key_transparency_anchor: Option<String>,
@@ -51,32 +56,46 @@ pub struct UserDocumentBody {
     pub encryption_key: String,
     /// Where peers deliver messages for this user.
     pub inbox: String,
+    /// Display name; absent when the user shows none.
     #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
+    /// Picture URL; absent when the user shows none.
     #[oai(skip_serializing_if_is_none)]
     pub picture: Option<String>,
 }
 
+/// One message the caller sent to another server, with its delivery state.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct OutboxEntry {
+    /// Outbox id (as returned when the message was queued).
     pub id: String,
+    /// e.g. `FRIEND_INVITE`, `LOCATION_UPDATE`.
     pub message_type: String,
+    /// The recipient's handle (`alias@domain`).
     pub to_handle: String,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
+    /// Delivery attempts made so far.
     pub attempts: i64,
+    /// Why the last attempt failed; `null` when none did.
     pub last_error: Option<String>,
+    /// When the next attempt is due (while `pending`).
     pub next_attempt_at: DateTime<Utc>,
+    /// When the message was queued.
     pub created_at: DateTime<Utc>,
+    /// When its state last changed.
     pub updated_at: DateTime<Utc>,
 }
 
+/// The caller's outbound messages.
 #[derive(Debug, Clone, Object)]
 pub struct Outbox {
+    /// Newest first, at most 100.
     pub messages: Vec<OutboxEntry>,
 }
 
+/// Handlers of discovery (`/.well-known/*`), the inbox and the caller's outbox.
 #[derive(Default)]
 pub struct FederationApi;
 
@@ -153,7 +172,19 @@ impl FederationApi {
             timestamp: header(HEADER_TIMESTAMP),
             signature: header(HEADER_SIGNATURE),
         };
-        service::receive(&state, &client_ip(req), headers, &body).await?;
+        let result = service::receive(&state, &client_ip(req), headers, &body).await;
+        let claimed = ["message_type", "type"]
+            .iter()
+            .find_map(|k| body.get(k).and_then(|v| v.as_str()))
+            .and_then(|t| t.parse::<MessageType>().ok())
+            .map_or("unknown", MessageType::as_str);
+        crate::metrics::record_inbox(
+            claimed,
+            result
+                .as_ref()
+                .map_or_else(|e| e.code().as_str(), |_| "accepted"),
+        );
+        result?;
         Ok(InboxAccepted::Accepted(Json(Success { success: true })))
     }
 

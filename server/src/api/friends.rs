@@ -11,11 +11,12 @@ use super::federation::UserDocumentBody;
 use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::friends::{self as service, InvitationView, Signed};
+use crate::service::friends::{self as service, Answer, InvitationView, Signed};
 use crate::state::AppState;
 use crate::store::InvitationDirection;
 use chrono::{DateTime, Utc};
 
+/// Invite a user of this or another server to be friends.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InviteRequest {
@@ -33,17 +34,21 @@ pub struct InviteRequest {
     pub timestamp: String,
 }
 
+/// The caller's signature over a message the server builds from the request.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignedRequest {
     /// Signature over the v2 envelope the server sends (see `POST /friends/invite`).
     pub signature: String,
+    /// The nonce as signed: 8–64 characters (base64 of 16 random bytes).
     #[oai(validator(min_length = 8, max_length = 64))]
     pub nonce: String,
+    /// ISO-8601, as signed; within 300 s of the server's clock.
     #[oai(validator(min_length = 1))]
     pub timestamp: String,
 }
 
+/// A message to a friend, with the caller's signature over its v2 envelope.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageRequest {
@@ -54,25 +59,37 @@ pub struct MessageRequest {
     pub message_type: String,
     /// The payload exactly as signed.
     pub payload: serde_json::Value,
+    /// base64 Ed25519 signature by the caller's identity key over the v2 envelope `{from: <caller's
+    /// handle>, to: <friend's handle>, nonce, timestamp, payload, message_type, message_version: 1,
+    /// protocol_version: 2}` (canonical JSON).
     pub signature: String,
+    /// The nonce as signed: 8–64 characters (base64 of 16 random bytes).
     #[oai(validator(min_length = 8, max_length = 64))]
     pub nonce: String,
+    /// ISO-8601, as signed; within 300 s of the server's clock.
     #[oai(validator(min_length = 1))]
     pub timestamp: String,
 }
 
+/// Which invitations to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum Direction {
+    /// Sent to the caller.
     Incoming,
+    /// Sent by the caller.
     Outgoing,
 }
 
+/// A friend invitation, sent or received by the caller.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Invitation {
+    /// Invitation id.
     pub id: String,
+    /// Handle (`alias@domain`) of the inviter.
     pub from_handle: String,
+    /// Handle of the invitee.
     pub to_handle: String,
     /// `incoming` or `outgoing`.
     pub direction: String,
@@ -80,7 +97,9 @@ pub struct Invitation {
     pub status: String,
     /// Delivery of the message we sent for it: `pending`, `delivered` or `failed`.
     pub delivery: Option<String>,
+    /// When it was sent or received.
     pub created_at: DateTime<Utc>,
+    /// When it expires unless answered.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -99,33 +118,46 @@ impl From<InvitationView> for Invitation {
     }
 }
 
+/// Answer to `POST /friends/invite`.
 #[derive(Debug, Clone, Object)]
 pub struct InvitationCreated {
+    /// The new outgoing invitation.
     pub invitation: Invitation,
 }
 
+/// The caller's invitations.
 #[derive(Debug, Clone, Object)]
 pub struct Invitations {
+    /// Newest first.
     pub invitations: Vec<Invitation>,
 }
 
+/// A friend of the caller.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Friend {
+    /// The friend's handle (`alias@domain`).
     pub handle: String,
     /// The friend's Ed25519 key as of the friendship's start; their messages are verified
     /// with it.
     pub signing_key: String,
+    /// The friend's X25519 key (base64) as of the friendship's start; `null` when they had
+    /// published none.
     pub encryption_key: Option<String>,
+    /// The friend's display name as of the friendship's start; `null` when they showed none.
     pub name: Option<String>,
+    /// When the friendship started.
     pub established_at: DateTime<Utc>,
 }
 
+/// The caller's friends.
 #[derive(Debug, Clone, Object)]
 pub struct Friends {
+    /// Oldest friendship first.
     pub friends: Vec<Friend>,
 }
 
+/// A message queued for delivery.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Queued {
@@ -141,6 +173,7 @@ pub(super) fn signed(body: &SignedRequest) -> Signed<'_> {
     }
 }
 
+/// Handlers of `/friends*` (invitations, friendships, messages, look-ups).
 #[derive(Default)]
 pub struct FriendsApi;
 
@@ -201,7 +234,14 @@ impl FriendsApi {
         id: Path<String>,
         body: Json<SignedRequest>,
     ) -> ApiResult<Json<Success>> {
-        service::accept(&state, session.principal(), &id, signed(&body)).await?;
+        service::answer(
+            &state,
+            session.principal(),
+            &id,
+            Answer::Accept,
+            signed(&body),
+        )
+        .await?;
         Ok(Json(Success { success: true }))
     }
 
@@ -214,7 +254,14 @@ impl FriendsApi {
         id: Path<String>,
         body: Json<SignedRequest>,
     ) -> ApiResult<Json<Success>> {
-        service::reject(&state, session.principal(), &id, signed(&body)).await?;
+        service::answer(
+            &state,
+            session.principal(),
+            &id,
+            Answer::Reject,
+            signed(&body),
+        )
+        .await?;
         Ok(Json(Success { success: true }))
     }
 

@@ -10,11 +10,13 @@ use crate::error::ApiResult;
 use crate::service::identity as service;
 use crate::state::AppState;
 
+/// The caller's federated identity.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct IdentityInfo {
     /// `alias@domain`; `null` until an alias is chosen.
     pub handle: Option<String>,
+    /// The chosen alias; `null` until chosen.
     pub alias: Option<String>,
     /// This server's federation domain (host[:port] of its public URL).
     pub domain: String,
@@ -22,6 +24,7 @@ pub struct IdentityInfo {
     pub signing_key: Option<String>,
     /// X25519 public key, base64; `null` until published.
     pub encryption_key: Option<String>,
+    /// Master-key generation (starts at 1; each committed rotation adds one).
     pub km_version: i64,
 }
 
@@ -38,6 +41,7 @@ impl From<service::Identity> for IdentityInfo {
     }
 }
 
+/// A new alias for the caller.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AliasChange {
@@ -45,19 +49,25 @@ pub struct AliasChange {
     pub alias: String,
 }
 
+/// The caller's alias after the change.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct AliasChanged {
+    /// The alias as stored (letter case as given).
     pub alias: String,
+    /// `alias@domain`.
     pub handle: String,
 }
 
+/// The operation succeeded.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Success {
+    /// Always `true`.
     pub success: bool,
 }
 
+/// Confirmation of an identity reset.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetRequest {
@@ -66,14 +76,17 @@ pub struct ResetRequest {
     pub confirm: Option<String>,
 }
 
+/// Answer to `POST /users/me/identity/reset`.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ResetDone {
+    /// Always `true`.
     pub success: bool,
     /// Revocations newly queued by this call (former peers on other servers).
     pub queued_revocations: u64,
 }
 
+/// Handlers of the caller's federated identity (`/users/me/identity*`, `/users/me/alias`).
 #[derive(Default)]
 pub struct IdentityApi;
 

@@ -14,6 +14,7 @@ use crate::service::key_slots::SlotInput;
 use crate::state::AppState;
 use crate::store::SlotRow;
 
+/// A key slot to store: the master key sealed under one passkey's PRF.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Slot {
@@ -38,14 +39,21 @@ impl From<Slot> for SlotInput {
     }
 }
 
+/// A stored key slot.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct StoredSlot {
+    /// WebAuthn credential id (base64url) of the passkey it belongs to.
     pub credential_id: String,
+    /// base64 v2 envelope of the master key under the PRF-derived key.
     pub wrapped_km: String,
+    /// The wrapping algorithm, `aes-256-gcm-prf-v1`.
     pub wrap_algo: String,
+    /// base64 Ed25519 signature by the identity key over the slot signable (crypto.md §6.2).
     pub slot_signature: String,
+    /// When the slot was first stored.
     pub created_at: DateTime<Utc>,
+    /// When it last unlocked the master key (`POST …/used`); `null` if never.
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -62,12 +70,15 @@ impl From<SlotRow> for StoredSlot {
     }
 }
 
+/// The caller's key slots.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct SlotList {
+    /// Oldest first.
     pub slots: Vec<StoredSlot>,
 }
 
+/// Answer to `POST /users/me/wrapped-keys`.
 #[derive(ApiResponse)]
 pub enum SlotStored {
     /// Stored (created or replaced).
@@ -75,6 +86,7 @@ pub enum SlotStored {
     Stored(Json<Success>),
 }
 
+/// Handlers of `/users/me/wrapped-keys*`.
 #[derive(Default)]
 pub struct KeySlotsApi;
 

@@ -14,6 +14,7 @@ use crate::service::keys as service;
 use crate::service::keys::CommitInput;
 use crate::state::AppState;
 
+/// The identity's public keys to publish.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublicKeys {
@@ -23,6 +24,7 @@ pub struct PublicKeys {
     pub encryption_key: String,
 }
 
+/// The caller's master-key generation.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct KmVersion {
@@ -30,14 +32,17 @@ pub struct KmVersion {
     pub km_version: i64,
 }
 
+/// One blob re-sealed under the new master key.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommitBlob {
+    /// The type of one of the caller's blobs.
     pub blob_type: String,
     /// base64 v2 envelope under the new master key.
     pub encrypted_blob: String,
 }
 
+/// One collection's metadata re-sealed under the new master key.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommitCollection {
@@ -47,6 +52,7 @@ pub struct CommitCollection {
     pub metadata_encrypted: String,
 }
 
+/// A master-key rotation, committed all at once.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KmCommit {
@@ -73,6 +79,7 @@ pub struct KmCommit {
     pub slots: Vec<Slot>,
 }
 
+/// Answer to a committed rotation.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Committed {
@@ -80,6 +87,8 @@ pub struct Committed {
     pub km_version: i64,
 }
 
+/// Handlers of the identity keys and the master-key generation (`/users/me/keys`,
+/// `/users/me/km-version*`).
 #[derive(Default)]
 pub struct KeysApi;
 

@@ -12,6 +12,7 @@ use crate::service::library as service;
 use crate::state::AppState;
 use crate::store::CollectionRow;
 
+/// A collection to create.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewCollection {
@@ -19,12 +20,15 @@ pub struct NewCollection {
     pub metadata_encrypted: Option<String>,
 }
 
+/// The id of a created collection.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CollectionId {
+    /// Collection id.
     pub id: String,
 }
 
+/// Answer to `POST /library/collections`.
 #[derive(ApiResponse)]
 pub enum CollectionCreated {
     /// Created.
@@ -32,14 +36,19 @@ pub enum CollectionCreated {
     Created(Json<CollectionId>),
 }
 
+/// One of the caller's collections.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Collection {
+    /// Collection id.
     pub id: String,
+    /// base64 v2 envelope of the name and description; `null` when none was given.
     pub metadata_encrypted: Option<String>,
     /// Master-key generation the metadata is sealed under.
     pub metadata_key_version: i64,
+    /// When the collection was created.
     pub created_at: DateTime<Utc>,
+    /// When it was last changed (e.g. re-sealed by a master-key rotation).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -55,12 +64,15 @@ impl From<CollectionRow> for Collection {
     }
 }
 
+/// The caller's collections.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CollectionList {
+    /// Oldest first.
     pub collections: Vec<Collection>,
 }
 
+/// Answer to `DELETE /library/collections/{id}`.
 #[derive(ApiResponse)]
 pub enum CollectionDeleted {
     /// Deleted.
@@ -68,6 +80,7 @@ pub enum CollectionDeleted {
     Done,
 }
 
+/// Handlers of `/library/collections*`.
 #[derive(Default)]
 pub struct LibraryApi;
 

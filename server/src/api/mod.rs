@@ -22,6 +22,7 @@ use poem_openapi::{SecurityScheme, Tags};
 
 use crate::service::sessions::Principal;
 
+/// The groups operations are listed under in the OpenAPI document.
 #[derive(Tags)]
 pub enum ApiTags {
     /// Accounts, profiles, preferences, roles and permissions.
@@ -45,6 +46,7 @@ pub enum NoContent {
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
+/// The client address of a request (see [`ClientIp`]); `"unknown"` when the edge set none.
 pub fn client_ip(req: &Request) -> String {
     req.extensions()
         .get::<ClientIp>()
@@ -52,6 +54,7 @@ pub fn client_ip(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The request's `User-Agent` header, when it is valid text.
 pub fn user_agent(req: &Request) -> Option<&str> {
     req.headers()
         .get(poem::http::header::USER_AGENT)
@@ -77,11 +80,14 @@ pub struct CookieSession(Principal);
 /// A signed-in caller, by bearer token or cookie.
 #[derive(SecurityScheme)]
 pub enum Session {
+    /// A bearer token.
     Bearer(BearerSession),
+    /// The session cookie.
     Cookie(CookieSession),
 }
 
 impl Session {
+    /// The signed-in caller, whichever way the token came.
     pub fn principal(&self) -> &Principal {
         match self {
             Session::Bearer(BearerSession(p)) | Session::Cookie(CookieSession(p)) => p,
@@ -105,6 +111,7 @@ async fn cookie_principal(req: &Request, _: ApiKey) -> Option<Principal> {
         .cloned()
 }
 
+/// Unix milliseconds as a UTC time (the epoch for a value out of range).
 pub fn timestamp(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }

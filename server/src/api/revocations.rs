@@ -13,22 +13,29 @@ use crate::service::revocations as service;
 use crate::service::revocations::FlushItem;
 use crate::state::AppState;
 
+/// A revocation queued by an identity reset for a former peer on another server.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PendingRevocation {
+    /// Revocation id.
     pub id: String,
+    /// The former peer's handle (`alias@domain`).
     pub peer_handle: String,
+    /// When the reset queued it.
     pub created_at: DateTime<Utc>,
     /// Why the last flush of this revocation failed, if one did.
     pub last_error: Option<String>,
 }
 
+/// The caller's queued revocations.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PendingRevocations {
+    /// Oldest first.
     pub revocations: Vec<PendingRevocation>,
 }
 
+/// One queued revocation to deliver, signed by the client.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlushRequestItem {
@@ -48,6 +55,7 @@ pub struct FlushRequestItem {
     pub message_version: Option<u32>,
 }
 
+/// Revocations to deliver now.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlushRequest {
@@ -55,14 +63,19 @@ pub struct FlushRequest {
     pub items: Vec<FlushRequestItem>,
 }
 
+/// What became of one item.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct FlushResultItem {
+    /// The item's `peerHandle`.
     pub peer_handle: String,
+    /// `true` when the peer's server accepted the revocation (it left the queue).
     pub delivered: bool,
+    /// Why it was not delivered; `null` when it was.
     pub error: Option<String>,
 }
 
+/// Answer to `POST /users/me/revocations/flush`.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct FlushResponse {
@@ -70,6 +83,7 @@ pub struct FlushResponse {
     pub results: Vec<FlushResultItem>,
 }
 
+/// Handlers of `/users/me/revocations/*`.
 #[derive(Default)]
 pub struct RevocationsApi;
 

@@ -19,10 +19,15 @@ use crate::store::{PreferencesRow, UserRow};
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct User {
+    /// User id.
     pub id: String,
+    /// Email address as entered at creation (sign-in compares it in any letter case).
     pub email: String,
+    /// Given name; `null` when not set.
     pub first_name: Option<String>,
+    /// Family name; `null` when not set.
     pub last_name: Option<String>,
+    /// Picture URL (http or https); `null` when not set.
     pub picture: Option<String>,
     /// Federation alias (`alias@domain` is the handle); `null` until chosen.
     pub alias: Option<String>,
@@ -32,8 +37,11 @@ pub struct User {
     pub encryption_key: Option<String>,
     /// Master-key generation.
     pub km_version: i64,
+    /// When the user finished onboarding; `null` until then (this server does not record it yet).
     pub onboarding_completed_at: Option<DateTime<Utc>>,
+    /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// When the account was last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -56,12 +64,15 @@ impl From<UserRow> for User {
     }
 }
 
+/// A role as listed by `GET /users/roles`.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct RoleInfo {
     /// `admin`, `alpha`, `premium`, `basic` or `user`.
     pub id: String,
+    /// Display name.
     pub name: String,
+    /// What the role is for.
     pub description: String,
     /// Built-in role (every role is, for now).
     pub is_default: bool,
@@ -78,50 +89,71 @@ impl From<&Role> for RoleInfo {
     }
 }
 
+/// A role a user holds.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct RoleRef {
+    /// Role id, e.g. `user`.
     pub id: String,
+    /// Display name.
     pub name: String,
 }
 
+/// A permission as listed by `GET /users/permissions`.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PermissionInfo {
     /// e.g. `users:read`.
     pub id: String,
+    /// Display name.
     pub name: String,
 }
 
+/// A user in the administration list.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct UserSummary {
+    /// User id.
     pub id: String,
+    /// Email address as entered at creation.
     pub email: String,
+    /// Given name; `null` when not set.
     pub first_name: Option<String>,
+    /// Family name; `null` when not set.
     pub last_name: Option<String>,
+    /// Federation alias; `null` until chosen.
     pub alias: Option<String>,
+    /// Picture URL; `null` when not set.
     pub picture: Option<String>,
+    /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// When the user finished onboarding; `null` until then.
     pub onboarding_completed_at: Option<DateTime<Utc>>,
+    /// The roles the user holds.
     pub roles: Vec<RoleRef>,
     /// Unexpired sessions.
     pub session_count: i64,
 }
 
+/// One page of users.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct UserPage {
+    /// The users of this page, oldest first.
     pub data: Vec<UserSummary>,
     /// Number of users in total.
     pub total: i64,
+    /// The page number asked for, from 1.
     pub page: u32,
+    /// The page size asked for.
     pub limit: u32,
 }
 
+/// A user to create (invite).
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields, example)]
 pub struct NewUser {
+    /// Email address; unique in any letter case.
     pub email: String,
     /// 1–100 characters after trimming.
     #[oai(validator(pattern = r"\S", max_length = 100))]
@@ -152,14 +184,18 @@ impl poem_openapi::types::Example for NewUser {
     }
 }
 
+/// The created user and the roles it was given.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CreatedUser {
+    /// The user.
     #[oai(flatten)]
     pub user: User,
+    /// The roles it holds.
     pub roles: Vec<RoleInfo>,
 }
 
+/// Answer to `POST /users`.
 #[derive(ApiResponse)]
 pub enum CreateUserResponse {
     /// The user was created.
@@ -167,6 +203,7 @@ pub enum CreateUserResponse {
     Created(Json<CreatedUser>),
 }
 
+/// Changes to the caller's profile; absent fields are kept.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfilePatch {
@@ -174,6 +211,7 @@ pub struct ProfilePatch {
     /// keeps it.
     #[oai(validator(pattern = r"\S", max_length = 100))]
     pub first_name: MaybeUndefined<String>,
+    /// Like `firstName`.
     #[oai(validator(pattern = r"\S", max_length = 100))]
     pub last_name: MaybeUndefined<String>,
     /// http(s) URL, `null` clears.
@@ -189,10 +227,13 @@ fn patch_field(value: MaybeUndefined<String>) -> Option<Option<String>> {
     }
 }
 
+/// Units the client shows distances in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum UnitSystem {
+    /// Metres and kilometres.
     Metric,
+    /// Feet and miles.
     Imperial,
 }
 
@@ -205,11 +246,13 @@ impl UnitSystem {
     }
 }
 
+/// The caller's display preferences.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct Preferences {
     /// One of `en-US`, `es-ES`, `en`, `es`.
     pub language: String,
+    /// `metric` or `imperial`.
     pub unit_system: String,
 }
 
@@ -231,6 +274,7 @@ impl From<PreferencesRow> for Preferences {
     }
 }
 
+/// New preferences; absent fields keep their value.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreferencesUpdate {
@@ -241,6 +285,7 @@ pub struct PreferencesUpdate {
     pub unit_system: Option<UnitSystem>,
 }
 
+/// Handlers of `/users*` (administration and the caller's own account).
 #[derive(Default)]
 pub struct UsersApi;
 

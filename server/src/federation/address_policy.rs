@@ -26,15 +26,25 @@ pub enum AddressPolicy {
 /// Why an address is refused, for the error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// 127.0.0.0/8, `::1`.
     Loopback,
+    /// 10/8, 172.16/12, 192.168/16, `fc00::/7`.
     Private,
+    /// 169.254/16, `fe80::/10` (and the old site-local `fec0::/10`).
     LinkLocal,
+    /// 100.64/10 (carrier-grade NAT).
     SharedAddressSpace,
+    /// 224/4, `ff00::/8`.
     Multicast,
+    /// 255.255.255.255.
     Broadcast,
+    /// 0/8, `::`.
     Unspecified,
+    /// The ranges set aside for examples (e.g. 192.0.2/24, `2001:db8::/32`).
     Documentation,
+    /// Other special-purpose ranges, and IPv6 outside 2000::/3.
     Reserved,
+    /// An IPv6 address that carries an IPv4 one (mapped, compatible, NAT64, 6to4, Teredo).
     EmbeddedIpv4,
 }
 
@@ -120,6 +130,7 @@ pub type LookupFuture = Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + S
 
 /// Resolves a host name to addresses: the system resolver, or a fixed table in tests.
 pub trait HostLookup: Send + Sync + 'static {
+    /// The addresses `host` resolves to.
     fn lookup(&self, host: &str) -> LookupFuture;
 }
 
@@ -141,7 +152,9 @@ impl HostLookup for SystemLookup {
 /// The resolver reqwest connects through: the lookup's answers, minus every refused
 /// address; no permitted address is a connection error.
 pub struct GuardedResolver {
+    /// What may be connected to.
     pub policy: AddressPolicy,
+    /// Where names are resolved.
     pub lookup: Arc<dyn HostLookup>,
 }
 

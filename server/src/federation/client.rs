@@ -28,6 +28,7 @@ pub const FAILURE_TTL_MS: i64 = 30 * 1000;
 /// Manifest fetches per host per window: a manifest is fetched before any signature is
 /// verified, so this is what an unauthenticated request naming a host can cost.
 pub const MANIFEST_FETCHES_PER_WINDOW: u32 = 5;
+/// The window of [`MANIFEST_FETCHES_PER_WINDOW`].
 pub const MANIFEST_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// After a signature failure, the manifest (or a user document) is re-fetched at most once
 /// per this interval per peer: forged signatures cannot turn into fetches at the peer.
@@ -44,7 +45,9 @@ pub const PIN_MEMO_MS: i64 = 10 * 1000;
 
 /// What one inbox POST answered: the status and at most [`MAX_REPLY_BYTES`] of its body.
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The body, cut at [`MAX_REPLY_BYTES`].
     pub body: String,
 }
 
@@ -256,6 +259,30 @@ impl Client {
             host: host.to_owned(),
             reason: "document is not UTF-8".into(),
         })
+    }
+
+    /// The peer's clock (its `Date` header on `GET /.well-known/parchment-server`), in Unix
+    /// milliseconds: `parchment-server doctor` compares it with ours (the federation window
+    /// is ±300 s). Goes through the same address policy as every fetch.
+    pub async fn peer_clock(&self, host: &str) -> Result<i64, PeerError> {
+        let url = self.url(host, "/.well-known/parchment-server")?;
+        let resp = self
+            .http
+            .get(url)
+            .timeout(DOCUMENT_DEADLINE)
+            .send()
+            .await
+            .map_err(|e| unreachable(host, &e))?;
+        let date = resp
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .ok_or_else(|| PeerError::Invalid {
+                host: host.to_owned(),
+                reason: "no Date header".into(),
+            })?;
+        Ok(date.timestamp_millis())
     }
 
     /// POSTs `body` with `headers` to `path` on `host`; the reply's body is cut at

@@ -17,14 +17,23 @@ use parchment_core::handle::Handle;
 /// The inbox path (the receiver verifies signatures over this literal path).
 pub const INBOX_PATH: &str = "/federation/inbox";
 
+/// Why talking to a peer server failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
+    /// No answer: (host, what went wrong).
     #[error("peer {0} unreachable: {1}")]
     Unreachable(String, String),
+    /// An unexpected HTTP status: (host, status).
     #[error("peer {0} answered {1}")]
     Status(String, u16),
+    /// The peer answered with something unusable.
     #[error("peer {host}: {reason}")]
-    Invalid { host: String, reason: String },
+    Invalid {
+        /// The peer.
+        host: String,
+        /// What is wrong with its answer.
+        reason: String,
+    },
     /// The peer presents another key than the pinned one: refused until an operator
     /// runs `admin federation unpin`.
     #[error("peer {0} presented a different identity key than the pinned one")]
@@ -32,6 +41,7 @@ pub enum PeerError {
     /// The host is an address we do not connect to (internal, or an IP literal).
     #[error("peer {0} refused: {1}")]
     Forbidden(String, String),
+    /// Reading or writing the pin failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }

@@ -30,6 +30,7 @@ const BATCH: i64 = 32;
 
 /// A verified envelope ready to be queued: the owned values of its outbox row.
 pub struct Outgoing {
+    /// The outbox id it gets.
     pub id: String,
     message_type: String,
     to_handle: String,
@@ -188,12 +189,14 @@ impl<C: Courier> Attempt<C> {
                     .await?;
             }
             Delivery::Refused(reason) => {
+                crate::metrics::record_delivery_failure("refused");
                 tracing::warn!(id = %row.id, to = %row.to_handle, %reason, "delivery refused");
                 store
                     .finish_outbox(&row.id, OutboxStatus::Failed, Some(&reason), attempts, now)
                     .await?;
             }
             Delivery::Retry(reason) => {
+                crate::metrics::record_delivery_failure("retry");
                 if now - row.created_at >= self.max_age_ms {
                     tracing::warn!(id = %row.id, to = %row.to_handle, %reason, "delivery gave up");
                     store

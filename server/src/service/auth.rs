@@ -91,8 +91,11 @@ async fn register(state: &AppState, email: &str) -> Result<UserRow, AppError> {
     }
 }
 
+/// A finished sign-in.
 pub struct SignedIn {
+    /// The new session.
     pub session: sessions::Created,
+    /// The signed-in user.
     pub user: UserRow,
 }
 

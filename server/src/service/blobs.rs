@@ -58,6 +58,7 @@ pub(super) fn invalid_envelope(field: &str, err: impl std::fmt::Display) -> AppE
     }
 }
 
+/// `GET /users/me/blobs`: the caller's blobs without ciphertext.
 pub async fn list_blobs(
     state: &AppState,
     caller: &Principal,
@@ -66,6 +67,7 @@ pub async fn list_blobs(
     Ok(state.store.blobs_of_user(user_id).await?)
 }
 
+/// `GET /users/me/blobs/{type}`: `None` when the caller has none of this type.
 pub async fn get_blob(
     state: &AppState,
     caller: &Principal,
@@ -76,6 +78,7 @@ pub async fn get_blob(
     Ok(state.store.blob(user_id, blob_type).await?)
 }
 
+/// `PUT /users/me/blobs/{type}`: checks the type and envelope, then replaces the blob.
 pub async fn put_blob(
     state: &AppState,
     caller: &Principal,
@@ -102,6 +105,7 @@ pub async fn put_blob(
         .ok_or_else(|| AppError::not_found("User"))
 }
 
+/// `DELETE /users/me/blobs/{type}`: 404 when absent.
 pub async fn delete_blob(
     state: &AppState,
     caller: &Principal,

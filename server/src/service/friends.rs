@@ -21,13 +21,15 @@ use crate::federation;
 use crate::state::AppState;
 use crate::store::{
     FriendRow, InvitationDirection, InvitationRow, InvitationStatus, NewFriendship, OutboxStatus,
-    StoreError,
 };
 
 /// The client's signature over the envelope the server will send.
 pub struct Signed<'a> {
+    /// base64 Ed25519 signature over the envelope.
     pub signature: &'a str,
+    /// The envelope's nonce.
     pub nonce: &'a str,
+    /// The envelope's timestamp (ISO-8601).
     pub timestamp: &'a str,
 }
 
@@ -59,28 +61,24 @@ pub(super) async fn me(
     Ok((handle, key))
 }
 
+/// 409: the invitation was answered, cancelled or expired meanwhile.
+fn invitation_closed() -> AppError {
+    AppError::Conflict {
+        code: ErrorCode::InvitationClosed,
+        message: "The invitation is no longer pending".into(),
+    }
+}
+
 pub(super) fn parse_handle(text: &str) -> Result<Handle, AppError> {
     Handle::parse(text).map_err(|e| bad(ErrorCode::InvalidHandle, format!("handle: {e}")))
 }
 
-/// Builds the envelope the client signed and checks the signature: nonce of 8–64
-/// characters, timestamp within ±300 s of now.
-fn signed_envelope(
-    kind: MessageType,
-    from: &Handle,
-    to: &str,
-    payload: Object,
-    signed: &Signed<'_>,
-    key: &Ed25519PublicKey,
-    now: i64,
-) -> Result<Envelope, AppError> {
-    signed_envelope_version(kind, 1, from, to, payload, signed, key, now)
-}
-
-/// [`signed_envelope`] with a given `message_version`. (The envelope's members and what it
-/// is checked against, each its own argument: a struct would only rename them.)
+/// Builds the envelope the client signed (`message_version` 1 unless a message says
+/// otherwise) and checks the signature: nonce of 8–64 characters, timestamp within ±300 s
+/// of now. (The envelope's members and what it is checked against, each its own argument:
+/// a struct would only rename them.)
 #[allow(clippy::too_many_arguments)]
-pub(super) fn signed_envelope_version(
+pub(super) fn signed_envelope(
     kind: MessageType,
     message_version: u32,
     from: &Handle,
@@ -121,7 +119,9 @@ pub(super) fn signed_envelope_version(
     Ok(envelope)
 }
 
+/// An invitation as the caller sees it.
 pub struct InvitationView {
+    /// As stored.
     pub row: InvitationRow,
     /// As stored, or `Expired` once past its expiry (before housekeeping marks it).
     pub status: InvitationStatus,
@@ -163,6 +163,7 @@ pub async fn invite(
     }
     let envelope = signed_envelope(
         MessageType::FriendInvite,
+        1,
         &me,
         handle,
         Object::new(),
@@ -195,13 +196,10 @@ pub async fn invite(
         .store
         .insert_invitation(&row)
         .await
-        .map_err(|e| match e {
-            StoreError::UniqueViolation => AppError::Conflict {
-                code: ErrorCode::InvitationExists,
-                message: "An invitation to this user is already pending".into(),
-            },
-            other => other.into(),
-        })?;
+        .map_err(AppError::conflict_if_taken(
+            ErrorCode::InvitationExists,
+            "An invitation to this user is already pending",
+        ))?;
     fed::delivery::enqueue(state, user_id, &envelope, Some(&row.id)).await?;
     view(state, row).await
 }
@@ -222,6 +220,7 @@ pub async fn resolve(
     fed::resolve_handle(state, &handle, false).await
 }
 
+/// `GET /friends/invitations`: the caller's invitations, newest first, optionally of one direction.
 pub async fn invitations(
     state: &AppState,
     caller: &Principal,
@@ -235,59 +234,80 @@ pub async fn invitations(
     Ok(out)
 }
 
+/// The user's invitation `id` in `direction` (404 if none).
+async fn invitation(
+    state: &AppState,
+    user_id: &str,
+    id: &str,
+    direction: InvitationDirection,
+) -> Result<InvitationRow, AppError> {
+    state
+        .store
+        .invitation(user_id, id)
+        .await?
+        .filter(|r| r.direction == direction)
+        .ok_or_else(|| AppError::not_found("Invitation"))
+}
+
 async fn pending_incoming(
     state: &AppState,
     user_id: &str,
     id: &str,
 ) -> Result<InvitationRow, AppError> {
-    let row = state
-        .store
-        .invitation(user_id, id)
-        .await?
-        .filter(|r| r.direction == InvitationDirection::Incoming)
-        .ok_or_else(|| AppError::not_found("Invitation"))?;
+    let row = invitation(state, user_id, id, InvitationDirection::Incoming).await?;
     if row.status != InvitationStatus::Pending || row.expires_at <= state.now_ms() {
-        return Err(AppError::Conflict {
-            code: ErrorCode::InvitationClosed,
-            message: "The invitation is no longer pending".into(),
-        });
+        return Err(invitation_closed());
     }
     Ok(row)
 }
 
-/// The caller's pending incoming invitation `id` and their signed answer to it.
-async fn signed_answer<'a>(
-    state: &AppState,
-    caller: &'a Principal,
-    id: &str,
-    signed: &Signed<'_>,
-    kind: MessageType,
-) -> Result<(&'a str, InvitationRow, Envelope), AppError> {
-    let user_id = caller.require(roles::SOCIAL_WRITE)?;
-    let (me, key) = me(state, user_id).await?;
-    let row = pending_incoming(state, user_id, id).await?;
-    let envelope = signed_envelope(
-        kind,
-        &me,
-        &row.from_handle,
-        Object::new(),
-        signed,
-        &key,
-        state.now_ms(),
-    )?;
-    Ok((user_id, row, envelope))
+/// The caller's answer to an incoming invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Become friends (FRIEND_ACCEPT).
+    Accept,
+    /// Decline (FRIEND_REJECT).
+    Reject,
 }
 
-/// `POST /friends/invitations/{id}/accept`: the friendship starts here at once (with the
-/// inviter's keys from its validated document) and FRIEND_ACCEPT is queued.
-pub async fn accept(
+/// `POST /friends/invitations/{id}/accept` and `…/reject`: the caller's signed answer to
+/// their pending incoming invitation `id`. On accepting, the friendship starts here at once
+/// (with the inviter's keys from its validated document); the answer is queued.
+pub async fn answer(
     state: &AppState,
     caller: &Principal,
     id: &str,
+    answer: Answer,
     signed: Signed<'_>,
 ) -> Result<(), AppError> {
-    let (user_id, row, envelope) =
-        signed_answer(state, caller, id, &signed, MessageType::FriendAccept).await?;
+    let user_id = caller.require(roles::SOCIAL_WRITE)?;
+    let (me, key) = me(state, user_id).await?;
+    let row = pending_incoming(state, user_id, id).await?;
+    let kind = match answer {
+        Answer::Accept => MessageType::FriendAccept,
+        Answer::Reject => MessageType::FriendReject,
+    };
+    let envelope = signed_envelope(
+        kind,
+        1,
+        &me,
+        &row.from_handle,
+        Object::new(),
+        &signed,
+        &key,
+        state.now_ms(),
+    )?;
+    if answer == Answer::Reject {
+        return record_answer(
+            state,
+            user_id,
+            &row.id,
+            InvitationStatus::Rejected,
+            None,
+            &envelope,
+        )
+        .await;
+    }
     let inviter = parse_handle(&row.from_handle)?;
     let doc = fed::resolve_handle(state, &inviter, false).await?;
     let signing_key = doc.signing_key.to_base64();
@@ -302,7 +322,7 @@ pub async fn accept(
         encryption_key: encryption_key.as_deref(),
         name: doc.name.as_deref(),
     };
-    answer(
+    record_answer(
         state,
         user_id,
         &row.id,
@@ -315,7 +335,7 @@ pub async fn accept(
 
 /// Moves the invitation, creates the friendship (when accepting) and queues the signed
 /// answer in one transaction, so a failure leaves the invitation pending and nothing sent.
-async fn answer(
+async fn record_answer(
     state: &AppState,
     user_id: &str,
     invitation_id: &str,
@@ -334,57 +354,27 @@ async fn answer(
         )
         .await?;
     if !queued {
-        return Err(AppError::Conflict {
-            code: ErrorCode::InvitationClosed,
-            message: "The invitation is no longer pending".into(),
-        });
+        return Err(invitation_closed());
     }
     state.outbox_wake.notify_one();
     Ok(())
 }
 
-/// `POST /friends/invitations/{id}/reject`.
-pub async fn reject(
-    state: &AppState,
-    caller: &Principal,
-    id: &str,
-    signed: Signed<'_>,
-) -> Result<(), AppError> {
-    let (user_id, row, envelope) =
-        signed_answer(state, caller, id, &signed, MessageType::FriendReject).await?;
-    answer(
-        state,
-        user_id,
-        &row.id,
-        InvitationStatus::Rejected,
-        None,
-        &envelope,
-    )
-    .await
-}
-
 /// `DELETE /friends/invitations/{id}`: cancels one's own pending outgoing invitation.
 pub async fn cancel(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
     let user_id = caller.require(roles::SOCIAL_WRITE)?;
-    let row = state
-        .store
-        .invitation(user_id, id)
-        .await?
-        .filter(|r| r.direction == InvitationDirection::Outgoing)
-        .ok_or_else(|| AppError::not_found("Invitation"))?;
+    let row = invitation(state, user_id, id, InvitationDirection::Outgoing).await?;
     if !state
         .store
         .finish_invitation(&row.id, InvitationStatus::Cancelled, state.now_ms())
         .await?
     {
-        return Err(AppError::Conflict {
-            code: ErrorCode::InvitationClosed,
-            message: "The invitation is no longer pending".into(),
-        });
+        return Err(invitation_closed());
     }
     Ok(())
 }
 
+/// `GET /friends`: the caller's friends, oldest friendship first.
 pub async fn friends(state: &AppState, caller: &Principal) -> Result<Vec<FriendRow>, AppError> {
     let user_id = caller.require(roles::SOCIAL_READ)?;
     Ok(state.store.list_friends(user_id).await?)
@@ -416,6 +406,7 @@ pub async fn remove(
     let friend = friend(state, user_id, handle).await?;
     let envelope = signed_envelope(
         MessageType::RelationshipRevoke,
+        1,
         &me,
         &friend.friend_handle,
         Object::new(),
@@ -490,6 +481,7 @@ pub(super) async fn signed_message(
     let (me, key) = me(state, user_id).await?;
     let envelope = signed_envelope(
         kind,
+        1,
         &me,
         &friend.friend_handle,
         payload,

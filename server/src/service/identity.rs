@@ -6,7 +6,7 @@ use super::federation as fed;
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::state::AppState;
-use crate::store::{StoreError, UserRow};
+use crate::store::UserRow;
 
 /// Refused as aliases: names that impersonate the operator or a role account.
 const RESERVED_ALIASES: &[&str] = &[
@@ -32,12 +32,16 @@ const RESERVED_ALIASES: &[&str] = &[
     "federation",
 ];
 
+/// A user's federated identity.
 pub struct Identity {
+    /// The user.
     pub user: UserRow,
+    /// This server's federation domain.
     pub domain: String,
 }
 
 impl Identity {
+    /// `alias@domain`; `None` until an alias is chosen.
     pub fn handle(&self) -> Option<String> {
         self.user
             .alias
@@ -52,6 +56,7 @@ fn domain(state: &AppState) -> Result<String, AppError> {
     })
 }
 
+/// `GET /users/me/identity`.
 pub async fn identity(state: &AppState, user_id: &str) -> Result<Identity, AppError> {
     let domain = domain(state)?;
     let user = super::users::get(state, user_id).await?;
@@ -80,6 +85,7 @@ pub fn check_alias(alias: &str) -> Result<String, AppError> {
     Ok(normalized)
 }
 
+/// `PATCH /users/me/alias`: validates and sets the alias (409 when taken in any letter case).
 pub async fn set_alias(state: &AppState, user_id: &str, alias: &str) -> Result<Identity, AppError> {
     // No domain, no handle: refuse before writing anything.
     domain(state)?;
@@ -88,13 +94,10 @@ pub async fn set_alias(state: &AppState, user_id: &str, alias: &str) -> Result<I
         .store
         .set_alias(user_id, alias, &normalized, state.now_ms())
         .await
-        .map_err(|err| match err {
-            StoreError::UniqueViolation => AppError::Conflict {
-                code: ErrorCode::AliasTaken,
-                message: "Alias is already taken".into(),
-            },
-            other => other.into(),
-        })?;
+        .map_err(AppError::conflict_if_taken(
+            ErrorCode::AliasTaken,
+            "Alias is already taken",
+        ))?;
     if !updated {
         return Err(AppError::not_found("User"));
     }

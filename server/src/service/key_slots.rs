@@ -13,10 +13,15 @@ use crate::store::{NewSlot, SlotRow};
 /// Key slots per account; commits carry at most this many blobs and collections.
 pub const MAX_SLOTS: usize = 100;
 
+/// A key slot as the client sent it.
 pub struct SlotInput {
+    /// WebAuthn credential id (base64url) of one of the user's passkeys.
     pub credential_id: String,
+    /// base64 v2 envelope of the master key under the PRF-derived key.
     pub wrapped_km: String,
+    /// `aes-256-gcm-prf-v1` (the default when `None`).
     pub wrap_algo: Option<String>,
+    /// base64 Ed25519 signature by the identity key over the slot signable.
     pub slot_signature: String,
 }
 
@@ -61,6 +66,7 @@ pub(super) fn check_slot(
     Ok(core)
 }
 
+/// `GET /users/me/wrapped-keys`: the user's slots, oldest first.
 pub async fn list_slots(state: &AppState, user_id: &str) -> Result<Vec<SlotRow>, AppError> {
     Ok(state.store.slots_of_user(user_id).await?)
 }
@@ -113,6 +119,7 @@ pub(super) fn unknown_credential() -> AppError {
     }
 }
 
+/// `DELETE /users/me/wrapped-keys/{credentialId}`: 404 when absent.
 pub async fn delete_slot(
     state: &AppState,
     user_id: &str,
@@ -125,6 +132,7 @@ pub async fn delete_slot(
     }
 }
 
+/// `POST /users/me/wrapped-keys/{credentialId}/used`: 404 when absent.
 pub async fn mark_slot_used(
     state: &AppState,
     user_id: &str,

@@ -12,17 +12,25 @@ use crate::error_code::ErrorCode;
 use crate::state::AppState;
 use crate::store::{Commit, CommitRefused, NewSlot};
 
+/// Blobs, and collections, one commit may carry.
 pub const MAX_COMMIT_ITEMS: usize = 10_000;
 
+/// A master-key rotation as the client sent it.
 pub struct CommitInput {
+    /// The kmVersion the client rotated from.
     pub expected_current: i64,
     /// base64 signature by the CURRENT signing key over the key-change statement; required
     /// once the account has keys.
     pub current_key_signature: Option<String>,
+    /// New Ed25519 public key, base64.
     pub signing_key: String,
+    /// New X25519 public key, base64.
     pub encryption_key: String,
+    /// (blob type, envelope under the new master key).
     pub blobs: Vec<(String, String)>,
+    /// (collection id, metadata envelope under the new master key).
     pub collections: Vec<(String, String)>,
+    /// Every key slot, re-sealed and signed by the new signing key.
     pub slots: Vec<SlotInput>,
 }
 

@@ -13,6 +13,7 @@ use crate::store::CollectionRow;
 /// Collections per account (documented in the API).
 pub const MAX_COLLECTIONS: i64 = 1000;
 
+/// `POST /library/collections`: a new collection (at most [`MAX_COLLECTIONS`]); returns its id.
 pub async fn create(
     state: &AppState,
     caller: &Principal,
@@ -38,11 +39,13 @@ pub async fn create(
     Ok(id)
 }
 
+/// `GET /library/collections`: the caller's collections, oldest first.
 pub async fn list(state: &AppState, caller: &Principal) -> Result<Vec<CollectionRow>, AppError> {
     let user_id = caller.require(roles::LIBRARY_READ)?;
     Ok(state.store.collections_of_user(user_id).await?)
 }
 
+/// `DELETE /library/collections/{id}`: 404 when it is not the caller's.
 pub async fn delete(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
     let user_id = caller.require(roles::LIBRARY_WRITE)?;
     if state.store.delete_collection(user_id, id).await? {

@@ -7,30 +7,42 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::error::AppError;
 
+/// Where outgoing mail goes.
 pub enum Mailer {
+    /// An SMTP server (`PARCHMENT_SMTP_URL`).
     Smtp {
+        /// The connection pool to it.
         transport: AsyncSmtpTransport<Tokio1Executor>,
+        /// The sender (`PARCHMENT_MAIL_FROM`).
         from: Mailbox,
     },
+    /// One `.eml` file per mail in a directory (`PARCHMENT_MAIL_DIR`).
     Dir {
+        /// The directory (created on first use).
         dir: PathBuf,
+        /// The sender (`PARCHMENT_MAIL_FROM`, or `Parchment <parchment@localhost>`).
         from: Mailbox,
     },
     /// Nothing configured: sign-in codes cannot be delivered (logged at start-up).
     Disabled,
 }
 
+/// A mail setting that cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum MailConfigError {
+    /// The sender address does not parse.
     #[error("PARCHMENT_MAIL_FROM is not a valid address: {0}")]
     From(lettre::address::AddressError),
+    /// The SMTP URL does not parse.
     #[error("PARCHMENT_SMTP_URL is invalid: {0}")]
     Smtp(lettre::transport::smtp::Error),
+    /// An SMTP URL without a sender address.
     #[error("PARCHMENT_SMTP_URL needs PARCHMENT_MAIL_FROM")]
     MissingFrom,
 }
 
 impl Mailer {
+    /// SMTP when `smtp_url` is given, else files in `dir` when given, else disabled.
     pub fn new(
         smtp_url: Option<&str>,
         from: Option<&str>,
@@ -51,6 +63,23 @@ impl Mailer {
         Ok(Mailer::Disabled)
     }
 
+    /// Whether mail can leave: the SMTP server answers (connect, TLS, authentication),
+    /// or the mail directory is writable. For `parchment-server doctor`.
+    pub async fn probe(&self) -> Result<String, String> {
+        match self {
+            Mailer::Smtp { transport, .. } => match transport.test_connection().await {
+                Ok(true) => Ok("the SMTP server accepts connections".into()),
+                Ok(false) => Err("the SMTP server did not accept the connection".into()),
+                Err(e) => Err(format!("SMTP: {e}")),
+            },
+            Mailer::Dir { dir, .. } => std::fs::create_dir_all(dir)
+                .map(|_| format!("mail is written to files in {}", dir.display()))
+                .map_err(|e| format!("{}: {e}", dir.display())),
+            Mailer::Disabled => Err("no mail transport: sign-in codes cannot be sent".into()),
+        }
+    }
+
+    /// Sends one plain-text mail to `to`.
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), AppError> {
         let to: Mailbox = to
             .parse()

@@ -30,7 +30,9 @@ const CHALLENGE_TTL_MS: i64 = 5 * 60 * 1000;
 const REGISTER: &str = "register";
 const AUTHENTICATE: &str = "authenticate";
 
+/// A started WebAuthn ceremony, for the client.
 pub struct Ceremony {
+    /// Send back with the verify call.
     pub challenge_id: String,
     /// `{"publicKey": {...}}` for `navigator.credentials.create/get`.
     pub options: Value,
@@ -128,6 +130,8 @@ async fn take(
     Ok(row.state)
 }
 
+/// `POST /auth/passkeys/register/options`: starts registering a passkey for the user (their
+/// registered passkeys are excluded).
 pub async fn register_options(state: &AppState, user_id: &str) -> Result<Ceremony, AppError> {
     let webauthn = webauthn(state)?;
     let user = super::users::get(state, user_id).await?;
@@ -156,6 +160,8 @@ pub async fn register_options(state: &AppState, user_id: &str) -> Result<Ceremon
     start(state, Some(user_id), REGISTER, ceremony_state, options).await
 }
 
+/// `POST /auth/passkeys/register/verify`: checks the new credential against the user's ceremony and
+/// stores the passkey (409 when it is registered already).
 pub async fn register_verify(
     state: &AppState,
     user_id: &str,
@@ -190,16 +196,15 @@ pub async fn register_verify(
         .store
         .insert_passkey(&row)
         .await
-        .map_err(|e| match e {
-            StoreError::UniqueViolation => AppError::Conflict {
-                code: ErrorCode::PasskeyExists,
-                message: "This passkey is already registered".into(),
-            },
-            other => other.into(),
-        })?;
+        .map_err(AppError::conflict_if_taken(
+            ErrorCode::PasskeyExists,
+            "This passkey is already registered",
+        ))?;
     Ok(row)
 }
 
+/// `POST /auth/passkeys/authenticate/options`: starts a discoverable-credential sign-in
+/// (rate-limited per client address).
 pub async fn authenticate_options(state: &AppState, client_ip: &str) -> Result<Ceremony, AppError> {
     let webauthn = webauthn(state)?;
     state
@@ -218,6 +223,8 @@ pub async fn authenticate_options(state: &AppState, client_ip: &str) -> Result<C
     start(state, None, AUTHENTICATE, ceremony_state, options).await
 }
 
+/// `POST /auth/passkeys/authenticate/verify`: checks the assertion and signs its user in
+/// (rate-limited per client address).
 pub async fn authenticate_verify(
     state: &AppState,
     challenge_id: &str,
@@ -264,10 +271,12 @@ pub async fn authenticate_verify(
     sessions::sign_in(state, user, user_agent, client_ip).await
 }
 
+/// `GET /auth/passkeys`: the user's passkeys, oldest first.
 pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<PasskeyRow>, AppError> {
     Ok(state.store.passkeys_of_user(user_id).await?)
 }
 
+/// `DELETE /auth/passkeys/{id}`: 404 when it is not the user's.
 pub async fn delete(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {
     if state.store.delete_passkey(user_id, id).await? {
         Ok(())

@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use crate::store::Store;
 
+/// Checks the rate limits; off (every check passes) when disabled by configuration.
 #[derive(Clone)]
 pub struct RateLimiter {
     store: Store,
@@ -12,56 +13,43 @@ pub struct RateLimiter {
 /// A named limit: at most `limit` hits per `window_secs`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
+    /// The counter's name, the prefix of its key.
     pub name: &'static str,
+    /// Hits allowed per window.
     pub limit: i64,
+    /// The window's length in seconds.
     pub window_secs: i64,
 }
 
+impl Limit {
+    /// At most `limit` hits per `window_secs` seconds, counted under `name`.
+    pub const fn new(name: &'static str, limit: i64, window_secs: i64) -> Self {
+        Limit {
+            name,
+            limit,
+            window_secs,
+        }
+    }
+}
+
 /// Sign-in code requests per email address.
-pub const OTP_SEND_PER_EMAIL: Limit = Limit {
-    name: "otp-send-email",
-    limit: 5,
-    window_secs: 900,
-};
+pub const OTP_SEND_PER_EMAIL: Limit = Limit::new("otp-send-email", 5, 900);
 /// Sign-in code requests per client address.
-pub const OTP_SEND_PER_IP: Limit = Limit {
-    name: "otp-send-ip",
-    limit: 30,
-    window_secs: 900,
-};
+pub const OTP_SEND_PER_IP: Limit = Limit::new("otp-send-ip", 30, 900);
 /// Code exchanges per email address (beside the 5-wrong-tries burn of each code).
-pub const OTP_TRY_PER_EMAIL: Limit = Limit {
-    name: "otp-try-email",
-    limit: 20,
-    window_secs: 900,
-};
+pub const OTP_TRY_PER_EMAIL: Limit = Limit::new("otp-try-email", 20, 900);
 /// Code exchanges per client address.
-pub const OTP_TRY_PER_IP: Limit = Limit {
-    name: "otp-try-ip",
-    limit: 60,
-    window_secs: 900,
-};
+pub const OTP_TRY_PER_IP: Limit = Limit::new("otp-try-ip", 60, 900);
 /// Passkey sign-in attempts per client address.
-pub const PASSKEY_PER_IP: Limit = Limit {
-    name: "passkey-ip",
-    limit: 60,
-    window_secs: 60,
-};
+pub const PASSKEY_PER_IP: Limit = Limit::new("passkey-ip", 60, 60);
 
 /// Device wrap-secret reads per user (api.md §0.1).
-pub const WRAP_SECRET_READ: Limit = Limit {
-    name: "wrap-secret-read",
-    limit: 60,
-    window_secs: 60,
-};
+pub const WRAP_SECRET_READ: Limit = Limit::new("wrap-secret-read", 60, 60);
 /// Device wrap-secret rotations per user (api.md §0.1).
-pub const WRAP_SECRET_ROTATE: Limit = Limit {
-    name: "wrap-secret-rotate",
-    limit: 10,
-    window_secs: 60,
-};
+pub const WRAP_SECRET_ROTATE: Limit = Limit::new("wrap-secret-rotate", 10, 60);
 
 impl RateLimiter {
+    /// Counts in `store`; with `enabled` false every check passes.
     pub fn new(store: Store, enabled: bool) -> Self {
         RateLimiter { store, enabled }
     }
@@ -85,36 +73,16 @@ impl RateLimiter {
 
 /// Handle look-ups per user (`GET /friends/resolve/*`, `POST /friends/invite`): each may
 /// make this server fetch a document from any domain a user names, so they are capped.
-pub const FRIEND_LOOKUP_PER_USER: Limit = Limit {
-    name: "friend-lookup-user",
-    limit: 60,
-    window_secs: 60,
-};
+pub const FRIEND_LOOKUP_PER_USER: Limit = Limit::new("friend-lookup-user", 60, 60);
 
 /// Messages a user sends to friends (`POST /friends/{handle}/messages`): live location to
 /// 50 friends every 15 s fits; a script flooding peers through our outbox does not.
-pub const FRIEND_MESSAGES_PER_USER: Limit = Limit {
-    name: "friend-messages-user",
-    limit: 600,
-    window_secs: 60,
-};
+pub const FRIEND_MESSAGES_PER_USER: Limit = Limit::new("friend-messages-user", 600, 60);
 /// Of those, RESOURCE_SHARE (each one is a row at the friend's server).
-pub const FRIEND_SHARES_PER_USER: Limit = Limit {
-    name: "friend-shares-user",
-    limit: 60,
-    window_secs: 60,
-};
+pub const FRIEND_SHARES_PER_USER: Limit = Limit::new("friend-shares-user", 60, 60);
 
 /// Discovery documents (`/.well-known/parchment-server`, `/.well-known/user/*`) per client
 /// address (federation.md §10).
-pub const FEDERATION_WELL_KNOWN_PER_IP: Limit = Limit {
-    name: "federation-well-known-ip",
-    limit: 60,
-    window_secs: 60,
-};
+pub const FEDERATION_WELL_KNOWN_PER_IP: Limit = Limit::new("federation-well-known-ip", 60, 60);
 /// Inbox deliveries per client address (federation.md §10).
-pub const FEDERATION_INBOX_PER_IP: Limit = Limit {
-    name: "federation-inbox-ip",
-    limit: 120,
-    window_secs: 60,
-};
+pub const FEDERATION_INBOX_PER_IP: Limit = Limit::new("federation-inbox-ip", 120, 60);

@@ -17,6 +17,7 @@ use crate::store::RevocationRow;
 /// Most items one flush call takes.
 pub const MAX_FLUSH_ITEMS: usize = 100;
 
+/// `GET /users/me/revocations/pending`: the user's queued revocations, oldest first.
 pub async fn pending(state: &AppState, user_id: &str) -> Result<Vec<RevocationRow>, AppError> {
     Ok(state.store.pending_revocations(user_id).await?)
 }
@@ -34,17 +35,27 @@ pub async fn discard(state: &AppState, user_id: &str, handle: &str) -> Result<()
     }
 }
 
+/// One revocation the client signed, to deliver.
 pub struct FlushItem {
+    /// The queued peer's handle, used verbatim as the envelope's `to`.
     pub peer_handle: String,
+    /// base64 Ed25519 signature by the caller's current identity key.
     pub signature: String,
+    /// The envelope's nonce.
     pub nonce: String,
+    /// The envelope's timestamp (ISO-8601).
     pub timestamp: String,
+    /// The envelope's `message_version`; 1 when `None`.
     pub message_version: Option<u32>,
 }
 
+/// What became of one [`FlushItem`].
 pub struct FlushResult {
+    /// The item's peer handle.
     pub peer_handle: String,
+    /// The peer's server accepted it (it left the queue).
     pub delivered: bool,
+    /// Why it was not delivered.
     pub error: Option<String>,
 }
 
@@ -97,7 +108,7 @@ pub async fn flush(
             results.push(failed(item, "No pending revocation for this peer".into()));
             continue;
         }
-        let envelope = match friends::signed_envelope_version(
+        let envelope = match friends::signed_envelope(
             MessageType::RelationshipRevoke,
             item.message_version.unwrap_or(1),
             &me,

@@ -3,14 +3,28 @@
 
 use std::collections::BTreeSet;
 
+/// A permission a role can grant.
 pub struct Permission {
+    /// e.g. `users:read`.
     pub id: &'static str,
+    /// Display name.
     pub name: &'static str,
 }
 
+impl Permission {
+    /// The permission `id`, shown as `name`.
+    pub const fn new(id: &'static str, name: &'static str) -> Self {
+        Permission { id, name }
+    }
+}
+
+/// A built-in role.
 pub struct Role {
+    /// e.g. `user`.
     pub id: &'static str,
+    /// Display name.
     pub name: &'static str,
+    /// What the role is for.
     pub description: &'static str,
     /// `None` means every permission.
     pub permissions: Option<&'static [&'static str]>,
@@ -18,145 +32,65 @@ pub struct Role {
     pub inherits: Option<&'static str>,
 }
 
+/// List users.
 pub const USERS_READ: &str = "users:read";
+/// Create (invite) users.
 pub const USERS_CREATE: &str = "users:create";
+/// Give new users roles other than `user` that the inviter does not hold.
 pub const USERS_UPDATE: &str = "users:update";
+/// List the roles.
 pub const ROLES_READ: &str = "roles:read";
+/// List the permissions.
 pub const PERMISSIONS_READ: &str = "permissions:read";
+/// Read one's own blobs and collections.
 pub const LIBRARY_READ: &str = "library:read";
+/// Write one's own blobs and collections.
 pub const LIBRARY_WRITE: &str = "library:write";
+/// See one's friends, invitations, outbox and push events; look users up.
 pub const SOCIAL_READ: &str = "social:read";
+/// Invite, answer, remove and message friends.
 pub const SOCIAL_WRITE: &str = "social:write";
+/// Share one's live location with friends and see theirs.
 pub const LOCATION_SHARING: &str = "location:sharing";
 
+/// The role with every permission.
 pub const ADMIN: &str = "admin";
+/// The role a new user gets when none is named.
 pub const USER: &str = "user";
 
+/// Every permission there is.
 pub const PERMISSIONS: &[Permission] = &[
-    Permission {
-        id: "users:read",
-        name: "View all users",
-    },
-    Permission {
-        id: "users:create",
-        name: "Invite new user",
-    },
-    Permission {
-        id: "users:update",
-        name: "Update users",
-    },
-    Permission {
-        id: "users:delete",
-        name: "Delete users",
-    },
-    Permission {
-        id: "roles:read",
-        name: "View roles",
-    },
-    Permission {
-        id: "roles:create",
-        name: "Create roles",
-    },
-    Permission {
-        id: "roles:write",
-        name: "Edit roles",
-    },
-    Permission {
-        id: "roles:delete",
-        name: "Delete roles",
-    },
-    Permission {
-        id: "permissions:read",
-        name: "Read user permissions",
-    },
-    Permission {
-        id: "system:read",
-        name: "View system information",
-    },
-    Permission {
-        id: "integrations:read:user",
-        name: "View own integrations",
-    },
-    Permission {
-        id: "integrations:write:user",
-        name: "Manage own integrations",
-    },
-    Permission {
-        id: "integrations:read:system",
-        name: "View system integrations",
-    },
-    Permission {
-        id: "integrations:write:system",
-        name: "Manage system integrations",
-    },
-    Permission {
-        id: "layers:read",
-        name: "View layers",
-    },
-    Permission {
-        id: "layers:write",
-        name: "Edit layers",
-    },
-    Permission {
-        id: "layers:delete",
-        name: "Delete layers",
-    },
-    Permission {
-        id: "search:auto_refresh",
-        name: "Auto-refresh search",
-    },
-    Permission {
-        id: "premium:data_providers",
-        name: "Premium data providers",
-    },
-    Permission {
-        id: "premium:layers",
-        name: "Premium layers",
-    },
-    Permission {
-        id: "premium:custom_maps",
-        name: "Custom maps",
-    },
-    Permission {
-        id: "premium:navigation",
-        name: "Navigation",
-    },
-    Permission {
-        id: "premium:location_sharing",
-        name: "Premium location sharing",
-    },
-    Permission {
-        id: "library:read",
-        name: "Read library",
-    },
-    Permission {
-        id: "library:write",
-        name: "Edit library",
-    },
-    Permission {
-        id: "social:read",
-        name: "View friends",
-    },
-    Permission {
-        id: "social:write",
-        name: "Manage friends",
-    },
-    Permission {
-        id: "sharing:read",
-        name: "View shares",
-    },
-    Permission {
-        id: "sharing:write",
-        name: "Share",
-    },
-    Permission {
-        id: "location:sharing",
-        name: "Share location",
-    },
-    Permission {
-        id: "notes:write",
-        name: "Write notes",
-    },
+    Permission::new("users:read", "View all users"),
+    Permission::new("users:create", "Invite new user"),
+    Permission::new("users:update", "Update users"),
+    Permission::new("users:delete", "Delete users"),
+    Permission::new("roles:read", "View roles"),
+    Permission::new("roles:create", "Create roles"),
+    Permission::new("roles:write", "Edit roles"),
+    Permission::new("roles:delete", "Delete roles"),
+    Permission::new("permissions:read", "Read user permissions"),
+    Permission::new("system:read", "View system information"),
+    Permission::new("integrations:read:user", "View own integrations"),
+    Permission::new("integrations:write:user", "Manage own integrations"),
+    Permission::new("integrations:read:system", "View system integrations"),
+    Permission::new("integrations:write:system", "Manage system integrations"),
+    Permission::new("layers:read", "View layers"),
+    Permission::new("layers:write", "Edit layers"),
+    Permission::new("layers:delete", "Delete layers"),
+    Permission::new("search:auto_refresh", "Auto-refresh search"),
+    Permission::new("premium:data_providers", "Premium data providers"),
+    Permission::new("premium:layers", "Premium layers"),
+    Permission::new("premium:custom_maps", "Custom maps"),
+    Permission::new("premium:navigation", "Navigation"),
+    Permission::new("premium:location_sharing", "Premium location sharing"),
+    Permission::new("library:read", "Read library"),
+    Permission::new("library:write", "Edit library"),
+    Permission::new("social:read", "View friends"),
+    Permission::new("social:write", "Manage friends"),
+    Permission::new("sharing:read", "View shares"),
+    Permission::new("sharing:write", "Share"),
+    Permission::new("location:sharing", "Share location"),
+    Permission::new("notes:write", "Write notes"),
 ];
 
 const BASIC: &[&str] = &[
@@ -195,6 +129,7 @@ const ALPHA: &[&str] = &[
     "users:create",
 ];
 
+/// Every role there is.
 pub const ROLES: &[Role] = &[
     // The original grants `user` only the layer permissions yet lets it use blobs and
     // friends through routes it checks loosely; here every route is checked, so `user`
@@ -236,6 +171,7 @@ pub const ROLES: &[Role] = &[
     },
 ];
 
+/// The role with this id.
 pub fn role(id: &str) -> Option<&'static Role> {
     ROLES.iter().find(|r| r.id == id)
 }

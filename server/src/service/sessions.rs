@@ -9,6 +9,7 @@ use crate::secrets;
 use crate::state::AppState;
 use crate::store::{NewSession, SessionLookup, SessionRow, Store};
 
+/// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "parchment_session";
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// A session lives 30 days from its last refresh.
@@ -19,7 +20,9 @@ const REFRESH_BELOW_MS: i64 = 15 * DAY_MS;
 /// The signed-in caller of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The session's id (not its token).
     pub session_id: String,
+    /// The signed-in user.
     pub user_id: String,
     /// The token came from the cookie (not a bearer header).
     pub via_cookie: bool,
@@ -30,11 +33,14 @@ pub struct Principal {
 /// A user's roles and the permissions they add up to (api.md §2).
 #[derive(Debug, Default)]
 pub struct Grants {
+    /// Role ids the user holds.
     pub roles: Vec<String>,
+    /// Every permission those roles grant.
     pub permissions: BTreeSet<&'static str>,
 }
 
 impl Grants {
+    /// The grants of a user holding `roles`.
     pub fn of(roles: Vec<String>) -> Grants {
         Grants {
             permissions: super::roles::permissions_of(&roles),
@@ -57,13 +63,17 @@ impl Principal {
 
 /// Result of looking a token up.
 pub struct Resolved {
+    /// The caller.
     pub principal: Principal,
     /// The expiry was pushed out; a cookie caller should get a fresh cookie.
     pub refreshed: bool,
 }
 
+/// A new session.
 pub struct Created {
+    /// The token, shown to the client once (only its digest is stored).
     pub token: String,
+    /// The session's lifetime, for the cookie's `Max-Age`.
     pub max_age_secs: i64,
 }
 
@@ -86,6 +96,7 @@ struct Cached {
 const CACHE_MAX_ENTRIES: usize = 50_000;
 
 impl SessionCache {
+    /// A memo whose entries live `ttl` (zero: no memo).
     pub fn new(ttl: Duration) -> Self {
         SessionCache {
             ttl,
@@ -218,6 +229,8 @@ pub async fn resolve(
     }))
 }
 
+/// The `Set-Cookie` value that stores `token` for `max_age_secs` (HttpOnly, SameSite=Lax; Secure
+/// when the public URL is https).
 pub fn cookie_header(state: &AppState, token: &str, max_age_secs: i64) -> String {
     let secure = if state.settings.cookie_secure() {
         "; Secure"
@@ -229,10 +242,12 @@ pub fn cookie_header(state: &AppState, token: &str, max_age_secs: i64) -> String
     )
 }
 
+/// The `Set-Cookie` value that clears the session cookie.
 pub fn clear_cookie_header(state: &AppState) -> String {
     cookie_header(state, "", 0)
 }
 
+/// `GET /auth/sessions`: the user's unexpired sessions, newest first.
 pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<SessionRow>, AppError> {
     Ok(state
         .store
@@ -240,6 +255,7 @@ pub async fn list(state: &AppState, user_id: &str) -> Result<Vec<SessionRow>, Ap
         .await?)
 }
 
+/// `DELETE /auth/sessions/{id}`: ends one of the user's sessions (404 when not theirs).
 pub async fn delete_one(state: &AppState, user_id: &str, id: &str) -> Result<(), AppError> {
     state.session_cache.forget(user_id, Some(id));
     if state.store.delete_session(user_id, id).await? {
@@ -249,6 +265,7 @@ pub async fn delete_one(state: &AppState, user_id: &str, id: &str) -> Result<(),
     }
 }
 
+/// `DELETE /auth/sessions`: ends the caller's own session.
 pub async fn sign_out(state: &AppState, principal: &Principal) -> Result<(), AppError> {
     state
         .session_cache

@@ -8,13 +8,15 @@ use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{
-    NewUser, PreferencesRow, ProfileUpdate, Store, StoreError, UserListRow, UserRow,
-};
+use crate::store::{NewUser, PreferencesRow, ProfileUpdate, Store, UserListRow, UserRow};
 
+/// The languages a user can choose.
 pub const LANGUAGES: &[&str] = &["en-US", "es-ES", "en", "es"];
+/// The unit systems a user can choose.
 pub const UNIT_SYSTEMS: &[&str] = &["metric", "imperial"];
+/// The language until the user chooses one.
 pub const DEFAULT_LANGUAGE: &str = "en-US";
+/// The unit system until the user chooses one.
 pub const DEFAULT_UNIT_SYSTEM: &str = "metric";
 const NAME_MAX_CHARS: usize = 100;
 const PICTURE_MAX_CHARS: usize = 2048;
@@ -65,11 +67,17 @@ fn validate_picture(picture: &str) -> Result<String, AppError> {
     Ok(picture.to_string())
 }
 
+/// A user to create, as given (validated by [`create`]).
 pub struct CreateUser<'a> {
+    /// Email address.
     pub email: &'a str,
+    /// Given name.
     pub first_name: Option<&'a str>,
+    /// Family name.
     pub last_name: Option<&'a str>,
+    /// Picture URL (http or https).
     pub picture: Option<&'a str>,
+    /// Role ids; `user` when empty.
     pub roles: Vec<String>,
 }
 
@@ -115,13 +123,10 @@ pub async fn create(
             now,
         })
         .await
-        .map_err(|err| match err {
-            StoreError::UniqueViolation => AppError::Conflict {
-                code: ErrorCode::EmailTaken,
-                message: "A user with this email already exists".into(),
-            },
-            other => other.into(),
-        })?;
+        .map_err(AppError::conflict_if_taken(
+            ErrorCode::EmailTaken,
+            "A user with this email already exists",
+        ))?;
     Ok((row, role_refs))
 }
 
@@ -145,11 +150,15 @@ pub async fn invite(
     create(&state.store, input, state.now_ms()).await
 }
 
+/// One page of users with their roles.
 pub struct UserPage {
+    /// The page's users, oldest first.
     pub users: Vec<(UserListRow, Vec<&'static Role>)>,
+    /// How many users exist.
     pub total: i64,
 }
 
+/// `GET /users`: page `page` (from 1) of `limit` (1–100) users.
 pub async fn list(
     state: &AppState,
     caller: &Principal,
@@ -194,6 +203,7 @@ pub fn all_permissions(caller: &Principal) -> Result<&'static [roles::Permission
     Ok(roles::PERMISSIONS)
 }
 
+/// The user with this id (404 when gone).
 pub async fn get(state: &AppState, user_id: &str) -> Result<UserRow, AppError> {
     state
         .store

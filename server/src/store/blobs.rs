@@ -4,22 +4,32 @@ use sqlx::FromRow;
 
 use super::{Store, StoreResult};
 
+/// One encrypted blob of a user.
 #[derive(Debug, Clone, FromRow)]
 pub struct BlobRow {
+    /// The blob's type.
     pub blob_type: String,
+    /// base64 v2 envelope.
     pub encrypted_blob: String,
+    /// Master-key generation it is sealed under.
     pub km_version: i64,
+    /// Unix milliseconds.
     pub updated_at: i64,
 }
 
+/// One encrypted blob of a user, without its ciphertext.
 #[derive(Debug, Clone, FromRow)]
 pub struct BlobInfoRow {
+    /// The blob's type.
     pub blob_type: String,
+    /// Master-key generation it is sealed under.
     pub km_version: i64,
+    /// Unix milliseconds.
     pub updated_at: i64,
 }
 
 impl Store {
+    /// The user's blobs by type, without ciphertext.
     pub async fn blobs_of_user(&self, user_id: &str) -> StoreResult<Vec<BlobInfoRow>> {
         Ok(sqlx::query_as(
             "SELECT blob_type, km_version, updated_at FROM encrypted_user_blobs \
@@ -30,6 +40,7 @@ impl Store {
         .await?)
     }
 
+    /// The user's blob of this type, if any.
     pub async fn blob(&self, user_id: &str, blob_type: &str) -> StoreResult<Option<BlobRow>> {
         Ok(sqlx::query_as(
             "SELECT blob_type, encrypted_blob, km_version, updated_at FROM encrypted_user_blobs \
@@ -67,13 +78,9 @@ impl Store {
         .await?)
     }
 
+    /// Deletes the user's blob of this type; `false` when there was none.
     pub async fn delete_blob(&self, user_id: &str, blob_type: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM encrypted_user_blobs WHERE user_id = $1 AND blob_type = $2")
-                .bind(user_id)
-                .bind(blob_type)
-                .execute(self.writer())
-                .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_owned("encrypted_user_blobs", "blob_type", user_id, blob_type)
+            .await
     }
 }

@@ -38,6 +38,7 @@ impl Store {
         Ok(secret)
     }
 
+    /// Whether the device has a wrap secret.
     pub async fn device_secret_exists(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT 1 FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2",
@@ -62,13 +63,8 @@ impl Store {
     /// Forgets one device's secret (sign-out): a seed this device cached under it can no
     /// longer be unwrapped; the next read creates a new secret.
     pub async fn delete_device_secret(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM device_wrap_secrets WHERE user_id = $1 AND device_id = $2")
-                .bind(user_id)
-                .bind(device_id)
-                .execute(self.writer())
-                .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_owned("device_wrap_secrets", "device_id", user_id, device_id)
+            .await
     }
 
     /// Gives every device secret of the user (except `keep`) a fresh value, in one

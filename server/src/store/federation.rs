@@ -6,15 +6,31 @@ use sqlx::FromRow;
 use super::inbox::{insert_nonce, NonceTable};
 use super::{Store, StoreResult};
 
+/// A pinned peer server.
 #[derive(Debug, Clone, FromRow)]
 pub struct PeerRow {
+    /// The peer's domain.
     pub host: String,
+    /// Its pinned Ed25519 server key, base64.
     pub public_key: String,
+    /// Unix milliseconds: when the key was pinned.
     pub first_seen_at: i64,
+    /// Unix milliseconds: when its manifest was last fetched.
     pub fetched_at: i64,
 }
 
+/// A peer's server key as fetched, with the manifest that presented it.
+pub struct PeerManifest<'a> {
+    /// The peer's domain.
+    pub host: &'a str,
+    /// Its Ed25519 server key, base64.
+    pub public_key: &'a str,
+    /// The manifest document as fetched (JSON).
+    pub manifest: &'a str,
+}
+
 impl Store {
+    /// The pin of `host`, if any.
     pub async fn peer(&self, host: &str) -> StoreResult<Option<PeerRow>> {
         Ok(sqlx::query_as(
             "SELECT host, public_key, first_seen_at, fetched_at FROM federation_peers \
@@ -26,44 +42,37 @@ impl Store {
     }
 
     /// First use of a peer: pins its key. `false` when a pin already exists (a race).
-    pub async fn pin_peer(
-        &self,
-        host: &str,
-        public_key: &str,
-        manifest: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
+    pub async fn pin_peer(&self, peer: &PeerManifest<'_>, now: i64) -> StoreResult<bool> {
+        self.write_peer(
             "INSERT INTO federation_peers (host, public_key, manifest, first_seen_at, fetched_at) \
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (host) DO NOTHING",
+            peer,
+            now,
         )
-        .bind(host)
-        .bind(public_key)
-        .bind(manifest)
-        .bind(now)
-        .execute(self.writer())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .await
     }
 
     /// Refreshes the cached manifest of a peer whose key is still the pinned one.
-    pub async fn refresh_peer(
-        &self,
-        host: &str,
-        public_key: &str,
-        manifest: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let done = sqlx::query(
+    pub async fn refresh_peer(&self, peer: &PeerManifest<'_>, now: i64) -> StoreResult<bool> {
+        self.write_peer(
             "UPDATE federation_peers SET manifest = $3, fetched_at = $4 \
              WHERE host = $1 AND public_key = $2",
+            peer,
+            now,
         )
-        .bind(host)
-        .bind(public_key)
-        .bind(manifest)
-        .bind(now)
-        .execute(self.writer())
-        .await?;
+        .await
+    }
+
+    /// Runs `sql` (a pin or a refresh) with `$1` host, `$2` key, `$3` manifest, `$4` now;
+    /// `true` when it wrote the row.
+    async fn write_peer(&self, sql: &str, peer: &PeerManifest<'_>, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(sql)
+            .bind(peer.host)
+            .bind(peer.public_key)
+            .bind(peer.manifest)
+            .bind(now)
+            .execute(self.writer())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -99,6 +108,7 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// A cached remote user document (JSON) and when it was fetched (Unix milliseconds).
     pub async fn remote_user(&self, handle_key: &str) -> StoreResult<Option<(String, i64)>> {
         Ok(
             sqlx::query_as("SELECT document, fetched_at FROM remote_users WHERE handle_key = $1")
@@ -108,6 +118,7 @@ impl Store {
         )
     }
 
+    /// Caches a remote user document (insert or replace).
     pub async fn put_remote_user(
         &self,
         handle_key: &str,
@@ -135,21 +146,19 @@ impl Store {
         message_before: i64,
         outbox_before: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM federation_outbox WHERE status IN ('delivered', 'failed') \
-             AND updated_at < $1",
-        )
-        .bind(outbox_before)
-        .execute(self.writer())
-        .await?;
-        sqlx::query("DELETE FROM federation_nonces WHERE created_at < $1")
-            .bind(transport_before)
-            .execute(self.writer())
-            .await?;
-        sqlx::query("DELETE FROM federation_message_nonces WHERE created_at < $1")
-            .bind(message_before)
-            .execute(self.writer())
-            .await?;
-        Ok(())
+        self.delete_where(&[
+            (
+                "federation_outbox",
+                "status IN ('delivered', 'failed') AND updated_at < $1",
+                outbox_before,
+            ),
+            ("federation_nonces", "created_at < $1", transport_before),
+            (
+                "federation_message_nonces",
+                "created_at < $1",
+                message_before,
+            ),
+        ])
+        .await
     }
 }

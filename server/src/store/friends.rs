@@ -7,39 +7,64 @@ use super::{InvitationDirection, InvitationStatus, Store, StoreResult};
 const INVITATION_COLUMNS: &str = "id, user_id, direction, from_handle, to_handle, peer_key, \
      status, created_at, updated_at, expires_at";
 
+/// A `friend_invitations` row: one per invitation and side.
 #[derive(Debug, Clone, FromRow)]
 pub struct InvitationRow {
+    /// Invitation id (each side has its own).
     pub id: String,
+    /// The local user whose row this is.
     pub user_id: String,
+    /// Whether the user sent or received it.
     #[sqlx(try_from = "String")]
     pub direction: InvitationDirection,
+    /// Handle of the inviter.
     pub from_handle: String,
+    /// Handle of the invitee.
     pub to_handle: String,
+    /// The other side's handle, lowercased.
     pub peer_key: String,
+    /// As stored (an expired one may still read `pending` until housekeeping marks it).
     #[sqlx(try_from = "String")]
     pub status: InvitationStatus,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds.
     pub updated_at: i64,
+    /// Unix milliseconds.
     pub expires_at: i64,
 }
 
+/// A `friendships` row, seen from its user.
 #[derive(Debug, Clone, FromRow)]
 pub struct FriendRow {
+    /// The friend's handle.
     pub friend_handle: String,
+    /// The friend's handle, lowercased.
     pub peer_key: String,
+    /// The friend's Ed25519 key (base64) as of the friendship's start.
     pub signing_key: String,
+    /// The friend's X25519 key (base64) as of the friendship's start.
     pub encryption_key: Option<String>,
+    /// The friend's display name as of the friendship's start.
     pub name: Option<String>,
+    /// Unix milliseconds.
     pub established_at: i64,
 }
 
+/// The newest location a friend sent the user (ciphertext).
 #[derive(Debug, Clone, FromRow)]
 pub struct LocationRow {
+    /// The friend's handle.
     pub from_handle: String,
+    /// The sealed location as sent; empty for a stop.
     pub encrypted_location: String,
+    /// Unix milliseconds: when the friend sent it.
     pub sent_at: i64,
+    /// Unix milliseconds: when the friend's sharing ends; `None`: when turned off.
     pub expires_at: Option<i64>,
+    /// The signed envelope as received (canonical JSON).
     pub envelope: String,
+    /// Unix milliseconds.
     pub received_at: i64,
 }
 
@@ -52,6 +77,7 @@ impl Store {
             .map(|_| ())
     }
 
+    /// The user's invitation `id`, either direction.
     pub async fn invitation(&self, user_id: &str, id: &str) -> StoreResult<Option<InvitationRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {INVITATION_COLUMNS} FROM friend_invitations WHERE user_id = $1 AND id = $2"
@@ -83,16 +109,7 @@ impl Store {
         outbox: &super::NewOutboxRow<'_>,
     ) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await?;
-        let done = sqlx::query(
-            "UPDATE friend_invitations SET status = $2, updated_at = $3 \
-             WHERE id = $1 AND status = 'pending' AND expires_at > $3",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(outbox.now)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
+        if !finish_invitation(&mut *tx, id, status, outbox.now).await? {
             return Ok(false);
         }
         if let Some(f) = friendship {
@@ -115,6 +132,7 @@ impl Store {
         Ok(())
     }
 
+    /// The user's invitations, newest first, optionally of one direction.
     pub async fn list_invitations(
         &self,
         user_id: &str,
@@ -130,6 +148,7 @@ impl Store {
         .await?)
     }
 
+    /// The user's friendship with `peer_key`, if any.
     pub async fn friendship(
         &self,
         user_id: &str,
@@ -138,6 +157,7 @@ impl Store {
         friendship(self.reader(), user_id, peer_key).await
     }
 
+    /// The user's friendships, oldest first.
     pub async fn list_friends(&self, user_id: &str) -> StoreResult<Vec<FriendRow>> {
         Ok(sqlx::query_as(
             "SELECT friend_handle, peer_key, signing_key, encryption_key, name, established_at \
@@ -179,12 +199,19 @@ impl Store {
 
 /// A friendship to create.
 pub struct NewFriendship<'a> {
+    /// Friendship id.
     pub id: &'a str,
+    /// The local user.
     pub user_id: &'a str,
+    /// The friend's handle.
     pub friend_handle: &'a str,
+    /// The friend's handle, lowercased.
     pub peer_key: &'a str,
+    /// The friend's Ed25519 key, base64.
     pub signing_key: &'a str,
+    /// The friend's X25519 key, base64.
     pub encryption_key: Option<&'a str>,
+    /// The friend's display name.
     pub name: Option<&'a str>,
 }
 

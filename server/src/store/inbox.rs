@@ -86,6 +86,7 @@ impl Store {
         }))
     }
 
+    /// Starts one message's transaction.
     pub async fn begin_inbox(&self) -> StoreResult<InboxTx> {
         Ok(InboxTx {
             tx: self.writer().begin().await?,
@@ -131,6 +132,7 @@ impl InboxTx {
         insert_nonce(&mut *self.tx, NonceTable::Message, from_key, nonce, now).await
     }
 
+    /// The user's friendship with `peer_key`, if any.
     pub async fn friendship(
         &mut self,
         user_id: &str,
@@ -139,6 +141,7 @@ impl InboxTx {
         friends::friendship(&mut *self.tx, user_id, peer_key).await
     }
 
+    /// The pending, unexpired invitation of the user with `peer_key` in `direction`, if any.
     pub async fn pending_invitation(
         &mut self,
         user_id: &str,
@@ -155,6 +158,7 @@ impl InboxTx {
         friends::insert_invitation(&mut *self.tx, row, true).await
     }
 
+    /// Moves a pending, unexpired invitation to `status`; `false` when it was not pending.
     pub async fn finish_invitation(
         &mut self,
         id: &str,
@@ -173,6 +177,8 @@ impl InboxTx {
         friends::insert_friendship(&mut *self.tx, friendship, now).await
     }
 
+    /// Ends the user's relationship with `peer_key` and everything shared in it; `true` when a
+    /// friendship existed.
     pub async fn end_relationship(
         &mut self,
         user_id: &str,
@@ -190,32 +196,49 @@ pub struct FriendDelivery {
     pub transport: Option<(String, String)>,
     /// The user-level (sender key, nonce) of a v2 message.
     pub message_nonce: Option<(String, String)>,
+    /// The recipient.
     pub user_id: String,
+    /// The sender's handle, lowercased.
     pub peer_key: String,
+    /// The sender's handle as sent.
     pub from_handle: String,
+    /// What the delivery writes.
     pub effect: FriendEffect,
     /// The push event for the recipient, appended if the delivery is applied.
     pub event: Option<NewEvent>,
 }
 
+/// What a friend-gated delivery writes.
 pub enum FriendEffect {
     /// A live location, or (`encrypted_location: None`) the end of sharing it: stored as a
     /// row with no ciphertext, so an older update that arrives late stays refused.
     Location {
+        /// The sealed location; `None` for a stop.
         encrypted_location: Option<String>,
+        /// Unix milliseconds: when the friend sent it.
         sent_at: i64,
         /// When the sender's sharing ends, if it does.
         expires_at: Option<i64>,
+        /// The signed envelope as received (canonical JSON).
         envelope: String,
     },
+    /// A request for the recipient's location (the newest per friend is kept).
     LocationRequest,
+    /// A resource the friend shares.
     Share {
+        /// Share id.
         id: String,
+        /// What kind of resource, as the sender named it.
         resource_type: String,
+        /// The resource's id at the sender.
         resource_id: String,
+        /// The resource's data, sealed for the recipient.
         encrypted_data: String,
+        /// The nonce the data was sealed with.
         data_nonce: String,
+        /// `editor` or `viewer`.
         role: &'static str,
+        /// The signed envelope as received (canonical JSON).
         envelope: String,
     },
 }
@@ -223,6 +246,7 @@ pub enum FriendEffect {
 /// What became of one delivery of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryOutcome {
+    /// Written.
     Applied,
     /// The transport nonce was used before: nothing written.
     TransportReplay,

@@ -6,20 +6,32 @@ use super::placeholders;
 use super::{Store, StoreResult};
 use crate::store::keys::BATCH_ROWS;
 
+/// A stored key slot.
 #[derive(Debug, Clone, FromRow)]
 pub struct SlotRow {
+    /// WebAuthn credential id (base64url) of the passkey.
     pub credential_id: String,
+    /// base64 v2 envelope of the master key.
     pub wrapped_km: String,
+    /// e.g. `aes-256-gcm-prf-v1`.
     pub wrap_algo: String,
+    /// base64 Ed25519 signature by the identity key.
     pub slot_signature: String,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds.
     pub last_used_at: Option<i64>,
 }
 
+/// A key slot to store (created or replaced).
 pub struct NewSlot<'a> {
+    /// WebAuthn credential id (base64url) of the passkey.
     pub credential_id: &'a str,
+    /// base64 v2 envelope of the master key.
     pub wrapped_km: &'a str,
+    /// e.g. `aes-256-gcm-prf-v1`.
     pub wrap_algo: &'a str,
+    /// base64 Ed25519 signature by the identity key.
     pub slot_signature: &'a str,
 }
 
@@ -54,6 +66,7 @@ pub(super) async fn upsert_slots(
 }
 
 impl Store {
+    /// The user's key slots, oldest first.
     pub async fn slots_of_user(&self, user_id: &str) -> StoreResult<Vec<SlotRow>> {
         Ok(sqlx::query_as(
             "SELECT credential_id, wrapped_km, wrap_algo, slot_signature, created_at, last_used_at \
@@ -64,6 +77,7 @@ impl Store {
         .await?)
     }
 
+    /// Whether `credential_id` is one of the user's passkeys.
     pub async fn owns_passkey(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM passkeys WHERE id = $1 AND user_id = $2")
@@ -74,6 +88,7 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Stores one slot (created, or replaced for the same credential).
     pub async fn put_slot(&self, user_id: &str, slot: &NewSlot<'_>, now: i64) -> StoreResult<()> {
         let mut tx = self.writer().begin().await?;
         upsert_slots(&mut tx, user_id, std::slice::from_ref(slot), now).await?;
@@ -81,17 +96,18 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes one slot of the user; `false` when there was none.
     pub async fn delete_slot(&self, user_id: &str, credential_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM wrapped_master_keys WHERE user_id = $1 AND credential_id = $2",
+        self.delete_owned(
+            "wrapped_master_keys",
+            "credential_id",
+            user_id,
+            credential_id,
         )
-        .bind(user_id)
-        .bind(credential_id)
-        .execute(self.writer())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
+    /// Records that the slot unlocked the master key; `false` when there is no such slot.
     pub async fn mark_slot_used(
         &self,
         user_id: &str,

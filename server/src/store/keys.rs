@@ -7,19 +7,26 @@ use super::key_slots::{upsert_slots, NewSlot};
 use super::placeholders;
 use super::{Store, StoreResult};
 
+/// A master-key rotation to commit.
 pub struct Commit<'a> {
+    /// The user rotating.
     pub user_id: &'a str,
+    /// The kmVersion the client rotated from.
     pub expected_current: i64,
     /// The signing key the caller proved to hold (None: the account had none). The swap
     /// happens only if it is still the account's key.
     pub current_signing_key: Option<&'a str>,
+    /// New Ed25519 public key, base64.
     pub signing_key: &'a str,
+    /// New X25519 public key, base64.
     pub encryption_key: &'a str,
     /// (blob type, envelope)
     pub blobs: &'a [(&'a str, &'a str)],
     /// (collection id, metadata envelope)
     pub collections: &'a [(&'a str, &'a str)],
+    /// Every key slot, re-sealed under the new master key.
     pub slots: &'a [NewSlot<'a>],
+    /// Unix milliseconds.
     pub now: i64,
 }
 
@@ -32,6 +39,7 @@ pub enum CommitRefused {
     /// Same kmVersion, but the signing key is no longer the one the caller proved (an
     /// identity reset and a new publication happened in between).
     KeyChanged,
+    /// There is no such user.
     NoSuchUser,
     /// A collection id is not one of the caller's.
     ForeignCollection,
@@ -54,10 +62,7 @@ async fn owns_all(
     distinct.dedup();
     let mut owned = 0i64;
     for chunk in distinct.chunks(BATCH_ROWS) {
-        let list = (2..chunk.len() + 2)
-            .map(|n| format!("${n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = placeholders::list(2, chunk.len());
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1 AND id IN ({list})");
         let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(user_id);
         for id in chunk {

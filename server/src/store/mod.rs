@@ -26,7 +26,7 @@ mod users;
 pub use blobs::{BlobInfoRow, BlobRow};
 pub use collections::CollectionRow;
 pub use events::{EventRow, EventSubscription, NewEvent};
-pub use federation::PeerRow;
+pub use federation::{PeerManifest, PeerRow};
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};
 pub use identity::WIPED_TABLES;
 pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
@@ -53,17 +53,22 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 /// PostgreSQL share (the same way every query is).
 static MIGRATIONS: Migrator = sqlx::migrate!("src/store/migrations");
 
+/// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database URL is neither SQLite nor PostgreSQL.
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
     /// A unique index refused the write; the caller decides what that means.
     #[error("unique constraint violated")]
     UniqueViolation,
+    /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// Applying the migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value does not parse (e.g. an unknown state word).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The SQLite file or its directory could not be created or made private.
@@ -82,11 +87,15 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// What a store call returns.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The database engine behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// A SQLite file (or memory).
     Sqlite,
+    /// A PostgreSQL server.
     Postgres,
 }
 
@@ -149,18 +158,59 @@ impl Store {
         })
     }
 
+    /// Applies the migrations not applied yet.
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATIONS.run(&self.writer).await?;
         Ok(())
     }
 
+    /// Which engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// Closes both pools (waits for connections in use to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
+    }
+
+    /// (pool, open connections, idle connections) for each pool (`metrics`).
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, usize)> {
+        match self.backend {
+            Backend::Sqlite => vec![
+                ("read", self.pool.size(), self.pool.num_idle()),
+                ("write", self.writer.size(), self.writer.num_idle()),
+            ],
+            Backend::Postgres => vec![("shared", self.pool.size(), self.pool.num_idle())],
+        }
+    }
+
+    /// Whether the database answers and every migration this build knows is applied
+    /// (`GET /readyz`).
+    pub async fn ready(&self) -> StoreResult<bool> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(self.reader())
+                .await?;
+        Ok(applied >= MIGRATIONS.iter().count() as i64)
+    }
+
+    /// SQLite: writes one consistent copy of the database into `path` (an empty file), while
+    /// others keep writing (`VACUUM INTO`).
+    pub async fn vacuum_into(&self, path: &std::path::Path) -> StoreResult<()> {
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.display().to_string())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// PostgreSQL: the server's version (`SHOW server_version`).
+    pub async fn server_version(&self) -> StoreResult<String> {
+        Ok(sqlx::query_scalar("SHOW server_version")
+            .fetch_one(self.reader())
+            .await?)
     }
 
     /// The pool for statements that only read.
@@ -171,6 +221,38 @@ impl Store {
     /// The pool for anything that writes, and for every transaction.
     fn writer(&self) -> &AnyPool {
         &self.writer
+    }
+
+    /// Deletes the row of `user_id` whose `key_column` is `key` (unique per user in every
+    /// table it is used on); `false` when there was none. `table` and `key_column` are names
+    /// written in this crate, never input.
+    async fn delete_owned(
+        &self,
+        table: &str,
+        key_column: &str,
+        user_id: &str,
+        key: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM {table} WHERE user_id = $1 AND {key_column} = $2"
+        ))
+        .bind(user_id)
+        .bind(key)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Housekeeping: runs `DELETE FROM <table> WHERE <condition>` for each entry, in order,
+    /// with `$1` bound to the entry's bound (tables and conditions are written in this crate).
+    async fn delete_where(&self, deletes: &[(&str, &str, i64)]) -> StoreResult<()> {
+        for (table, condition, bound) in deletes {
+            sqlx::query(&format!("DELETE FROM {table} WHERE {condition}"))
+                .bind(*bound)
+                .execute(self.writer())
+                .await?;
+        }
+        Ok(())
     }
 }
 

@@ -4,10 +4,14 @@ use sqlx::FromRow;
 
 use super::{Store, StoreResult};
 
+/// A user's live sign-in code.
 #[derive(Debug, Clone, FromRow)]
 pub struct OtpRow {
+    /// Digest of the code.
     pub code_hash: String,
+    /// Unix milliseconds.
     pub expires_at: i64,
+    /// Guesses made so far, this one included.
     pub tries: i64,
 }
 
@@ -52,14 +56,11 @@ impl Store {
     /// Consumes the code if it is still the stored one: of two racing correct guesses only
     /// one deletes the row, so a code signs in once.
     pub async fn consume_otp(&self, user_id: &str, code_hash: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM otp_codes WHERE user_id = $1 AND code_hash = $2")
-            .bind(user_id)
-            .bind(code_hash)
-            .execute(self.writer())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.delete_owned("otp_codes", "code_hash", user_id, code_hash)
+            .await
     }
 
+    /// Deletes the user's code, if any.
     pub async fn delete_otp(&self, user_id: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM otp_codes WHERE user_id = $1")
             .bind(user_id)

@@ -8,36 +8,60 @@ use super::{Backend, OutboxStatus, Store, StoreError, StoreResult};
 const OUTBOX_COLUMNS: &str = "id, user_id, message_type, to_handle, peer_host, body, \
      invitation_id, status, attempts, next_attempt_at, last_error, created_at, updated_at";
 
+/// A queued outbound federation message.
 #[derive(Debug, Clone, FromRow)]
 pub struct OutboxRow {
+    /// Outbox id.
     pub id: String,
+    /// The local sender; `None` once the sender is gone.
     pub user_id: Option<String>,
+    /// e.g. `FRIEND_INVITE`.
     pub message_type: String,
+    /// The recipient's handle.
     pub to_handle: String,
+    /// The recipient's server (host[:port]).
     pub peer_host: String,
+    /// The signed envelope to deliver (JSON).
     pub body: String,
+    /// The invitation this message answers or makes, if any.
     pub invitation_id: Option<String>,
+    /// Where delivery stands.
     #[sqlx(try_from = "String")]
     pub status: OutboxStatus,
+    /// Delivery attempts made so far.
     pub attempts: i64,
+    /// Unix milliseconds: when the next attempt is due.
     pub next_attempt_at: i64,
+    /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds.
     pub updated_at: i64,
 }
 
+/// A message to queue (pending, due at once).
 pub struct NewOutboxRow<'a> {
+    /// Outbox id.
     pub id: &'a str,
+    /// The local sender.
     pub user_id: &'a str,
+    /// e.g. `FRIEND_INVITE`.
     pub message_type: &'a str,
+    /// The recipient's handle.
     pub to_handle: &'a str,
+    /// The recipient's server (host[:port]).
     pub peer_host: &'a str,
+    /// The signed envelope to deliver (JSON).
     pub body: &'a str,
+    /// The invitation this message answers or makes, if any.
     pub invitation_id: Option<&'a str>,
+    /// Unix milliseconds: the creation time.
     pub now: i64,
 }
 
 impl Store {
+    /// Queues one message.
     pub async fn enqueue_outbox(&self, row: &NewOutboxRow<'_>) -> StoreResult<()> {
         insert_outbox(self.writer(), row).await
     }
@@ -66,6 +90,7 @@ impl Store {
         .await?)
     }
 
+    /// Ends a claimed row: `status` with the attempt count and the last error.
     pub async fn finish_outbox(
         &self,
         id: &str,
@@ -88,6 +113,7 @@ impl Store {
         Ok(())
     }
 
+    /// Releases a claimed row for another attempt at `next_attempt_at`.
     pub async fn retry_outbox(
         &self,
         id: &str,
@@ -110,6 +136,7 @@ impl Store {
         Ok(())
     }
 
+    /// The user's newest `limit` outbound messages, newest first.
     pub async fn list_outbox(&self, user_id: &str, limit: i64) -> StoreResult<Vec<OutboxRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {OUTBOX_COLUMNS} FROM federation_outbox WHERE user_id = $1 \
@@ -119,6 +146,15 @@ impl Store {
         .bind(limit)
         .fetch_all(self.reader())
         .await?)
+    }
+
+    /// Messages waiting to be delivered (`metrics`).
+    pub async fn outbox_depth(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM federation_outbox WHERE status = 'pending'")
+                .fetch_one(self.reader())
+                .await?,
+        )
     }
 
     /// Delivery status of the newest message sent for an invitation.

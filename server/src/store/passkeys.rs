@@ -4,26 +4,38 @@ use sqlx::FromRow;
 
 use super::{Store, StoreResult};
 
+/// A registered passkey.
 #[derive(Debug, Clone, FromRow)]
 pub struct PasskeyRow {
+    /// Credential id, base64url.
     pub id: String,
+    /// Its user.
     pub user_id: String,
+    /// Label shown in the passkey list.
     pub name: String,
     /// webauthn-rs `Passkey` as JSON (public key, counter).
     pub credential: String,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds: the last sign-in with it.
     pub last_used_at: Option<i64>,
 }
 
+/// A WebAuthn ceremony in flight.
 #[derive(Debug, Clone, FromRow)]
 pub struct ChallengeRow {
+    /// The user registering; `None` for a sign-in.
     pub user_id: Option<String>,
+    /// `register` or `authenticate`.
     pub kind: String,
+    /// webauthn-rs ceremony state as JSON.
     pub state: String,
+    /// Unix milliseconds.
     pub expires_at: i64,
 }
 
 impl Store {
+    /// Inserts a passkey; `UniqueViolation` when its credential id is registered already.
     pub async fn insert_passkey(&self, row: &PasskeyRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO passkeys (id, user_id, name, credential, created_at, last_used_at) \
@@ -40,6 +52,7 @@ impl Store {
         Ok(())
     }
 
+    /// The user's passkeys, oldest first.
     pub async fn passkeys_of_user(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>> {
         Ok(sqlx::query_as(
             "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys \
@@ -50,6 +63,7 @@ impl Store {
         .await?)
     }
 
+    /// The passkey with this credential id, whoever owns it.
     pub async fn passkey(&self, id: &str) -> StoreResult<Option<PasskeyRow>> {
         Ok(sqlx::query_as(
             "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys \
@@ -60,6 +74,7 @@ impl Store {
         .await?)
     }
 
+    /// Stores the credential's new state (counter) after a sign-in with it.
     pub async fn update_passkey_use(
         &self,
         id: &str,
@@ -75,15 +90,12 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes one passkey of the user; `false` when there was none.
     pub async fn delete_passkey(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(self.writer())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_owned("passkeys", "id", user_id, id).await
     }
 
+    /// Stores a ceremony until it is answered or expires.
     pub async fn insert_challenge(
         &self,
         id: &str,

@@ -3,16 +3,23 @@
 
 use super::{Store, StoreResult};
 
+/// A revocation queued for a former peer on another server.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RevocationRow {
+    /// Revocation id.
     pub id: String,
+    /// The peer's handle.
     pub peer_handle: String,
+    /// The peer's handle, lowercased.
     pub peer_key: String,
+    /// Why the last flush failed.
     pub last_error: Option<String>,
+    /// Unix milliseconds.
     pub created_at: i64,
 }
 
 impl Store {
+    /// The user's queued revocations, oldest first.
     pub async fn pending_revocations(&self, user_id: &str) -> StoreResult<Vec<RevocationRow>> {
         Ok(sqlx::query_as(
             "SELECT id, peer_handle, peer_key, last_error, created_at FROM pending_revocations \
@@ -25,13 +32,8 @@ impl Store {
 
     /// Drops one queued revocation; `false` when none was queued.
     pub async fn delete_revocation(&self, user_id: &str, peer_key: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM pending_revocations WHERE user_id = $1 AND peer_key = $2")
-                .bind(user_id)
-                .bind(peer_key)
-                .execute(self.writer())
-                .await?;
-        Ok(done.rows_affected() == 1)
+        self.delete_owned("pending_revocations", "peer_key", user_id, peer_key)
+            .await
     }
 
     /// Records why the last flush of a queued revocation failed.

@@ -4,34 +4,52 @@ use sqlx::FromRow;
 
 use super::{Store, StoreResult};
 
+/// A session as its owner lists it.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
+    /// Session id (not the token).
     pub id: String,
+    /// Its user.
     pub user_id: String,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds.
     pub expires_at: i64,
+    /// `User-Agent` of the sign-in request.
     pub user_agent: Option<String>,
 }
 
 /// What a request needs to know about its session: one indexed lookup by token hash.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionLookup {
+    /// Session id.
     pub id: String,
+    /// Its user.
     pub user_id: String,
+    /// Unix milliseconds.
     pub expires_at: i64,
 }
 
+/// A session to insert.
 pub struct NewSession<'a> {
+    /// Session id.
     pub id: &'a str,
+    /// Digest of the token (the token itself is never stored).
     pub token_hash: &'a str,
+    /// Its user.
     pub user_id: &'a str,
+    /// Unix milliseconds: the creation time.
     pub now: i64,
+    /// Unix milliseconds.
     pub expires_at: i64,
+    /// `User-Agent` of the sign-in request.
     pub user_agent: Option<&'a str>,
+    /// Client address of the sign-in request.
     pub ip: Option<&'a str>,
 }
 
 impl Store {
+    /// Inserts a new session.
     pub async fn insert_session(&self, session: &NewSession<'_>) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at, user_agent, ip) \
@@ -49,6 +67,7 @@ impl Store {
         Ok(())
     }
 
+    /// The session whose token has this digest (expired or not).
     pub async fn session_by_token_hash(
         &self,
         token_hash: &str,
@@ -61,6 +80,7 @@ impl Store {
         )
     }
 
+    /// Moves a session's expiry to `expires_at`.
     pub async fn extend_session(&self, id: &str, expires_at: i64) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET expires_at = $2 WHERE id = $1")
             .bind(id)
@@ -84,12 +104,7 @@ impl Store {
 
     /// Deletes one session of this user; `false` when there was none.
     pub async fn delete_session(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(self.writer())
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.delete_owned("sessions", "id", user_id, id).await
     }
 
     /// Deletes every session of the user except `keep` (all of them when `keep` is `None`).
@@ -108,22 +123,12 @@ impl Store {
 
     /// Housekeeping: expired sessions, codes, challenges and rate-limit windows.
     pub async fn delete_expired(&self, now: i64, rate_window_floor: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.writer())
-            .await?;
-        sqlx::query("DELETE FROM otp_codes WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.writer())
-            .await?;
-        sqlx::query("DELETE FROM webauthn_challenges WHERE expires_at <= $1")
-            .bind(now)
-            .execute(self.writer())
-            .await?;
-        sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
-            .bind(rate_window_floor)
-            .execute(self.writer())
-            .await?;
-        Ok(())
+        self.delete_where(&[
+            ("sessions", "expires_at <= $1", now),
+            ("otp_codes", "expires_at <= $1", now),
+            ("webauthn_challenges", "expires_at <= $1", now),
+            ("rate_limits", "window_start < $1", rate_window_floor),
+        ])
+        .await
     }
 }

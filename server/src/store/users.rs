@@ -8,57 +8,95 @@ pub(super) const USER_COLUMNS: &str =
     "id, email, first_name, last_name, picture, alias, signing_key, \
      encryption_key, km_version, onboarding_completed_at, created_at, updated_at";
 
+/// A `users` row, as the API shows it (no internal columns).
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
+    /// User id.
     pub id: String,
+    /// Email address as entered (trimmed).
     pub email: String,
+    /// Given name.
     pub first_name: Option<String>,
+    /// Family name.
     pub last_name: Option<String>,
+    /// Picture URL.
     pub picture: Option<String>,
+    /// Federation alias, letter case as chosen.
     pub alias: Option<String>,
+    /// Ed25519 public key, base64; `None` until published.
     pub signing_key: Option<String>,
+    /// X25519 public key, base64; `None` until published.
     pub encryption_key: Option<String>,
+    /// Master-key generation, from 1.
     pub km_version: i64,
+    /// Unix milliseconds; never set by this server yet.
     pub onboarding_completed_at: Option<i64>,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds.
     pub updated_at: i64,
 }
 
+/// A user to insert.
 pub struct NewUser<'a> {
+    /// User id.
     pub id: &'a str,
+    /// Email address as entered (trimmed).
     pub email: &'a str,
+    /// Its lowercase form, the unique key.
     pub email_normalized: &'a str,
+    /// Given name.
     pub first_name: Option<&'a str>,
+    /// Family name.
     pub last_name: Option<&'a str>,
+    /// Picture URL.
     pub picture: Option<&'a str>,
+    /// Role ids to grant.
     pub roles: &'a [&'a str],
+    /// Unix milliseconds: the creation time.
     pub now: i64,
 }
 
 /// `None` leaves a column as it is; `Some(None)` clears it.
 #[derive(Default)]
 pub struct ProfileUpdate {
+    /// New given name.
     pub first_name: Option<Option<String>>,
+    /// New family name.
     pub last_name: Option<Option<String>>,
+    /// New picture URL.
     pub picture: Option<Option<String>>,
 }
 
+/// A user in the administration list.
 #[derive(Debug, Clone, FromRow)]
 pub struct UserListRow {
+    /// User id.
     pub id: String,
+    /// Email address as entered.
     pub email: String,
+    /// Given name.
     pub first_name: Option<String>,
+    /// Family name.
     pub last_name: Option<String>,
+    /// Federation alias.
     pub alias: Option<String>,
+    /// Picture URL.
     pub picture: Option<String>,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds.
     pub onboarding_completed_at: Option<i64>,
+    /// How many unexpired sessions the user has.
     pub session_count: i64,
 }
 
+/// A user's saved preferences.
 #[derive(Debug, Clone, FromRow)]
 pub struct PreferencesRow {
+    /// e.g. `en-US`.
     pub language: String,
+    /// `metric` or `imperial`.
     pub unit_system: String,
 }
 
@@ -91,6 +129,7 @@ impl Store {
         Ok(row)
     }
 
+    /// How many users exist.
     pub async fn count_users(&self) -> StoreResult<i64> {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(self.reader())
@@ -98,6 +137,7 @@ impl Store {
         Ok(count)
     }
 
+    /// The user with this id.
     pub async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
         Ok(
             sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
@@ -107,6 +147,7 @@ impl Store {
         )
     }
 
+    /// The user with this lowercase email address.
     pub async fn user_by_email(&self, email_normalized: &str) -> StoreResult<Option<UserRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
@@ -116,6 +157,7 @@ impl Store {
         .await?)
     }
 
+    /// The role ids the user holds, sorted.
     pub async fn user_roles(&self, user_id: &str) -> StoreResult<Vec<String>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT role_id FROM users_roles WHERE user_id = $1 ORDER BY role_id")
@@ -167,6 +209,7 @@ impl Store {
         Ok((rows, roles, total))
     }
 
+    /// Applies `update` to the user's profile; `None` when there is no such user.
     pub async fn update_profile(
         &self,
         user_id: &str,
@@ -193,6 +236,7 @@ impl Store {
         .await?)
     }
 
+    /// The user's saved preferences; `None` until saved.
     pub async fn preferences(&self, user_id: &str) -> StoreResult<Option<PreferencesRow>> {
         Ok(
             sqlx::query_as("SELECT language, unit_system FROM user_preferences WHERE user_id = $1")
@@ -202,6 +246,7 @@ impl Store {
         )
     }
 
+    /// Saves the user's preferences (insert or replace).
     pub async fn put_preferences(
         &self,
         user_id: &str,

@@ -16,6 +16,7 @@ use crate::federation::client::PIN_MEMO_MS;
 use crate::federation::{handle_key, PeerError};
 use crate::service::rate_limit::FEDERATION_WELL_KNOWN_PER_IP;
 use crate::state::AppState;
+use crate::store::PeerManifest;
 
 /// How long a fetched manifest is trusted before it is fetched again.
 pub const MANIFEST_TTL_MS: i64 = 3600 * 1000;
@@ -84,6 +85,11 @@ pub async fn resolve_peer(
         reason: e.to_string(),
     })?;
     let key = manifest.public_key.to_base64();
+    let record = PeerManifest {
+        host: &host,
+        public_key: &key,
+        manifest: &json,
+    };
     match &pinned {
         Some(pin) if pin.public_key != key => {
             tracing::error!(
@@ -96,11 +102,11 @@ pub async fn resolve_peer(
             Err(PeerError::KeyChanged(host))
         }
         Some(_) => {
-            state.store.refresh_peer(&host, &key, &json, now).await?;
+            state.store.refresh_peer(&record, now).await?;
             Ok((manifest.public_key, false))
         }
         None => {
-            if !state.store.pin_peer(&host, &key, &json, now).await? {
+            if !state.store.pin_peer(&record, now).await? {
                 // Another request pinned first: that pin decides.
                 let pin = state
                     .store

@@ -33,10 +33,15 @@ pub const INVITATION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// The `X-Parchment-*` headers of an inbox request, as received.
 #[derive(Debug, Default)]
 pub struct InboundHeaders {
+    /// `X-Parchment-Server-Id`.
     pub server_id: Option<String>,
+    /// `X-Parchment-Protocol-Version`.
     pub protocol_version: Option<String>,
+    /// `X-Parchment-Nonce`.
     pub nonce: Option<String>,
+    /// `X-Parchment-Timestamp`.
     pub timestamp: Option<String>,
+    /// `X-Parchment-Server-Signature`.
     pub signature: Option<String>,
 }
 

@@ -156,7 +156,8 @@ fn event(user_id: &str, kind: &'static str, data: serde_json::Value) -> NewEvent
     }
 }
 
-/// The invitation and relationship transitions, in the message's transaction.
+/// The invitation and relationship transitions, in the message's transaction; each one
+/// that changed something is announced to the user as one event.
 pub(super) async fn dispatch(
     store: &mut InboxTx,
     user_id: &str,
@@ -166,7 +167,7 @@ pub(super) async fn dispatch(
     envelope: &Envelope,
     now: i64,
 ) -> Result<(), AppError> {
-    match transition {
+    let (kind, data) = match transition {
         OwnTransition::Invite => {
             // Already friends, or already invited by them: nothing new (idempotent).
             if store.friendship(user_id, peer).await?.is_some()
@@ -190,11 +191,10 @@ pub(super) async fn dispatch(
                 expires_at: now + INVITATION_TTL_MS,
             };
             store.insert_invitation(&row).await?;
-            let data = serde_json::json!({ "fromHandle": envelope.from });
-            store
-                .append_events(&[event(user_id, "invitation", data)], now)
-                .await?;
-            Ok(())
+            (
+                "invitation",
+                serde_json::json!({ "fromHandle": envelope.from }),
+            )
         }
         OwnTransition::Accept => {
             if let Some(invitation) = store
@@ -221,11 +221,10 @@ pub(super) async fn dispatch(
                 name: sender.name.as_deref(),
             };
             store.insert_friendship(&friendship, now).await?;
-            let data = serde_json::json!({ "handle": friend_handle });
-            store
-                .append_events(&[event(user_id, "friend-added", data)], now)
-                .await?;
-            Ok(())
+            (
+                "friend-added",
+                serde_json::json!({ "handle": friend_handle }),
+            )
         }
         OwnTransition::Reject => {
             let invitation = store
@@ -235,20 +234,23 @@ pub(super) async fn dispatch(
             store
                 .finish_invitation(&invitation.id, InvitationStatus::Rejected, now)
                 .await?;
-            let data = serde_json::json!({ "handle": envelope.from });
-            store
-                .append_events(&[event(user_id, "invitation-rejected", data)], now)
-                .await?;
-            Ok(())
+            (
+                "invitation-rejected",
+                serde_json::json!({ "handle": envelope.from }),
+            )
         }
         OwnTransition::Revoke => {
-            if store.end_relationship(user_id, peer, now).await? {
-                let data = serde_json::json!({ "handle": envelope.from });
-                store
-                    .append_events(&[event(user_id, "friend-removed", data)], now)
-                    .await?;
+            if !store.end_relationship(user_id, peer, now).await? {
+                return Ok(());
             }
-            Ok(())
+            (
+                "friend-removed",
+                serde_json::json!({ "handle": envelope.from }),
+            )
         }
-    }
+    };
+    store
+        .append_events(&[event(user_id, kind, data)], now)
+        .await?;
+    Ok(())
 }
