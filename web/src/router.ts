@@ -12,7 +12,8 @@ declare module 'vue-router' {
 }
 
 // Screen paths must not start with an API prefix (/auth, /users, /friends, /library,
-// /federation, /.well-known, /docs): a reload of such a page would reach the API, not the app.
+// /federation, /.well-known, /docs, /events, /config): a reload of such a page would reach the
+// API, not the app.
 const router = createRouter({
   history: createWebHistory(),
   routes: [
@@ -21,6 +22,7 @@ const router = createRouter({
     { path: '/setup', name: 'setup', component: () => import('./views/SetupView.vue'), meta: { needs: 'setup', title: 'Set up your keys' } },
     { path: '/unlock', name: 'unlock', component: () => import('./views/UnlockView.vue'), meta: { needs: 'locked', title: 'Unlock' } },
     { path: '/settings', name: 'settings', component: () => import('./views/SettingsView.vue'), meta: { needs: 'unlocked', title: 'Settings' } },
+    { path: '/map', name: 'map', component: () => import('./views/MapView.vue'), meta: { needs: 'unlocked', title: 'Map' } },
     { path: '/people', name: 'friends', component: () => import('./views/FriendsView.vue'), meta: { needs: 'unlocked', title: 'Friends' } },
     { path: '/start-over', name: 'start-over', component: () => import('./views/StartOverView.vue'), meta: { title: 'Start over' } },
     { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { needs: 'session', permission: 'users:read', title: 'Admin' } },

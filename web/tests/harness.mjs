@@ -2,7 +2,7 @@
 // by playwright-core, WebAuthn through Chromium's virtual authenticator (CDP).
 // Needs: web/dist (npm run build) and PARCHMENT_SERVER_BIN (path to the server binary).
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -111,6 +111,19 @@ export async function startServer({ name = 'a', env = {} } = {}) {
       const parts = [server.db, `${server.db}-wal`].filter(existsSync).map((f) => readFileSync(f))
       return Buffer.concat(parts)
     },
+    /** Every file the server keeps in its data dir (database, -wal, -shm, key…), as raw bytes. */
+    dataDirBytes() {
+      const files = []
+      const walk = (d) => {
+        for (const name of readdirSync(d)) {
+          const f = join(d, name)
+          if (statSync(f).isDirectory()) walk(f)
+          else files.push(f)
+        }
+      }
+      walk(dataDir)
+      return { files, bytes: Buffer.concat(files.map((f) => readFileSync(f))) }
+    },
     /** Runs a CLI subcommand against the same data dir (admin create-user, issue-token…). */
     cli(args) {
       return execFileSync(bin, args, { env: fullEnv, encoding: 'utf8' })
@@ -156,11 +169,14 @@ export async function launch() {
 /**
  * A new browser context ("a device") with a page, a virtual passkey authenticator (with PRF),
  * and a record of console errors and page errors (asserted empty by `assertNoConsoleErrors`).
+ * `geolocation` ({latitude, longitude, accuracy?}) grants the location permission and sets the
+ * position; `context.setGeolocation` moves it.
  */
-export async function newDevice(browser, { width = 1100, height = 900, mobile = false } = {}) {
+export async function newDevice(browser, { width = 1100, height = 900, mobile = false, geolocation = null } = {}) {
   const context = await browser.newContext({
     viewport: mobile ? { width: 390, height: 844 } : { width, height },
     acceptDownloads: true,
+    ...(geolocation ? { permissions: ['geolocation'], geolocation } : {}),
   })
   const page = await context.newPage()
   const errors = []

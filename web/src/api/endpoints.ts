@@ -1,9 +1,14 @@
 // Typed calls, one per server endpoint the app uses. Paths, parameters, bodies and answers are
 // checked by the compiler against schema.d.ts (generated from the server's OpenAPI document).
 import { call, callBody, http } from './client'
-import type { CommitBody, Direction, FlushItem, KeySlot, NewUser, PreferencesUpdate, ProfilePatch, SignedAction } from './types'
+import type { CommitBody, Direction, FlushItem, FriendMessage, KeySlot, NewUser, PreferencesUpdate, ProfilePatch, SignedAction } from './types'
 
-export type { SignedAction } from './types'
+export type { FriendMessage, SignedAction } from './types'
+
+/** The operator's settings the app needs before sign-in (no session required). */
+export const config = {
+  get: () => callBody(http.GET('/config')),
+}
 
 export const auth = {
   sendCode: (email: string) => call(http.POST('/auth/verify', { body: { email } })),
@@ -94,4 +99,20 @@ export const friends = {
   cancel: (id: string) => callBody(http.DELETE('/friends/invitations/{id}', { params: { path: { id } } })),
   remove: (handle: string, s: SignedAction) =>
     callBody(http.DELETE('/friends/{handle}', { params: { path: { handle } }, body: s })),
+  /** LOCATION_UPDATE, LOCATION_REQUEST…: the payload exactly as signed, queued for the friend. */
+  send: (handle: string, message: FriendMessage) =>
+    callBody(http.POST('/friends/{handle}/messages', { params: { path: { handle } }, body: message })),
+}
+
+export const locationSharing = {
+  /** The friends who currently see my live location (expired settings are not listed). */
+  list: () => callBody(http.GET('/friends/location-sharing')),
+  /** On, or a new expiry; `null` shares until turned off. */
+  start: (handle: string, expiresAt: string | null) =>
+    callBody(http.PUT('/friends/{handle}/location-sharing', { params: { path: { handle } }, body: { expiresAt } })),
+  /** Off; the signed `LOCATION_UPDATE {"stopped": true}` tells the friend's server at once. */
+  stop: (handle: string, s: SignedAction) =>
+    callBody(http.DELETE('/friends/{handle}/location-sharing', { params: { path: { handle } }, body: s })),
+  /** The newest position of each friend sharing with me, still sealed. */
+  friendsLocations: () => callBody(http.GET('/friends/locations')),
 }

@@ -281,6 +281,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The web app's configuration (public: read before sign-in). */
+        get: operations["getConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the caller's friends cause, pushed as it happens (Server-Sent Events):
+         *     locations, location requests, invitations and their answers, removals, shares.
+         *     Resumes after `Last-Event-ID` (or `after`) so a dropped connection loses nothing; a
+         *     stream ends after 30 minutes and the browser reconnects by itself. At most 32
+         *     streams per user.
+         */
+        get: operations["getEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/federation/inbox": {
         parameters: {
             query?: never;
@@ -361,6 +401,31 @@ export interface paths {
          *     friendship and everything the friend shared are deleted here; the peer is notified.
          */
         delete: operations["deleteFriendsByHandle"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/friends/{handle}/location-sharing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Share the caller's live location with a friend, until `expiresAt` or until turned
+         *     off. Only a setting: positions are sealed in the browser for each friend.
+         */
+        put: operations["putFriendsByHandleLocationSharing"];
+        post?: never;
+        /**
+         * Stop sharing with a friend. The signature is over the v2 LOCATION_UPDATE to the
+         *     friend with payload `{"stopped": true}`: it is sent to the friend's server, which
+         *     stops showing the caller's location at once (positions still queued are dropped).
+         */
+        delete: operations["deleteFriendsByHandleLocationSharing"];
         options?: never;
         head?: never;
         patch?: never;
@@ -479,6 +544,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/friends/location-sharing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The friends the caller shares their live location with (off by default). */
+        get: operations["getFriendsLocationSharing"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/friends/locations": {
         parameters: {
             query?: never;
@@ -486,7 +568,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The newest encrypted location each friend sent. */
+        /**
+         * The newest live location of each friend who shares with the caller now (stopped
+         *     and expired ones are not listed).
+         */
         get: operations["getFriendsLocations"];
         put?: never;
         post?: never;
@@ -999,42 +1084,74 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AliasChange */
+        /**
+         * AliasChange
+         * @description A new alias for the caller.
+         */
         AliasChange: {
             /** @description 3–30 of `[A-Za-z0-9_]`; unique regardless of letter case; reserved names refused. */
             alias: string;
         };
-        /** AliasChanged */
+        /**
+         * AliasChanged
+         * @description The caller's alias after the change.
+         */
         AliasChanged: {
+            /** @description The alias as stored (letter case as given). */
             alias: string;
+            /** @description `alias@domain`. */
             handle: string;
         };
-        /** Blob */
+        /**
+         * Blob
+         * @description One blob with its ciphertext.
+         */
         Blob: {
+            /** @description The blob's type. */
             blobType: string;
             /** @description base64 v2 envelope, returned byte-exact. */
             encryptedBlob: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Master-key generation the blob is sealed under.
+             */
             kmVersion: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was last stored.
+             */
             updatedAt: string;
         };
-        /** BlobInfo */
+        /**
+         * BlobInfo
+         * @description A blob without its ciphertext.
+         */
         BlobInfo: {
+            /** @description The blob's type, e.g. `places` (`^[a-zA-Z0-9._:-]{1,64}$`). */
             blobType: string;
             /**
              * Format: int64
              * @description Master-key generation the blob is sealed under.
              */
             kmVersion: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was last stored.
+             */
             updatedAt: string;
         };
-        /** BlobList */
+        /**
+         * BlobList
+         * @description The caller's blobs.
+         */
         BlobList: {
+            /** @description Ordered by type. */
             blobs: components["schemas"]["BlobInfo"][];
         };
-        /** BlobPut */
+        /**
+         * BlobPut
+         * @description A blob to store in place of the current one.
+         */
         BlobPut: {
             /**
              * @description base64 v2 envelope (version 0x02, a known algorithm, ≥ 30 bytes), at most 1 MiB
@@ -1047,7 +1164,10 @@ export interface components {
              */
             kmVersion?: number | null;
         };
-        /** Ceremony */
+        /**
+         * Ceremony
+         * @description A WebAuthn ceremony started by the server.
+         */
         Ceremony: {
             /** @description Send back with the verify call. */
             challengeId: string;
@@ -1058,16 +1178,30 @@ export interface components {
             publicKey: unknown;
         };
         /**
+         * ClientConfig
+         * @description The app's configuration.
+         */
+        ClientConfig: {
+            /**
+             * @description The MapLibre style the map loads (`PARCHMENT_MAP_STYLE_URL`); `null`: the app's
+             *     built-in style, which needs no network.
+             */
+            mapStyleUrl?: string | null;
+        };
+        /**
          * CodeRequest
+         * @description Where to mail a sign-in code.
          * @example {
          *       "email": "ada@example.com"
          *     }
          */
         CodeRequest: {
+            /** @description The account's email address (any letter case). */
             email: string;
         };
         /**
          * CodeSignIn
+         * @description Sign in with an emailed code.
          * @example {
          *       "email": "ada@example.com",
          *       "method": "otp",
@@ -1075,47 +1209,78 @@ export interface components {
          *     }
          */
         CodeSignIn: {
+            /** @description The email address the code was sent to. */
             email: string;
-            method: components["schemas"]["SignInMethod"];
+            /** @description Must be `otp`. */
+            method: components["schemas"]["SignInMethod"] & unknown;
             /** @description The 8-digit code from the mail. */
             token: string;
         };
-        /** Collection */
+        /**
+         * Collection
+         * @description One of the caller's collections.
+         */
         Collection: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the collection was created.
+             */
             createdAt: string;
+            /** @description Collection id. */
             id: string;
+            /** @description base64 v2 envelope of the name and description; `null` when none was given. */
             metadataEncrypted?: string | null;
             /**
              * Format: int64
              * @description Master-key generation the metadata is sealed under.
              */
             metadataKeyVersion: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was last changed (e.g. re-sealed by a master-key rotation).
+             */
             updatedAt: string;
         };
-        /** CollectionId */
+        /**
+         * CollectionId
+         * @description The id of a created collection.
+         */
         CollectionId: {
+            /** @description Collection id. */
             id: string;
         };
-        /** CollectionList */
+        /**
+         * CollectionList
+         * @description The caller's collections.
+         */
         CollectionList: {
+            /** @description Oldest first. */
             collections: components["schemas"]["Collection"][];
         };
-        /** CommitBlob */
+        /**
+         * CommitBlob
+         * @description One blob re-sealed under the new master key.
+         */
         CommitBlob: {
+            /** @description The type of one of the caller's blobs. */
             blobType: string;
             /** @description base64 v2 envelope under the new master key. */
             encryptedBlob: string;
         };
-        /** CommitCollection */
+        /**
+         * CommitCollection
+         * @description One collection's metadata re-sealed under the new master key.
+         */
         CommitCollection: {
             /** @description One of the caller's collection ids. */
             id: string;
             /** @description base64 v2 envelope of the metadata under the new master key. */
             metadataEncrypted: string;
         };
-        /** Committed */
+        /**
+         * Committed
+         * @description Answer to a committed rotation.
+         */
         Committed: {
             /**
              * Format: int64
@@ -1123,42 +1288,68 @@ export interface components {
              */
             kmVersion: number;
         };
-        /** CreatedUser */
+        /**
+         * CreatedUser
+         * @description The created user and the roles it was given.
+         */
         CreatedUser: {
             /** @description Federation alias (`alias@domain` is the handle); `null` until chosen. */
             alias?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             */
             createdAt: string;
+            /** @description Email address as entered at creation (sign-in compares it in any letter case). */
             email: string;
             /** @description X25519 public key, base64. */
             encryptionKey?: string | null;
+            /** @description Given name; `null` when not set. */
             firstName?: string | null;
+            /** @description User id. */
             id: string;
             /**
              * Format: int64
              * @description Master-key generation.
              */
             kmVersion: number;
+            /** @description Family name; `null` when not set. */
             lastName?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the user finished onboarding; `null` until then (this server does not record it yet).
+             */
             onboardingCompletedAt?: string | null;
+            /** @description Picture URL (http or https); `null` when not set. */
             picture?: string | null;
+            /** @description The roles it holds. */
             roles: components["schemas"]["RoleInfo"][];
             /** @description Ed25519 public key, base64. */
             signingKey?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the account was last changed.
+             */
             updatedAt: string;
         };
-        /** CurrentSession */
+        /**
+         * CurrentSession
+         * @description The signed-in user and their plan.
+         */
         CurrentSession: {
             /** @description Billing is not part of a self-hosted server: everyone is `premium`. */
             subscription: components["schemas"]["Subscription"] & unknown;
-            user: components["schemas"]["User"];
+            /** @description The signed-in user. */
+            user: components["schemas"]["User"] & unknown;
         };
-        /** @enum {string} */
+        /**
+         * @description Which invitations to list.
+         * @enum {string}
+         */
         Direction: "incoming" | "outgoing";
         /**
          * ErrorBody
+         * @description The body of every error answer.
          * @example {
          *       "code": "validation_failed",
          *       "message": "email: must be a valid email address"
@@ -1202,12 +1393,18 @@ export interface components {
              */
             type?: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "REALTIME_EVENT";
         };
-        /** FlushRequest */
+        /**
+         * FlushRequest
+         * @description Revocations to deliver now.
+         */
         FlushRequest: {
             /** @description At most 100 items. */
             items: components["schemas"]["FlushRequestItem"][];
         };
-        /** FlushRequestItem */
+        /**
+         * FlushRequestItem
+         * @description One queued revocation to deliver, signed by the client.
+         */
         FlushRequestItem: {
             /**
              * Format: uint32
@@ -1227,23 +1424,44 @@ export interface components {
             /** @description ISO-8601, within 300 s of the server's clock. */
             timestamp: string;
         };
-        /** FlushResponse */
+        /**
+         * FlushResponse
+         * @description Answer to `POST /users/me/revocations/flush`.
+         */
         FlushResponse: {
             /** @description One per item, in order. */
             results: components["schemas"]["FlushResultItem"][];
         };
-        /** FlushResultItem */
+        /**
+         * FlushResultItem
+         * @description What became of one item.
+         */
         FlushResultItem: {
+            /** @description `true` when the peer's server accepted the revocation (it left the queue). */
             delivered: boolean;
+            /** @description Why it was not delivered; `null` when it was. */
             error?: string | null;
+            /** @description The item's `peerHandle`. */
             peerHandle: string;
         };
-        /** Friend */
+        /**
+         * Friend
+         * @description A friend of the caller.
+         */
         Friend: {
+            /**
+             * @description The friend's X25519 key (base64) as of the friendship's start; `null` when they had
+             *     published none.
+             */
             encryptionKey?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the friendship started.
+             */
             establishedAt: string;
+            /** @description The friend's handle (`alias@domain`). */
             handle: string;
+            /** @description The friend's display name as of the friendship's start; `null` when they showed none. */
             name?: string | null;
             /**
              * @description The friend's Ed25519 key as of the friendship's start; their messages are verified
@@ -1251,26 +1469,53 @@ export interface components {
              */
             signingKey: string;
         };
-        /** FriendLocation */
+        /**
+         * FriendLocation
+         * @description A friend's newest live location.
+         */
         FriendLocation: {
-            /** @description The ciphertext as sent. */
+            /**
+             * @description The sealed location as sent (base64 of the friend share; open it with
+             *     `openFriendShare`).
+             */
             encryptedLocation: string;
             /** @description The signed envelope as received (canonical JSON), for the client to verify. */
             envelope: string;
+            /**
+             * Format: date-time
+             * @description When the friend's sharing ends; after it the location is no longer listed.
+             */
+            expiresAt?: string | null;
+            /** @description The friend. */
             fromHandle: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the friend sent it.
+             */
             sentAt: string;
         };
-        /** FriendLocations */
+        /**
+         * FriendLocations
+         * @description The newest location of each friend who shares with the caller now.
+         */
         FriendLocations: {
+            /** @description One per friend. */
             locations: components["schemas"]["FriendLocation"][];
         };
-        /** Friends */
+        /**
+         * Friends
+         * @description The caller's friends.
+         */
         Friends: {
+            /** @description Oldest friendship first. */
             friends: components["schemas"]["Friend"][];
         };
-        /** IdentityInfo */
+        /**
+         * IdentityInfo
+         * @description The caller's federated identity.
+         */
         IdentityInfo: {
+            /** @description The chosen alias; `null` until chosen. */
             alias?: string | null;
             /** @description This server's federation domain (host[:port] of its public URL). */
             domain: string;
@@ -1278,36 +1523,62 @@ export interface components {
             encryptionKey?: string | null;
             /** @description `alias@domain`; `null` until an alias is chosen. */
             handle?: string | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Master-key generation (starts at 1; each committed rotation adds one).
+             */
             kmVersion: number;
             /** @description Ed25519 public key, base64; `null` until published. */
             signingKey?: string | null;
         };
-        /** Invitation */
+        /**
+         * Invitation
+         * @description A friend invitation, sent or received by the caller.
+         */
         Invitation: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was sent or received.
+             */
             createdAt: string;
             /** @description Delivery of the message we sent for it: `pending`, `delivered` or `failed`. */
             delivery?: string | null;
             /** @description `incoming` or `outgoing`. */
             direction: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it expires unless answered.
+             */
             expiresAt: string;
+            /** @description Handle (`alias@domain`) of the inviter. */
             fromHandle: string;
+            /** @description Invitation id. */
             id: string;
             /** @description `pending`, `accepted`, `rejected`, `cancelled` or `expired`. */
             status: string;
+            /** @description Handle of the invitee. */
             toHandle: string;
         };
-        /** InvitationCreated */
+        /**
+         * InvitationCreated
+         * @description Answer to `POST /friends/invite`.
+         */
         InvitationCreated: {
-            invitation: components["schemas"]["Invitation"];
+            /** @description The new outgoing invitation. */
+            invitation: components["schemas"]["Invitation"] & unknown;
         };
-        /** Invitations */
+        /**
+         * Invitations
+         * @description The caller's invitations.
+         */
         Invitations: {
+            /** @description Newest first. */
             invitations: components["schemas"]["Invitation"][];
         };
-        /** InviteRequest */
+        /**
+         * InviteRequest
+         * @description Invite a user of this or another server to be friends.
+         */
         InviteRequest: {
             /** @description `alias@domain` of the invitee, exactly as signed in `to`. */
             handle: string;
@@ -1322,7 +1593,10 @@ export interface components {
             /** @description ISO-8601, within 300 s of the server's clock. */
             timestamp: string;
         };
-        /** KmCommit */
+        /**
+         * KmCommit
+         * @description A master-key rotation, committed all at once.
+         */
         KmCommit: {
             /**
              * @description At most 10,000.
@@ -1356,7 +1630,10 @@ export interface components {
              */
             slots: components["schemas"]["Slot"][] | null;
         };
-        /** KmVersion */
+        /**
+         * KmVersion
+         * @description The caller's master-key generation.
+         */
         KmVersion: {
             /**
              * Format: int64
@@ -1380,7 +1657,31 @@ export interface components {
             /** @enum {string} */
             type: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT";
         };
-        /** MessageRequest */
+        /**
+         * LocationSharing
+         * @description Sharing with one friend.
+         */
+        LocationSharing: {
+            /**
+             * Format: date-time
+             * @description When sharing ends by itself; `null`: when turned off.
+             */
+            expiresAt?: string | null;
+            /** @description The friend's handle. */
+            handle: string;
+        };
+        /**
+         * LocationSharingList
+         * @description The friends the caller shares their live location with now.
+         */
+        LocationSharingList: {
+            /** @description Expired shares are not listed. */
+            sharing: components["schemas"]["LocationSharing"][];
+        };
+        /**
+         * MessageRequest
+         * @description A message to a friend, with the caller's signature over its v2 envelope.
+         */
         MessageRequest: {
             /**
              * @description `LOCATION_UPDATE` (payload `{encryptedLocation, nonce: <sentAt ISO>}`),
@@ -1388,19 +1689,30 @@ export interface components {
              *     encryptedData, nonce, role}`).
              */
             messageType: string;
+            /** @description The nonce as signed: 8–64 characters (base64 of 16 random bytes). */
             nonce: string;
             /** @description The payload exactly as signed. */
             payload: unknown;
+            /**
+             * @description base64 Ed25519 signature by the caller's identity key over the v2 envelope `{from: <caller's
+             *     handle>, to: <friend's handle>, nonce, timestamp, payload, message_type, message_version: 1,
+             *     protocol_version: 2}` (canonical JSON).
+             */
             signature: string;
+            /** @description ISO-8601, as signed; within 300 s of the server's clock. */
             timestamp: string;
         };
-        /** NewCollection */
+        /**
+         * NewCollection
+         * @description A collection to create.
+         */
         NewCollection: {
             /** @description base64 v2 envelope of the name and description (the server cannot read it). */
             metadataEncrypted?: string | null;
         };
         /**
          * NewUser
+         * @description A user to create (invite).
          * @example {
          *       "email": "ada@example.com",
          *       "firstName": "Ada",
@@ -1413,6 +1725,7 @@ export interface components {
          *     }
          */
         NewUser: {
+            /** @description Email address; unique in any letter case. */
             email: string;
             /** @description 1–100 characters after trimming. */
             firstName?: string | null;
@@ -1431,45 +1744,86 @@ export interface components {
              */
             roles?: ("user" | "basic" | "premium" | "alpha" | "admin")[] | null;
         };
-        /** Outbox */
+        /**
+         * Outbox
+         * @description The caller's outbound messages.
+         */
         Outbox: {
+            /** @description Newest first, at most 100. */
             messages: components["schemas"]["OutboxEntry"][];
         };
-        /** OutboxEntry */
+        /**
+         * OutboxEntry
+         * @description One message the caller sent to another server, with its delivery state.
+         */
         OutboxEntry: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description Delivery attempts made so far.
+             */
             attempts: number;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the message was queued.
+             */
             createdAt: string;
+            /** @description Outbox id (as returned when the message was queued). */
             id: string;
+            /** @description Why the last attempt failed; `null` when none did. */
             lastError?: string | null;
+            /** @description e.g. `FRIEND_INVITE`, `LOCATION_UPDATE`. */
             messageType: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the next attempt is due (while `pending`).
+             */
             nextAttemptAt: string;
             /** @description `pending`, `delivered` or `failed`. */
             status: string;
+            /** @description The recipient's handle (`alias@domain`). */
             toHandle: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When its state last changed.
+             */
             updatedAt: string;
         };
-        /** PasskeyAssertion */
+        /**
+         * PasskeyAssertion
+         * @description The answer to a passkey sign-in ceremony.
+         */
         PasskeyAssertion: {
+            /** @description `challengeId` from `POST /auth/passkeys/authenticate/options`. */
             challengeId: string;
             /** @description The `PublicKeyCredential` from `navigator.credentials.get`, JSON-encoded. */
             credential: unknown;
         };
-        /** PasskeyInfo */
+        /**
+         * PasskeyInfo
+         * @description A registered passkey.
+         */
         PasskeyInfo: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the passkey was registered.
+             */
             createdAt: string;
             /** @description Credential id, base64url. */
             id: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it last signed in; `null` if never.
+             */
             lastUsedAt?: string | null;
+            /** @description Label shown in the passkey list. */
             name: string;
         };
-        /** PasskeyRegistration */
+        /**
+         * PasskeyRegistration
+         * @description The answer to a passkey registration ceremony.
+         */
         PasskeyRegistration: {
+            /** @description `challengeId` from `POST /auth/passkeys/register/options`. */
             challengeId: string;
             /**
              * @description The `PublicKeyCredential` from `navigator.credentials.create`, JSON-encoded
@@ -1479,32 +1833,54 @@ export interface components {
             /** @description Label shown in the passkey list (1–100 characters); default "Passkey". */
             name?: string | null;
         };
-        /** PendingRevocation */
+        /**
+         * PendingRevocation
+         * @description A revocation queued by an identity reset for a former peer on another server.
+         */
         PendingRevocation: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the reset queued it.
+             */
             createdAt: string;
+            /** @description Revocation id. */
             id: string;
             /** @description Why the last flush of this revocation failed, if one did. */
             lastError?: string | null;
+            /** @description The former peer's handle (`alias@domain`). */
             peerHandle: string;
         };
-        /** PendingRevocations */
+        /**
+         * PendingRevocations
+         * @description The caller's queued revocations.
+         */
         PendingRevocations: {
+            /** @description Oldest first. */
             revocations: components["schemas"]["PendingRevocation"][];
         };
-        /** PermissionInfo */
+        /**
+         * PermissionInfo
+         * @description A permission as listed by `GET /users/permissions`.
+         */
         PermissionInfo: {
             /** @description e.g. `users:read`. */
             id: string;
+            /** @description Display name. */
             name: string;
         };
-        /** Permissions */
+        /**
+         * Permissions
+         * @description What the caller may do.
+         */
         Permissions: {
+            /** @description Every permission those roles grant (e.g. `users:read`). */
             permissions: string[];
+            /** @description The caller's role ids (e.g. `user`, `admin`). */
             roles: string[];
         };
         /**
          * Preferences
+         * @description The caller's display preferences.
          * @example {
          *       "language": "en-US",
          *       "unitSystem": "metric"
@@ -1513,48 +1889,92 @@ export interface components {
         Preferences: {
             /** @description One of `en-US`, `es-ES`, `en`, `es`. */
             language: string;
+            /** @description `metric` or `imperial`. */
             unitSystem: string;
         };
-        /** PreferencesUpdate */
+        /**
+         * PreferencesUpdate
+         * @description New preferences; absent fields keep their value.
+         */
         PreferencesUpdate: {
             /** @description One of `en-US`, `es-ES`, `en`, `es`; absent keeps the current value. */
             language?: string | null;
             /** @description Absent keeps the current value. */
             unitSystem?: (components["schemas"]["UnitSystem"] & unknown) | null;
         };
-        /** ProfilePatch */
+        /**
+         * ProfilePatch
+         * @description Changes to the caller's profile; absent fields are kept.
+         */
         ProfilePatch: {
             /**
              * @description A string sets the name (1–100 characters after trimming), `null` clears it, absent
              *     keeps it.
              */
             firstName?: string | null;
+            /** @description Like `firstName`. */
             lastName?: string | null;
             /** @description http(s) URL, `null` clears. */
             picture?: string | null;
         };
-        /** PublicKeys */
+        /**
+         * PublicKeys
+         * @description The identity's public keys to publish.
+         */
         PublicKeys: {
             /** @description X25519 public key, standard base64 of 32 bytes (not of low order). */
             encryptionKey: string;
             /** @description Ed25519 public key, standard base64 of 32 bytes (a valid point, not of small order). */
             signingKey: string;
         };
-        /** Queued */
+        /**
+         * PushEvent
+         * @description One event. On the wire: `id:` is `seq`, `event:` is `event`, `data:` is `data` (JSON).
+         */
+        PushEvent: {
+            /** @description The event's JSON data. */
+            data: unknown;
+            /**
+             * @description `ready` (fresh connection: load your state now), `resync` (events were missed:
+             *     load your state again), `location` `{fromHandle, encryptedLocation, sentAt,
+             *     expiresAt}`, `location-stopped` `{fromHandle}`, `location-request` `{fromHandle}`,
+             *     `invitation` `{fromHandle}`, `friend-added` `{handle}`, `invitation-rejected`
+             *     `{handle}`, `friend-removed` `{handle}`, `share` `{fromHandle, resourceType,
+             *     resourceId}`.
+             */
+            event: string;
+            /**
+             * Format: int64
+             * @description Per-user number, increasing; the browser sends the last one back as
+             *     `Last-Event-ID` when it reconnects.
+             */
+            seq: number;
+        };
+        /**
+         * Queued
+         * @description A message queued for delivery.
+         */
         Queued: {
             /** @description Outbox id; follow it at `GET /federation/outbox`. */
             id: string;
         };
-        /** ResetDone */
+        /**
+         * ResetDone
+         * @description Answer to `POST /users/me/identity/reset`.
+         */
         ResetDone: {
             /**
              * Format: uint64
              * @description Revocations newly queued by this call (former peers on other servers).
              */
             queuedRevocations: number;
+            /** @description Always `true`. */
             success: boolean;
         };
-        /** ResetRequest */
+        /**
+         * ResetRequest
+         * @description Confirmation of an identity reset.
+         */
         ResetRequest: {
             /**
              * @description Must be exactly `erase-all-my-data`; anything else (or nothing) → 400 and nothing
@@ -1563,22 +1983,36 @@ export interface components {
              */
             confirm?: "erase-all-my-data" | null;
         };
-        /** RoleInfo */
+        /**
+         * RoleInfo
+         * @description A role as listed by `GET /users/roles`.
+         */
         RoleInfo: {
+            /** @description What the role is for. */
             description: string;
             /** @description `admin`, `alpha`, `premium`, `basic` or `user`. */
             id: string;
             /** @description Built-in role (every role is, for now). */
             isDefault: boolean;
+            /** @description Display name. */
             name: string;
         };
-        /** RoleRef */
+        /**
+         * RoleRef
+         * @description A role a user holds.
+         */
         RoleRef: {
+            /** @description Role id, e.g. `user`. */
             id: string;
+            /** @description Display name. */
             name: string;
         };
-        /** Rotated */
+        /**
+         * Rotated
+         * @description Answer to a rotation.
+         */
         Rotated: {
+            /** @description Always `true`. */
             ok: boolean;
         };
         /**
@@ -1586,45 +2020,88 @@ export interface components {
          * @description This server's federation manifest (federation.md §3).
          */
         ServerManifestBody: {
+            /** @description Features it announces, e.g. `location-live`, `replay-protection`. */
             capabilities: string[];
             /** @description Always `null`. */
             key_transparency_anchor?: string | null;
-            /** Format: uint32 */
+            /**
+             * Format: uint32
+             * @description Lowest protocol version it accepts.
+             */
             minimum_protocol_version?: number | null;
+            /** @description Protocol versions this server speaks (today `[2]`). */
             protocol_versions: number[];
             /** @description Ed25519 server identity key, base64. */
             public_key: string;
             /** @description Server id: host[:port] of the public URL; the domain of every local handle. */
             server_id: string;
         };
-        /** SessionInfo */
+        /**
+         * SessionInfo
+         * @description One of the caller's sessions.
+         */
         SessionInfo: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the session was created (signed in).
+             */
             createdAt: string;
             /** @description The session of this request. */
             current: boolean;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the session ends unless used again.
+             */
             expiresAt: string;
             /** @description Session id (not the token). */
             id: string;
+            /** @description The `User-Agent` of the request that signed in; `null` when it sent none. */
             userAgent?: string | null;
         };
-        /** SignedIn */
+        /**
+         * ShareLocationRequest
+         * @description Turn sharing with a friend on, or change when it ends.
+         */
+        ShareLocationRequest: {
+            /**
+             * Format: date-time
+             * @description When sharing ends by itself (in the future, at most a year ahead); `null` or absent:
+             *     until turned off. LOCATION_UPDATEs to this friend must then carry the same instant
+             *     as `payload.expiresAt`.
+             */
+            expiresAt?: string | null;
+        };
+        /**
+         * SignedIn
+         * @description A new session and its user.
+         */
         SignedIn: {
             /** @description Session token for `Authorization: Bearer`; shown only here. */
             token: string;
-            user: components["schemas"]["User"];
+            /** @description The signed-in user. */
+            user: components["schemas"]["User"] & unknown;
         };
-        /** SignedRequest */
+        /**
+         * SignedRequest
+         * @description The caller's signature over a message the server builds from the request.
+         */
         SignedRequest: {
+            /** @description The nonce as signed: 8–64 characters (base64 of 16 random bytes). */
             nonce: string;
             /** @description Signature over the v2 envelope the server sends (see `POST /friends/invite`). */
             signature: string;
+            /** @description ISO-8601, as signed; within 300 s of the server's clock. */
             timestamp: string;
         };
-        /** @enum {string} */
+        /**
+         * @description How `POST /auth/sessions` signs in; only `otp` is accepted there.
+         * @enum {string}
+         */
         SignInMethod: "otp" | "passkey";
-        /** Slot */
+        /**
+         * Slot
+         * @description A key slot to store: the master key sealed under one passkey's PRF.
+         */
         Slot: {
             /** @description WebAuthn credential id (base64url) of one of the caller's passkeys. */
             credentialId: string;
@@ -1635,34 +2112,64 @@ export interface components {
             /** @description base64 v2 envelope of the master key under the PRF-derived key. */
             wrappedKm: string;
         };
-        /** SlotList */
+        /**
+         * SlotList
+         * @description The caller's key slots.
+         */
         SlotList: {
+            /** @description Oldest first. */
             slots: components["schemas"]["StoredSlot"][];
         };
-        /** StoredSlot */
+        /**
+         * StoredSlot
+         * @description A stored key slot.
+         */
         StoredSlot: {
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the slot was first stored.
+             */
             createdAt: string;
+            /** @description WebAuthn credential id (base64url) of the passkey it belongs to. */
             credentialId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it last unlocked the master key (`POST …/used`); `null` if never.
+             */
             lastUsedAt?: string | null;
+            /** @description base64 Ed25519 signature by the identity key over the slot signable (crypto.md §6.2). */
             slotSignature: string;
+            /** @description The wrapping algorithm, `aes-256-gcm-prf-v1`. */
             wrapAlgo: string;
+            /** @description base64 v2 envelope of the master key under the PRF-derived key. */
             wrappedKm: string;
         };
-        /** Subscription */
+        /**
+         * Subscription
+         * @description The caller's plan (fixed on a self-hosted server).
+         */
         Subscription: {
+            /** @description Always `false`: there is no billing. */
             hasSubscription: boolean;
+            /** @description Always `false`. */
             isBasic: boolean;
+            /** @description Always `true`. */
             isPremium: boolean;
             /** @description `free`, `basic` or `premium`. */
             tier: string;
         };
-        /** Success */
+        /**
+         * Success
+         * @description The operation succeeded.
+         */
         Success: {
+            /** @description Always `true`. */
             success: boolean;
         };
-        /** @enum {string} */
+        /**
+         * @description Units the client shows distances in.
+         * @enum {string}
+         */
         UnitSystem: "metric" | "imperial";
         /**
          * User
@@ -1671,25 +2178,39 @@ export interface components {
         User: {
             /** @description Federation alias (`alias@domain` is the handle); `null` until chosen. */
             alias?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             */
             createdAt: string;
+            /** @description Email address as entered at creation (sign-in compares it in any letter case). */
             email: string;
             /** @description X25519 public key, base64. */
             encryptionKey?: string | null;
+            /** @description Given name; `null` when not set. */
             firstName?: string | null;
+            /** @description User id. */
             id: string;
             /**
              * Format: int64
              * @description Master-key generation.
              */
             kmVersion: number;
+            /** @description Family name; `null` when not set. */
             lastName?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the user finished onboarding; `null` until then (this server does not record it yet).
+             */
             onboardingCompletedAt?: string | null;
+            /** @description Picture URL (http or https); `null` when not set. */
             picture?: string | null;
             /** @description Ed25519 public key, base64. */
             signingKey?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the account was last changed.
+             */
             updatedAt: string;
         };
         /**
@@ -1703,17 +2224,29 @@ export interface components {
             handle: string;
             /** @description Where peers deliver messages for this user. */
             inbox: string;
+            /** @description Display name; absent when the user shows none. */
             name?: string | null;
+            /** @description Picture URL; absent when the user shows none. */
             picture?: string | null;
             /** @description Ed25519 identity key, base64. */
             signingKey: string;
         };
-        /** UserPage */
+        /**
+         * UserPage
+         * @description One page of users.
+         */
         UserPage: {
+            /** @description The users of this page, oldest first. */
             data: components["schemas"]["UserSummary"][];
-            /** Format: uint32 */
+            /**
+             * Format: uint32
+             * @description The page size asked for.
+             */
             limit: number;
-            /** Format: uint32 */
+            /**
+             * Format: uint32
+             * @description The page number asked for, from 1.
+             */
             page: number;
             /**
              * Format: int64
@@ -1721,18 +2254,34 @@ export interface components {
              */
             total: number;
         };
-        /** UserSummary */
+        /**
+         * UserSummary
+         * @description A user in the administration list.
+         */
         UserSummary: {
+            /** @description Federation alias; `null` until chosen. */
             alias?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the account was created.
+             */
             createdAt: string;
+            /** @description Email address as entered at creation. */
             email: string;
+            /** @description Given name; `null` when not set. */
             firstName?: string | null;
+            /** @description User id. */
             id: string;
+            /** @description Family name; `null` when not set. */
             lastName?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the user finished onboarding; `null` until then.
+             */
             onboardingCompletedAt?: string | null;
+            /** @description Picture URL; `null` when not set. */
             picture?: string | null;
+            /** @description The roles the user holds. */
             roles: components["schemas"]["RoleRef"][];
             /**
              * Format: int64
@@ -1740,7 +2289,10 @@ export interface components {
              */
             sessionCount: number;
         };
-        /** WrapSecret */
+        /**
+         * WrapSecret
+         * @description A device's wrap secret.
+         */
         WrapSecret: {
             /** @description base64 of 32 random bytes; the same until rotated. */
             secret: string;
@@ -3682,6 +4234,236 @@ export interface operations {
             };
         };
     };
+    getConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ClientConfig"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The last event number seen (for clients that cannot set `Last-Event-ID`; the
+                 *     header wins).
+                 */
+                after?: number;
+            };
+            header?: {
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["PushEvent"][];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     postFederationInbox: {
         parameters: {
             query?: never;
@@ -4021,6 +4803,240 @@ export interface operations {
         };
     };
     deleteFriendsByHandle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handle: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["SignedRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Success"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putFriendsByHandleLocationSharing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handle: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ShareLocationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["LocationSharing"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteFriendsByHandleLocationSharing: {
         parameters: {
             query?: never;
             header?: never;
@@ -4733,6 +5749,117 @@ export interface operations {
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["InvitationCreated"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getFriendsLocationSharing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["LocationSharingList"];
                 };
             };
             /** @description The request is malformed. */

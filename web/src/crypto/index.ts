@@ -36,6 +36,12 @@ const decoder = new TextDecoder()
 
 export interface PublicKeys { signingKey: string; encryptionKey: string }
 export interface KeySlot { credentialId: string; wrappedKm: string; wrapAlgo: string; slotSignature: string }
+export interface SignedMessage { signature: string; nonce: string; timestamp: string }
+/**
+ * What a friend share is bound to: the sender's and the recipient's handles as each side
+ * knows them, and the sending time (ISO, travelling beside the blob as the location `nonce`).
+ */
+export interface ShareBinding { senderId: string; recipientId: string; timestamp: string }
 
 function personalContext(userId: string, blobType: string) {
   return { userId, recordType: 'personal-blob', recordId: blobType, keyContext: 'parchment-personal-v1' }
@@ -191,7 +197,15 @@ export const keyring = {
   },
 
   /** Signs a v2 federation action (invite, accept, reject, revoke) for the server to forward. */
-  signAction(messageType: string, from: string, to: string): { signature: string; nonce: string; timestamp: string } {
+  signAction(messageType: string, from: string, to: string): SignedMessage {
+    return this.signMessage(messageType, from, to, {})
+  },
+
+  /**
+   * Signs a v2 federation message whose payload the server forwards exactly as given (a
+   * LOCATION_UPDATE, the `{"stopped": true}` that ends location sharing).
+   */
+  signMessage(messageType: string, from: string, to: string, payload: Record<string, unknown>): SignedMessage {
     // federation.md: base64 of 16 random bytes (24 characters).
     const nonce = toBase64(crypto.getRandomValues(new Uint8Array(16)))
     const timestamp = new Date().toISOString()
@@ -203,9 +217,23 @@ export const keyring = {
       to,
       nonce,
       timestamp,
-      payload: {},
+      payload,
     }) as { signature: string; nonce?: string; timestamp: string }
     return { signature: env.signature, nonce: env.nonce ?? nonce, timestamp: env.timestamp }
+  },
+
+  /**
+   * Seals bytes for one friend (the original's ECIES friend share v2): readable only with the
+   * friend's encryption key, signed by this identity, bound to sender, recipient and time.
+   * Returns the blob's base64, as LOCATION_UPDATE carries it.
+   */
+  sealFriendShare(friendEncryptionKey: string, plaintext: Uint8Array, binding: ShareBinding): string {
+    return toBase64(need().sealFriendShare(friendEncryptionKey, plaintext, binding))
+  },
+
+  /** Opens a friend share sent to this identity; throws unless the friend signed it for this binding. */
+  openFriendShare(blob: string, friendSigningKey: string, binding: ShareBinding): Uint8Array {
+    return need().openFriendShare(fromBase64(blob), friendSigningKey, binding)
   },
 
   async safetyNumber(a: string, b: string): Promise<string> {

@@ -108,6 +108,17 @@ test('every screen loads under the policy with no violation', async () => {
   await page.reload()
   await page.waitForSelector('[data-test=place]')
   await screen('places')
+  // The map: MapLibre's stylesheet, its worker and WebGL under the policy; a click on the map
+  // saves a place (the built-in style, no network beyond this origin).
+  await page.goto(`${server.url}/map`)
+  await page.waitForSelector('[data-test=map][data-ready=true]', { timeout: 20000 })
+  await page.waitForSelector('[data-test=map-place]')
+  const canvas = await page.locator('[data-test=map] canvas').boundingBox()
+  await page.mouse.click(canvas.x + canvas.width / 3, canvas.y + canvas.height / 3)
+  await page.fill('[data-test=map-add-name]', 'Clicked under the policy')
+  await page.click('[data-test=map-add-save]')
+  await page.waitForSelector('[data-test=map-add-done]')
+  await screen('map')
   await page.goto(`${server.url}/settings`)
   await page.waitForSelector('[data-test=session]')
   await page.click('[data-test=show-recovery]')

@@ -3,13 +3,14 @@
 // which are checked against the exact v2 envelope the server builds (api.md §7.3).
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 
 const web = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const vectors = process.env.PARCHMENT_VECTORS_DIR ?? join(web, '..', '..', 'shared', 'vectors')
 let keyring, core
 
 before(async () => {
@@ -103,6 +104,52 @@ test('federation actions verify as the exact v2 envelope the server forwards', a
     const envelope = { protocol_version: 2, message_type: type, message_version: 1, nonce: s.nonce, timestamp: s.timestamp, from: 'alice@a.example', to: 'bob@b.example:8443', signature: s.signature, payload: {} }
     assert.equal(core.verifyFederationEnvelope(envelope, signingKey), true, type)
     assert.equal(core.verifyFederationEnvelope({ ...envelope, to: 'eve@b.example' }, signingKey), false)
+  }
+})
+
+test('signMessage: the payload is signed with the envelope (LOCATION_UPDATE, the signed stop)', async () => {
+  const { signingKey } = await keyring.create()
+  for (const payload of [{ encryptedLocation: 'AAAA', nonce: '2026-06-01T12:00:00.000Z', expiresAt: '2026-06-01T13:00:00.000Z' }, { stopped: true }]) {
+    const s = keyring.signMessage('LOCATION_UPDATE', 'alice@a.example', 'bob@b.example', payload)
+    const envelope = { protocol_version: 2, message_type: 'LOCATION_UPDATE', message_version: 1, nonce: s.nonce, timestamp: s.timestamp, from: 'alice@a.example', to: 'bob@b.example', signature: s.signature, payload }
+    assert.equal(core.verifyFederationEnvelope(envelope, signingKey), true)
+    assert.equal(core.verifyFederationEnvelope({ ...envelope, payload: { ...payload, nonce: 'other' } }, signingKey), false, 'a changed payload fails')
+    assert.equal(core.verifyFederationEnvelope({ ...envelope, payload: {} }, signingKey), false)
+  }
+})
+
+test('friend shares: sealed for one friend, opened only by them, for the same sender and binding', async () => {
+  const bob = await keyring.create()
+  const bobKey = keyring.exportRecoveryKey()
+  const alice = await keyring.create()
+  const binding = { senderId: 'alice@a.example', recipientId: 'bob@b.example:8443', timestamp: '2026-06-01T12:00:00.000Z' }
+  const plain = new TextEncoder().encode('{"lat":1.5,"lng":2.5,"timestamp":1}')
+  const blob = keyring.sealFriendShare(bob.encryptionKey, plain, binding)
+  assert.match(blob, /^[A-Za-z0-9+/]+=*$/)
+  assert.ok(!Buffer.from(blob, 'base64').includes(Buffer.from('1.5')), 'no plaintext in the blob')
+  assert.throws(() => keyring.openFriendShare(blob, alice.signingKey, binding), 'alice cannot open what she sealed for bob')
+  await keyring.unlockWithRecoveryKey(bobKey, bob.signingKey)
+  assert.deepEqual(keyring.openFriendShare(blob, alice.signingKey, binding), plain)
+  assert.throws(() => keyring.openFriendShare(blob, bob.signingKey, binding), 'another signer')
+  for (const change of [{ senderId: 'mallory@a.example' }, { recipientId: 'bob@b.example' }, { timestamp: '2026-06-01T12:00:00Z' }]) {
+    assert.throws(() => keyring.openFriendShare(blob, alice.signingKey, { ...binding, ...change }), JSON.stringify(change))
+  }
+})
+
+test('friend shares: the original’s location blob (ecies.json) opens here', async () => {
+  const ecies = JSON.parse(readFileSync(join(vectors, 'ecies.json'), 'utf8'))
+  const derivation = JSON.parse(readFileSync(join(vectors, 'derivation.json'), 'utf8'))
+  const c = ecies.cases[0]
+  const bob = derivation.cases.find((d) => d.name === c.recipient_seed_name)
+  assert.ok(bob, 'the recipient seed is in derivation.json')
+  await keyring.unlockWithRecoveryKey(bob.recovery_key, null)
+  assert.equal(keyring.publicKeys().encryptionKey, c.recipient_encryption_public_key)
+  const { senderId, recipientId, timestamp } = c.binding
+  const bytes = keyring.openFriendShare(c.blob_base64, c.sender_signing_public_key, { senderId, recipientId, timestamp })
+  assert.equal(new TextDecoder().decode(bytes), c.plaintext_utf8)
+  for (const n of ecies.negative) {
+    const b = n.binding
+    assert.throws(() => keyring.openFriendShare(n.blob_base64, c.sender_signing_public_key, { senderId: b.senderId, recipientId: b.recipientId, timestamp: b.timestamp }), n.name)
   }
 })
 

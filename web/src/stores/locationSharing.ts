@@ -1,0 +1,120 @@
+// Who sees my live location, and until when. The server keeps these settings (never a
+// position); this store mirrors them, drops a setting the moment it expires, and remembers
+// which ones exist only to answer a friend's request once.
+import { reactive } from 'vue'
+import { ApiError } from '../api/client'
+import { locationSharing as sharingApi } from '../api/endpoints'
+import type { LocationSharing } from '../api/types'
+import { keyring } from '../crypto'
+import { sameHandle } from './friends'
+import { session } from './session'
+import { singleFlight } from './singleFlight'
+
+/** How long a "Share once" answer stays visible to the friend who asked. */
+export const SHARE_ONCE_MS = 15 * 60_000
+
+/**
+ * sessionStorage: handles whose sharing was turned on only to answer a request once, so the
+ * live updates skip them after a reload too. Handles only, no positions.
+ */
+const ONCE_KEY = 'parchment-share-once'
+
+interface SharingState {
+  entries: LocationSharing[]
+  loaded: boolean
+  unavailable: boolean
+}
+
+export const sharingState = reactive<SharingState>({ entries: [], loaded: false, unavailable: false })
+
+function onceRecord(): Record<string, string> {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(ONCE_KEY) ?? '{}')
+    return v && typeof v === 'object' ? (v as Record<string, string>) : {}
+  } catch {
+    return {}
+  }
+}
+
+function setOnce(handle: string, expiresAt: string | null) {
+  const rec = onceRecord()
+  if (expiresAt) rec[handle.toLowerCase()] = expiresAt
+  else delete rec[handle.toLowerCase()]
+  sessionStorage.setItem(ONCE_KEY, JSON.stringify(rec))
+}
+
+/** Whether sharing with this friend exists only to answer one request (no live updates). */
+export function isShareOnce(s: LocationSharing): boolean {
+  // Only while the setting is the one "Share once" made: a later choice replaces its expiry.
+  return !!s.expiresAt && onceRecord()[s.handle.toLowerCase()] === s.expiresAt
+}
+
+function expired(s: LocationSharing, now = Date.now()): boolean {
+  return !!s.expiresAt && Date.parse(s.expiresAt) <= now
+}
+
+let expiryTimer: ReturnType<typeof setTimeout> | undefined
+
+/** Drops expired settings now and wakes up again at the next expiry (the server does the same). */
+function pruneExpired() {
+  clearTimeout(expiryTimer)
+  const now = Date.now()
+  if (sharingState.entries.some((s) => expired(s, now))) sharingState.entries = sharingState.entries.filter((s) => !expired(s, now))
+  const next = Math.min(...sharingState.entries.map((s) => (s.expiresAt ? Date.parse(s.expiresAt) : Infinity)))
+  // setTimeout runs at once for delays beyond 2^31-1 ms; check again daily instead.
+  if (Number.isFinite(next)) expiryTimer = setTimeout(pruneExpired, Math.min(next - now + 50, 86_400_000))
+}
+
+export const reloadSharing = singleFlight(async () => {
+  try {
+    sharingState.entries = (await sharingApi.list()).sharing
+  } catch (e) {
+    if (!(e instanceof ApiError && (e.status === 404 || e.status === 405))) throw e
+    sharingState.unavailable = true
+  } finally {
+    sharingState.loaded = true
+  }
+  pruneExpired()
+})
+
+export function sharingWith(handle: string): LocationSharing | undefined {
+  return sharingState.entries.find((s) => sameHandle(s.handle, handle) && !expired(s))
+}
+
+/** The friends who get live updates: current settings, except the answers to one request. */
+export function liveRecipients(): LocationSharing[] {
+  return sharingState.entries.filter((s) => !expired(s) && !isShareOnce(s))
+}
+
+function put(entry: LocationSharing) {
+  sharingState.entries = [...sharingState.entries.filter((s) => !sameHandle(s.handle, entry.handle)), entry]
+  pruneExpired()
+}
+
+/** Turns sharing on (or changes its expiry). `once` marks an answer to a request. */
+export async function startSharing(handle: string, expiresAt: string | null, { once = false } = {}) {
+  const saved = await sharingApi.start(handle, expiresAt)
+  setOnce(handle, once ? saved.expiresAt ?? null : null)
+  put(saved)
+  return saved
+}
+
+/** Turns sharing off; the friend's server is told at once, with a stop signed by my key. */
+export async function stopSharing(handle: string) {
+  if (!session.handle) throw new Error('Choose an alias first (Settings).')
+  await sharingApi.stop(handle, keyring.signMessage('LOCATION_UPDATE', session.handle, handle, { stopped: true }))
+  setOnce(handle, null)
+  sharingState.entries = sharingState.entries.filter((s) => !sameHandle(s.handle, handle))
+  pruneExpired()
+}
+
+/** The friend is gone (removed on either side): the server dropped the setting with the friendship. */
+export function forgetSharing(handle: string) {
+  setOnce(handle, null)
+  sharingState.entries = sharingState.entries.filter((s) => !sameHandle(s.handle, handle))
+}
+
+export function clearSharing() {
+  clearTimeout(expiryTimer)
+  Object.assign(sharingState, { entries: [], loaded: false, unavailable: false })
+}

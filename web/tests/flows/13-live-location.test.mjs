@@ -1,0 +1,275 @@
+// Flow 13: friends see each other live on a map (issue 16). Two real servers, two browser
+// contexts with the location permission granted and positions set by the test: alice shares
+// with bob, bob's map follows her within 2 s of each move without a reload, stops when she
+// stops, when her share expires and when she ends the friendship; "Ask for location" and
+// "Share once" answer with exactly one position. The same with both users on one server.
+// Afterwards neither server's data dir holds any coordinate as a decimal string.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startServer, launch, newDevice, newUser, shot, requireEndpoints, figure, addPlace, apiFromPage, IDENTITY_ENDPOINTS } from '../harness.mjs'
+
+const LIVE_ENDPOINTS = [
+  ...IDENTITY_ENDPOINTS,
+  ['GET', '/config'],
+  ['GET', '/events'],
+  ['GET', '/friends'],
+  ['GET', '/friends/location-sharing'],
+  ['GET', '/friends/locations'],
+]
+
+// Positions with many decimals, so a search of the raw database files cannot miss them.
+const ACROSS = [
+  { latitude: 48.8583701, longitude: 2.2944813, accuracy: 12 },
+  { latitude: 48.8606111, longitude: 2.3376439, accuracy: 35 },
+  { latitude: 48.8529682, longitude: 2.3499021, accuracy: 20 },
+  { latitude: 48.8738321, longitude: 2.2950487, accuracy: 15 },
+]
+const LOCAL = [
+  { latitude: 51.5007292, longitude: -0.1246254, accuracy: 12 },
+  { latitude: 51.5194133, longitude: -0.1269566, accuracy: 35 },
+  { latitude: 51.5081124, longitude: -0.0759493, accuracy: 20 },
+  { latitude: 51.5138453, longitude: -0.0983506, accuracy: 15 },
+]
+/** Bob's own device has a position too (granted, never shared): it must not leak either. */
+const BOB_AT = { latitude: 40.4167754, longitude: -3.7037902 }
+
+let A, B, browser
+before(async () => {
+  A = await startServer({ name: 'a' })
+  B = await startServer({ name: 'b' })
+  browser = await launch()
+})
+after(async () => {
+  await browser?.close().catch(() => {})
+  await A?.stop()
+  await B?.stop()
+})
+
+/** Waits until `page`'s map shows `handle` at `pos` (the marker's data-lat/data-lng). */
+async function markerAt(page, handle, pos, timeout = 15000) {
+  try {
+    await page.waitForFunction(
+      ([h, lat, lng]) => {
+        const m = [...document.querySelectorAll('[data-test=friend-marker]')].find((e) => e.dataset.handle?.toLowerCase() === h.toLowerCase())
+        return !!m && m.dataset.lat === String(lat) && m.dataset.lng === String(lng)
+      },
+      [handle, pos.latitude, pos.longitude],
+      { timeout, polling: 50 },
+    )
+  } catch (e) {
+    // Say what the page had instead: the markers and what its server lists.
+    const shown = await page.evaluate(() => [...document.querySelectorAll('[data-test=friend-marker]')].map((m) => ({ ...m.dataset })))
+    const listed = await apiFromPage(page, 'GET', '/friends/locations')
+    throw new Error(`${handle} not shown at ${pos.latitude},${pos.longitude}: markers ${JSON.stringify(shown)}, server lists ${JSON.stringify(listed.body)}`, { cause: e })
+  }
+}
+
+async function markerCount(page) {
+  return page.locator('[data-test=friend-marker]').count()
+}
+
+async function markerGone(page, timeout = 15000) {
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=friend-marker]').length === 0, null, { timeout, polling: 50 })
+}
+
+async function openMap(page, server) {
+  await page.goto(`${server.url}/map`)
+  await page.waitForSelector('[data-test=map][data-ready=true]', { timeout: 20000 })
+  await page.waitForSelector('[data-test=push-status][data-live=true]', { timeout: 10000 })
+}
+
+async function openFriends(page, server) {
+  await page.goto(`${server.url}/people`)
+  await page.waitForSelector('[data-test=invite-handle]')
+  await page.waitForSelector('[data-test=push-status][data-live=true]', { timeout: 10000 })
+}
+
+/** The decimal forms a position could be stored in. */
+function decimalForms(positions) {
+  return positions.flatMap((p) => [p.latitude, p.longitude]).flatMap((v) => [String(v), v.toFixed(5)])
+}
+
+function assertNoCoordinates(servers, positions, knownText) {
+  for (const server of servers) {
+    const { files, bytes } = server.dataDirBytes()
+    assert.ok(files.some((f) => f.endsWith('-wal')) || files.length > 1, `read the data dir of ${server.url}: ${files.join(', ')}`)
+    // The search reads the right files: what the flow stored in the clear is found.
+    assert.ok(bytes.includes(Buffer.from(knownText)), `"${knownText}" is in ${server.url}'s data dir`)
+    const logs = server.log.join('')
+    for (const s of decimalForms(positions)) {
+      assert.ok(!bytes.includes(Buffer.from(s)), `${s} is not in ${server.url}'s data files`)
+      assert.ok(!logs.includes(s), `${s} is not in ${server.url}'s log`)
+    }
+  }
+}
+
+/**
+ * The whole story between alice@serverA and bob@serverB (which may be the same server).
+ * Returns the figures measured.
+ */
+async function liveStory(t, { serverA, serverB, label, P }) {
+  const alice = await newDevice(browser, { geolocation: P[0] })
+  const bob = await newDevice(browser, { geolocation: BOB_AT })
+  await newUser(alice.page, serverA, `alice-${label}@example.com`, `alice${label}`)
+  await newUser(bob.page, serverB, `bob-${label}@example.com`, `bob${label}`)
+  const aliceHandle = `alice${label}@localhost:${serverA.port}`
+  const bobHandle = `bob${label}@localhost:${serverB.port}`
+
+  // Friends, with no reload on either side: the invitation and the accept are pushed.
+  await openFriends(bob.page, serverB)
+  await openFriends(alice.page, serverA)
+  await alice.page.fill('[data-test=invite-handle]', bobHandle)
+  await alice.page.click('[data-test=invite]')
+  await bob.page.waitForSelector('[data-test=incoming-invite]', { timeout: 20000 })
+  await bob.page.click('[data-test=accept]')
+  await alice.page.waitForSelector('[data-test=friend] [data-test=location-sharing]', { timeout: 20000 })
+  assert.equal(await alice.page.locator('[data-test=sharing-status]').count(), 0, 'sharing is off by default')
+
+  // Nothing shared yet: bob's map is empty.
+  await openMap(bob.page, serverB)
+  assert.equal(await markerCount(bob.page), 0)
+  const none = await apiFromPage(bob.page, 'GET', '/friends/locations')
+  assert.deepEqual(none.body.locations, [])
+
+  // alice shares until she turns it off; bob's open map shows her where she is.
+  await alice.page.selectOption('[data-test=share-choice]', 'always')
+  await alice.page.click('[data-test=share-location]')
+  await alice.page.waitForSelector('[data-test=sharing-status]')
+  await markerAt(bob.page, aliceHandle, P[0])
+  const marker = bob.page.locator('[data-test=friend-marker]')
+  assert.equal(await marker.getAttribute('data-accuracy'), String(P[0].accuracy))
+  assert.match(await marker.textContent(), new RegExp(`alice${label}@`))
+  assert.match(await marker.textContent(), /just now|s ago/)
+  assert.match(await bob.page.textContent('[data-test=friend-positions]'), /within 12 m/)
+
+  // She moves: bob's marker follows within 2 s, without a reload.
+  await alice.page.waitForTimeout(1200) // past the throttle's burst floor
+  const navigations = []
+  bob.page.on('framenavigated', (f) => f === bob.page.mainFrame() && navigations.push(f.url()))
+  const moved = Date.now()
+  await alice.context.setGeolocation(P[1])
+  await markerAt(bob.page, aliceHandle, P[1], 2000)
+  const latency = Date.now() - moved
+  assert.deepEqual(navigations, [], 'bob did not reload')
+  assert.equal(await marker.getAttribute('data-accuracy'), String(P[1].accuracy))
+  const inView = await bob.page.evaluate(() => {
+    const m = document.querySelector('[data-test=friend-marker]').getBoundingClientRect()
+    const c = document.querySelector('[data-test=map]').getBoundingClientRect()
+    return m.left >= c.left && m.right <= c.right && m.top >= c.top && m.bottom <= c.bottom
+  })
+  assert.ok(inView, 'the camera follows her into view')
+  await shot(bob.page, label === 'across' ? '13-live-location-map' : `13-live-location-map-${label}`)
+
+  // She stops: the marker goes at once; a reload does not bring it back.
+  await alice.page.click('[data-test=stop-sharing]')
+  await markerGone(bob.page, 5000)
+  await openMap(bob.page, serverB)
+  assert.equal(await markerCount(bob.page), 0)
+
+  // A share that expires ends on both sides with no message: the timer takes the marker away.
+  const expiresAt = new Date(Date.now() + 8000).toISOString()
+  const put = await apiFromPage(alice.page, 'PUT', `/friends/${encodeURIComponent(bobHandle)}/location-sharing`, { expiresAt })
+  assert.equal(put.status, 200, JSON.stringify(put.body))
+  await alice.page.reload() // the app reads the setting and sends, with the expiry
+  await markerAt(bob.page, aliceHandle, P[1], 7000)
+  await markerGone(bob.page, Date.parse(expiresAt) - Date.now() + 3000)
+  assert.deepEqual((await apiFromPage(bob.page, 'GET', '/friends/locations')).body.locations, [], 'expired on bob’s server too')
+  assert.deepEqual((await apiFromPage(alice.page, 'GET', '/friends/location-sharing')).body.sharing, [], 'and on alice’s')
+
+  // bob asks; alice answers with one position, and no live updates follow it.
+  await openFriends(bob.page, serverB)
+  await bob.page.click('[data-test=ask-location]')
+  await alice.page.waitForSelector('[data-test=location-request]', { timeout: 20000 })
+  assert.match(await alice.page.textContent('[data-test=location-request]'), new RegExp(`bob${label}@`))
+  await alice.context.setGeolocation(P[2])
+  await alice.page.click('[data-test=share-once]')
+  await alice.page.waitForSelector('[data-test=location-request]', { state: 'detached' })
+  await openMap(bob.page, serverB)
+  await markerAt(bob.page, aliceHandle, P[2], 10000)
+  await alice.context.setGeolocation(P[3])
+  await bob.page.waitForTimeout(2500)
+  await markerAt(bob.page, aliceHandle, P[2], 100) // still the one position she agreed to send
+  await alice.page.waitForSelector('[data-test=sharing-status]')
+  assert.match(await alice.page.textContent('[data-test=sharing-status]'), /one position/)
+  await alice.page.click('[data-test=stop-sharing]')
+  await markerGone(bob.page, 5000)
+
+  // Shared again for an hour: bob sees her current position; then alice ends the friendship.
+  await alice.page.selectOption('[data-test=share-choice]', 'hour')
+  await alice.page.click('[data-test=share-location]')
+  await markerAt(bob.page, aliceHandle, P[3])
+  const beforeRemoval = await apiFromPage(bob.page, 'GET', '/friends/locations')
+  assert.equal(beforeRemoval.body.locations.length, 1)
+  assert.ok(beforeRemoval.body.locations[0].expiresAt, 'an hour-long share carries its expiry')
+  await alice.page.click('[data-test=remove-friend]')
+  await alice.page.waitForFunction(() => document.querySelectorAll('[data-test=friend]').length === 0)
+  await markerGone(bob.page, 20000)
+  // alice keeps moving: bob receives nothing more, live or after a reload.
+  await alice.context.setGeolocation(P[0])
+  await bob.page.waitForTimeout(3000)
+  assert.equal(await markerCount(bob.page), 0)
+  await openMap(bob.page, serverB)
+  assert.equal(await markerCount(bob.page), 0)
+  assert.deepEqual((await apiFromPage(bob.page, 'GET', '/friends/locations')).body.locations, [])
+  assert.deepEqual((await apiFromPage(alice.page, 'GET', '/friends/location-sharing')).body.sharing, [], 'the setting went with the friendship')
+
+  // Refused sends (409 after a stop raced an update) are expected; nothing else.
+  alice.assertNoConsoleErrors([/Failed to load resource: the server responded with a status of 409/])
+  bob.assertNoConsoleErrors()
+  await alice.close()
+  await bob.close()
+  return { latency }
+}
+
+test('across two servers: bob’s map follows alice live, and stops when she stops, her share expires or she unfriends him', async (t) => {
+  if (!(await requireEndpoints(t, A, LIVE_ENDPOINTS))) return
+  const { latency } = await liveStory(t, { serverA: A, serverB: B, label: 'across', P: ACROSS })
+  figure('live-location-latency-two-servers', latency, 'ms')
+  assertNoCoordinates([A, B], [...ACROSS, BOB_AT], 'aliceacross')
+})
+
+test('on one server: the same story', async (t) => {
+  if (!(await requireEndpoints(t, A, LIVE_ENDPOINTS))) return
+  const { latency } = await liveStory(t, { serverA: A, serverB: A, label: 'local', P: LOCAL })
+  figure('live-location-latency-one-server', latency, 'ms')
+  assertNoCoordinates([A], [...LOCAL, BOB_AT], 'alicelocal')
+})
+
+test('the map draws offline with my places, and a click saves a place there', async (t) => {
+  if (!(await requireEndpoints(t, A, LIVE_ENDPOINTS))) return
+  const dev = await newDevice(browser)
+  const { page } = dev
+  const foreign = []
+  page.on('request', (r) => {
+    const u = r.url()
+    if (!u.startsWith(A.url) && !u.startsWith('blob:') && !u.startsWith('data:')) foreign.push(u)
+  })
+  await newUser(page, A, 'mara@example.com', 'mara')
+  await addPlace(page, 'Canal house', '52.3731', '4.8922')
+  await page.goto(`${A.url}/map`)
+  await page.waitForSelector('[data-test=map][data-ready=true]', { timeout: 20000 })
+  assert.equal(await page.getAttribute('[data-test=map]', 'data-style'), 'offline', 'no style configured: the built-in one')
+  const place = page.locator('[data-test=map-place]')
+  assert.equal(await place.count(), 1)
+  assert.equal(await place.getAttribute('data-lat'), '52.3731')
+  // The map canvas really draws (WebGL): it is not blank.
+  const box = await page.locator('[data-test=map] canvas').boundingBox()
+  assert.ok(box && box.width > 200 && box.height > 200)
+
+  await page.mouse.click(box.x + box.width / 2 + 40, box.y + box.height / 2 + 30)
+  await page.waitForSelector('[data-test=map-add-form]')
+  const coords = (await page.textContent('[data-test=map-add-coords]')).split(',').map((s) => Number(s.trim()))
+  assert.ok(Math.abs(coords[0] - 52.3731) < 0.05 && Math.abs(coords[1] - 4.8922) < 0.05, `near the place: ${coords}`)
+  await page.fill('[data-test=map-add-name]', 'Clicked on the map')
+  await page.click('[data-test=map-add-save]')
+  await page.waitForSelector('[data-test=map-add-done]')
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=map-place]').length === 2)
+  await shot(page, '13-map-places')
+
+  await page.goto(`${A.url}/`)
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=place]').length === 2)
+  assert.match(await page.textContent('[data-test=places]'), new RegExp(`Clicked on the map[\\s\\S]*${coords[0].toFixed(5)}, ${coords[1].toFixed(5)}`))
+  assert.deepEqual(foreign, [], 'the offline map asks nothing of another origin')
+  dev.assertNoConsoleErrors()
+  await dev.close()
+})
