@@ -131,6 +131,7 @@ pub fn build_state_with(
             }
             other => other.clone(),
         },
+        map_origins: args.map_origins.clone(),
     };
     Ok(AppState::new(Inner {
         limiter: RateLimiter::new(store.clone(), args.rate_limits == "on"),
@@ -188,14 +189,7 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
         state: state.clone(),
         max_body: args.max_body_bytes,
         timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
-        app_csp: crate::security_headers::app_csp_with_map(
-            state
-                .settings
-                .map_style_url
-                .as_ref()
-                .map(|u| u.origin().ascii_serialization())
-                .as_deref(),
-        ),
+        app_csp: crate::security_headers::app_csp_with_map(&map_origins(&state.settings)),
     };
     let edge = Arc::new(edge);
     let store = state.store.clone();
@@ -221,6 +215,18 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
             }),
         )
         .nest("/", app)
+}
+
+/// Every origin the map loads from: the style URL's and `PARCHMENT_MAP_ORIGINS`, once each.
+fn map_origins(settings: &Settings) -> Vec<String> {
+    let mut origins: Vec<String> = Vec::new();
+    for url in settings.map_style_url.iter().chain(&settings.map_origins) {
+        let origin = url.origin().ascii_serialization();
+        if origin != "null" && !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    origins
 }
 
 /// `GET /readyz`: 200 when the database answers and is migrated, else 503.

@@ -208,6 +208,11 @@ pub struct ServeArgs {
     /// network.
     #[arg(long, env = "PARCHMENT_MAP_STYLE_URL")]
     pub map_style_url: Option<Url>,
+    /// Comma-separated origins the style's tiles, glyphs and sprites come from when they
+    /// are not the style URL's own (e.g. `https://tiles.example.org`); allowed in the app's
+    /// Content-Security-Policy.
+    #[arg(long, env = "PARCHMENT_MAP_ORIGINS", value_delimiter = ',')]
+    pub map_origins: Vec<Url>,
     /// Serve Prometheus metrics at `GET /metrics` on this separate address (e.g.
     /// `127.0.0.1:9090`); off when unset. Never the public listener: the figures describe
     /// every user's activity in aggregate.

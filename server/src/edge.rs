@@ -150,9 +150,7 @@ impl Edge {
     /// back for the handler.
     async fn check_json_types(&self, req: &mut Request) -> Result<(), ApiError> {
         let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+            .header(header::CONTENT_TYPE)
             .is_some_and(|v| v.starts_with("application/json"));
         if !is_json || !self.strict.has_schema(req.method(), req.uri().path()) {
             return Ok(());
@@ -185,9 +183,7 @@ impl Edge {
     /// to the limit.
     async fn limit_body(&self, req: &mut Request) -> Result<(), ApiError> {
         let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
+            .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
         match declared {
             Some(len) if len > self.max_body as u64 => Err(ApiError::from_status(
@@ -251,25 +247,17 @@ fn session_token(req: &Request, settings: &Settings) -> Option<(String, bool)> {
 }
 
 fn origin_allowed(req: &Request, settings: &Settings) -> bool {
-    let Some(origin) = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(origin) = req.header(header::ORIGIN) else {
         return false;
     };
     match settings.public_origin() {
         Some(public) => origin == public,
         // Without a configured public URL the request's own host is the origin to match.
-        None => req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|host| {
-                origin
-                    .split_once("://")
-                    .is_some_and(|(_, rest)| rest == host)
-            }),
+        None => req.header(header::HOST).is_some_and(|host| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest == host)
+        }),
     }
 }
 

@@ -4,6 +4,7 @@
 //! `store` (SQL on SQLite or PostgreSQL). `main.rs` only parses the command line.
 
 
+
 pub mod allowed_methods;
 pub mod api;
 pub mod app;

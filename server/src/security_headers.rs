@@ -70,17 +70,20 @@ impl Surface {
     }
 }
 
-/// The app's policy when the map's style comes from `map_origin` (`PARCHMENT_MAP_STYLE_URL`):
-/// MapLibre fetches the style, tiles, glyphs and sprites from there, and draws sprite
-/// images. `None` when there is no such origin (the const policy applies).
-pub fn app_csp_with_map(map_origin: Option<&str>) -> Option<HeaderValue> {
-    let origin = map_origin?;
+/// The app's policy when the map loads from other origins (the style URL's, and
+/// `PARCHMENT_MAP_ORIGINS` for tiles, glyphs and sprites served elsewhere): MapLibre fetches
+/// from them and draws sprite images. `None` when there are none (the const policy applies).
+pub fn app_csp_with_map(map_origins: &[String]) -> Option<HeaderValue> {
+    if map_origins.is_empty() {
+        return None;
+    }
+    let origins = map_origins.join(" ");
     let policy = APP_CSP
         .replace(
             "connect-src 'self'",
-            &format!("connect-src 'self' {origin}"),
+            &format!("connect-src 'self' {origins}"),
         )
-        .replace("img-src 'self'", &format!("img-src 'self' {origin}"));
+        .replace("img-src 'self'", &format!("img-src 'self' {origins}"));
     HeaderValue::from_str(&policy).ok()
 }
 
@@ -165,7 +168,7 @@ mod tests {
 
     #[test]
     fn a_map_style_origin_is_allowed_for_the_app_only() {
-        let policy = app_csp_with_map(Some("https://tiles.example.org"));
+        let policy = app_csp_with_map(&["https://tiles.example.org".to_owned()]);
         let mut app = HeaderMap::new();
         apply(&mut app, Surface::App, true, policy.as_ref());
         let csp = app[header::CONTENT_SECURITY_POLICY]
@@ -180,6 +183,12 @@ mod tests {
         let mut api = HeaderMap::new();
         apply(&mut api, Surface::Api, true, policy.as_ref());
         assert_eq!(api[header::CONTENT_SECURITY_POLICY], API_CSP);
-        assert_eq!(app_csp_with_map(None), None);
+        assert_eq!(app_csp_with_map(&[]), None);
+        let two = app_csp_with_map(&["https://a.example".into(), "https://b.example".into()]);
+        let two = two
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(two.contains("connect-src 'self' https://a.example https://b.example;"));
     }
 }

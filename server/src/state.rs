@@ -34,6 +34,9 @@ pub struct Settings {
     /// The MapLibre style the web app's map uses (`PARCHMENT_MAP_STYLE_URL`); `None`: the
     /// app's built-in style, which needs no network.
     pub map_style_url: Option<Url>,
+    /// Further origins the map's tiles, glyphs and sprites come from
+    /// (`PARCHMENT_MAP_ORIGINS`), allowed in the app's Content-Security-Policy.
+    pub map_origins: Vec<Url>,
 }
 
 impl Settings {

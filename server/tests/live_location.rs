@@ -26,6 +26,7 @@ db_tests!(
     a_newer_update_supersedes_a_queued_one,
     sharing_expires_on_both_sides_without_a_message,
     an_event_reaches_a_stream_on_another_replica,
+    the_map_configuration_reaches_the_app_and_its_policy,
 );
 
 /// alice@A invites bob@B and bob accepts; returns when both see the friendship.
@@ -192,6 +193,57 @@ async fn sharing_gates_updates_and_the_stop_reaches_the_friend(db: Db) {
         .await
         .ok();
     assert_eq!(listed["sharing"], json!([]));
+
+    // bob asks; alice answers once with sharing still off ("share once"), and only once.
+    b.call(
+        "POST",
+        &format!("/friends/{}/messages", alice.handle),
+        &bob,
+        Some(send_body(
+            MessageType::LocationRequest,
+            &bob,
+            &alice.handle,
+            Object::new(),
+        )),
+    )
+    .await
+    .ok();
+    eventually("bob's request at A", || async {
+        a.count("SELECT COUNT(*) FROM location_requests").await == 1
+    })
+    .await;
+    let answer = |ends: i64| {
+        send_body(
+            MessageType::LocationUpdate,
+            &alice,
+            &bob.handle,
+            location(&bob.encryption, "7,7", now_ms(), Some(ends)),
+        )
+    };
+    let reply = a
+        .call(
+            "POST",
+            &messages,
+            &alice,
+            Some(answer(now_ms() + 2 * 3_600_000)),
+        )
+        .await;
+    assert_eq!(
+        reply.status, 422,
+        "an answer ends within the hour: {}",
+        reply.text
+    );
+    a.call("POST", &messages, &alice, Some(answer(now_ms() + 600_000)))
+        .await
+        .ok();
+    let once = events.expect("location").await;
+    assert_eq!(once.data["fromHandle"], alice.handle);
+    assert!(once.data["expiresAt"].is_string(), "{once:?}");
+    let reply = a
+        .call("POST", &messages, &alice, Some(answer(now_ms() + 600_000)))
+        .await;
+    assert_eq!(reply.status, 409, "the request is used up: {}", reply.text);
+    assert_eq!(a.count("SELECT COUNT(*) FROM location_requests").await, 0);
 
     // A past expiry, a stranger and a malformed handle are refused.
     let past = format_millis(now_ms() - 1000);
@@ -740,4 +792,59 @@ async fn an_event_reaches_a_stream_on_another_replica(db: Db) {
     assert_eq!(pushed.data["fromHandle"], alice.handle);
     let _ = replica.kill();
     let _ = replica.wait();
+}
+
+/// `PARCHMENT_MAP_STYLE_URL` and `PARCHMENT_MAP_ORIGINS`: the app learns the style from
+/// `GET /config` (public), and only the app's policy allows those origins.
+async fn the_map_configuration_reaches_the_app_and_its_policy(db: Db) {
+    let plain = Peer::start(db).await;
+    let config: Value = reqwest::get(plain.url("/config"))
+        .await
+        .expect("config")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        config,
+        json!({ "mapStyleUrl": null }),
+        "offline style by default"
+    );
+    let peer = Peer::start_with(
+        db,
+        &[
+            "--map-style-url",
+            "https://styles.example.org/v1/style.json",
+            "--map-origins",
+            "https://tiles.example.net,https://styles.example.org",
+        ],
+    )
+    .await;
+    let config: Value = reqwest::get(peer.url("/config"))
+        .await
+        .expect("config")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        config["mapStyleUrl"],
+        "https://styles.example.org/v1/style.json"
+    );
+    let csp = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let app = reqwest::get(peer.url("/map")).await.expect("app page");
+    let policy = csp(&app);
+    assert!(
+        policy.contains("connect-src 'self' https://styles.example.org https://tiles.example.net;"),
+        "{policy}"
+    );
+    let api = reqwest::get(peer.url("/config")).await.expect("api");
+    assert!(
+        !csp(&api).contains("example"),
+        "the API's policy stays closed"
+    );
 }

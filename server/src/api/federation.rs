@@ -159,12 +159,7 @@ impl FederationApi {
         req: &Request,
         body: Json<serde_json::Value>,
     ) -> ApiResult<InboxAccepted> {
-        let header = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let header = |name: &str| req.header(name).map(str::to_owned);
         let headers = service::InboundHeaders {
             server_id: header(HEADER_SERVER_ID),
             protocol_version: header(HEADER_PROTOCOL_VERSION),

@@ -56,9 +56,7 @@ pub fn client_ip(req: &Request) -> String {
 
 /// The request's `User-Agent` header, when it is valid text.
 pub fn user_agent(req: &Request) -> Option<&str> {
-    req.headers()
-        .get(poem::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
+    req.header(poem::http::header::USER_AGENT)
 }
 
 /// Session token in `Authorization: Bearer <token>`.

@@ -50,15 +50,9 @@ impl Identity {
     }
 }
 
-fn domain(state: &AppState) -> Result<String, AppError> {
-    state.settings.domain().ok_or_else(|| {
-        AppError::Unavailable("Federation needs PARCHMENT_PUBLIC_URL (the server's domain)".into())
-    })
-}
-
 /// `GET /users/me/identity`.
 pub async fn identity(state: &AppState, user_id: &str) -> Result<Identity, AppError> {
-    let domain = domain(state)?;
+    let domain = fed::domain(state)?;
     let user = super::users::get(state, user_id).await?;
     Ok(Identity { user, domain })
 }
@@ -88,7 +82,7 @@ pub fn check_alias(alias: &str) -> Result<String, AppError> {
 /// `PATCH /users/me/alias`: validates and sets the alias (409 when taken in any letter case).
 pub async fn set_alias(state: &AppState, user_id: &str, alias: &str) -> Result<Identity, AppError> {
     // No domain, no handle: refuse before writing anything.
-    domain(state)?;
+    fed::domain(state)?;
     let normalized = check_alias(alias)?;
     let updated = state
         .store

@@ -23,6 +23,9 @@ use crate::store::{FriendRow, LocationRow, SharingRow};
 /// The longest a timed share may last (longer is "always").
 pub const MAX_SHARE_MS: i64 = 366 * 24 * 3600 * 1000;
 
+/// The longest an answer to a location request (sent while sharing is off) stays visible.
+pub const MAX_ANSWER_MS: i64 = 3600 * 1000;
+
 /// The payload member that marks the end of sharing.
 pub const STOPPED: &str = "stopped";
 
@@ -101,8 +104,9 @@ pub async fn stop(
 }
 
 /// A LOCATION_UPDATE the caller signed for a friend (`POST /friends/{handle}/messages`):
-/// queued only while sharing with that friend is on; its `expiresAt`, when sharing ends by
-/// itself, must be that end (so the friend's server stops showing it then, with no message).
+/// queued while sharing with that friend is on, its `expiresAt` then being the sharing's end
+/// (so the friend's server stops showing it then, with no message); or, with sharing off,
+/// once as the answer to the friend's pending LOCATION_REQUEST.
 pub(super) async fn send_update(
     state: &AppState,
     caller: &Principal,
@@ -128,17 +132,6 @@ pub(super) async fn send_update(
         ));
     }
     let now = state.now_ms();
-    let sharing = state
-        .store
-        .location_sharing_with(user_id, &friend.peer_key, now)
-        .await?
-        .ok_or_else(|| AppError::Conflict {
-            code: ErrorCode::LocationSharingOff,
-            message: format!(
-                "You do not share your location with {}",
-                friend.friend_handle
-            ),
-        })?;
     let claimed = match member("expiresAt") {
         None => None,
         Some(value) => Some(
@@ -150,6 +143,13 @@ pub(super) async fn send_update(
                 })?,
         ),
     };
+    let Some(sharing) = state
+        .store
+        .location_sharing_with(user_id, &friend.peer_key, now)
+        .await?
+    else {
+        return answer_request(state, user_id, friend, envelope, claimed, now).await;
+    };
     if claimed != sharing.expires_at {
         return Err(AppError::validation(
             "payload.expiresAt",
@@ -158,6 +158,54 @@ pub(super) async fn send_update(
         ));
     }
     queue(state, user_id, envelope, None).await
+}
+
+/// With sharing off, one update may still answer the friend's LOCATION_REQUEST ("share
+/// once"): it uses the request up, and must end within [`MAX_ANSWER_MS`] so the friend's
+/// server stops showing it by itself.
+async fn answer_request(
+    state: &AppState,
+    user_id: &str,
+    friend: &FriendRow,
+    envelope: &Envelope,
+    expires_at: Option<i64>,
+    now: i64,
+) -> Result<String, AppError> {
+    let off = || AppError::Conflict {
+        code: ErrorCode::LocationSharingOff,
+        message: format!(
+            "You do not share your location with {}, and they have not asked for it",
+            friend.friend_handle
+        ),
+    };
+    let fits = expires_at.is_some_and(|at| at > now && at <= now + MAX_ANSWER_MS);
+    if !fits {
+        // Off wins: only a caller who was asked learns what an answer needs.
+        return Err(
+            if state
+                .store
+                .location_requested(user_id, &friend.peer_key)
+                .await?
+            {
+                AppError::validation(
+                    "payload.expiresAt",
+                    "an answer to a location request must end within an hour",
+                )
+            } else {
+                off()
+            },
+        );
+    }
+    let outgoing = fed::delivery::outgoing(envelope)?;
+    if !state
+        .store
+        .enqueue_location_answer(&outgoing.row(user_id, None, now), &friend.peer_key)
+        .await?
+    {
+        return Err(off());
+    }
+    state.outbox_wake.notify_one();
+    Ok(outgoing.id)
 }
 
 async fn queue(

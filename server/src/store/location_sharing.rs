@@ -96,6 +96,42 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the friend asked for the user's location and has no answer yet.
+    pub async fn location_requested(&self, user_id: &str, peer_key: &str) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM location_requests WHERE user_id = $1 AND peer_key = $2",
+        )
+        .bind(user_id)
+        .bind(peer_key)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Queues a LOCATION_UPDATE that answers the friend's pending LOCATION_REQUEST, which it
+    /// uses up in the same transaction: `false` (nothing queued) when there is none.
+    pub async fn enqueue_location_answer(
+        &self,
+        row: &NewOutboxRow<'_>,
+        peer_key: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await?;
+        let asked =
+            sqlx::query("DELETE FROM location_requests WHERE user_id = $1 AND peer_key = $2")
+                .bind(row.user_id)
+                .bind(peer_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if asked == 0 {
+            return Ok(false);
+        }
+        supersede(&mut tx, row).await?;
+        insert_outbox(&mut *tx, row).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Ends sharing that expired, and forgets received locations past their expiry and
     /// stops older than `stops_before`.
     pub async fn prune_locations(&self, now: i64, stops_before: i64) -> StoreResult<()> {
