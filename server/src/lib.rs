@@ -3,7 +3,7 @@
 //! The self-hostable Parchment server: `api` (HTTP handlers) → `service` (decisions) →
 //! `store` (SQL on SQLite or PostgreSQL). `main.rs` only parses the command line.
 
-
+#![warn(missing_docs)]
 
 pub mod allowed_methods;
 pub mod api;

@@ -848,3 +848,93 @@ async fn the_map_configuration_reaches_the_app_and_its_policy(db: Db) {
         "the API's policy stays closed"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Benchmark (ignored; run with `cargo test --release -p parchment-server --test
+// live_location -- --ignored --nocapture bench_push`): 1,000 open streams on one server
+// (40 users × 25 streams: the per-user cap is 32), one friend-caused event per user
+// (an invitation from a local user, delivered through the outbox), every stream receiving
+// its user's event. Prints the server's memory per open stream and the delivery latency.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_push() {
+    const USERS: usize = 40;
+    const STREAMS_PER_USER: usize = 25;
+    let peer = Peer::start_with(Db::Sqlite, &["--rate-limits", "off"]).await;
+    let sender = peer.user("sender").await;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        users.push(peer.user(&format!("user{i}")).await);
+    }
+    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
+    let rss_kib = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    };
+    let before = rss_kib();
+    let mut streams = Vec::new();
+    for user in &users {
+        for _ in 0..STREAMS_PER_USER {
+            let mut events = Events::open(&peer.url("/events"), &user.token, None).await;
+            events.expect("ready").await;
+            streams.push((user.handle.clone(), events));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib();
+    let sent_at = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        std::time::Instant,
+    >::new()));
+    let mut waiting = tokio::task::JoinSet::new();
+    for (handle, mut events) in streams {
+        let sent_at = sent_at.clone();
+        waiting.spawn(async move {
+            events.expect("invitation").await;
+            let got = std::time::Instant::now();
+            let sent = sent_at.lock().ok().and_then(|m| m.get(&handle).copied());
+            sent.map(|s| got.duration_since(s).as_secs_f64() * 1000.0)
+        });
+    }
+    let started = std::time::Instant::now();
+    for user in &users {
+        let mut body = signed(MessageType::FriendInvite, &sender, &user.handle);
+        body["handle"] = json!(user.handle);
+        if let Ok(mut m) = sent_at.lock() {
+            m.insert(user.handle.clone(), std::time::Instant::now());
+        }
+        peer.call("POST", "/friends/invite", &sender, Some(body))
+            .await
+            .ok();
+    }
+    let mut latencies: Vec<f64> = waiting.join_all().await.into_iter().flatten().collect();
+    let total = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "push: {} streams, server RSS {} KiB -> {} KiB ({:.1} KiB per stream); {} deliveries \
+         in {:.2} s, latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        USERS * STREAMS_PER_USER,
+        before,
+        after,
+        (after.saturating_sub(before)) as f64 / (USERS * STREAMS_PER_USER) as f64,
+        latencies.len(),
+        total,
+        pct(0.5),
+        pct(0.99),
+        latencies.last().copied().unwrap_or(0.0),
+    );
+    assert_eq!(
+        latencies.len(),
+        USERS * STREAMS_PER_USER,
+        "every stream got its event"
+    );
+}

@@ -31,13 +31,12 @@ pub struct BlobInfoRow {
 impl Store {
     /// The user's blobs by type, without ciphertext.
     pub async fn blobs_of_user(&self, user_id: &str) -> StoreResult<Vec<BlobInfoRow>> {
-        Ok(sqlx::query_as(
+        self.all_by(
             "SELECT blob_type, km_version, updated_at FROM encrypted_user_blobs \
              WHERE user_id = $1 ORDER BY blob_type",
+            user_id,
         )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
+        .await
     }
 
     /// The user's blob of this type, if any.

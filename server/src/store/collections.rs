@@ -54,13 +54,12 @@ impl Store {
 
     /// The user's collections, oldest first.
     pub async fn collections_of_user(&self, user_id: &str) -> StoreResult<Vec<CollectionRow>> {
-        Ok(sqlx::query_as(
+        self.all_by(
             "SELECT id, metadata_encrypted, metadata_key_version, created_at, updated_at \
              FROM collections WHERE user_id = $1 ORDER BY created_at, id",
+            user_id,
         )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
+        .await
     }
 
     /// Deletes one collection of the user; `false` when there was none.

@@ -32,13 +32,12 @@ pub struct PeerManifest<'a> {
 impl Store {
     /// The pin of `host`, if any.
     pub async fn peer(&self, host: &str) -> StoreResult<Option<PeerRow>> {
-        Ok(sqlx::query_as(
+        self.one_by(
             "SELECT host, public_key, first_seen_at, fetched_at FROM federation_peers \
              WHERE host = $1",
+            host,
         )
-        .bind(host)
-        .fetch_optional(self.reader())
-        .await?)
+        .await
     }
 
     /// First use of a peer: pins its key. `false` when a pin already exists (a race).
@@ -110,12 +109,11 @@ impl Store {
 
     /// A cached remote user document (JSON) and when it was fetched (Unix milliseconds).
     pub async fn remote_user(&self, handle_key: &str) -> StoreResult<Option<(String, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT document, fetched_at FROM remote_users WHERE handle_key = $1")
-                .bind(handle_key)
-                .fetch_optional(self.reader())
-                .await?,
+        self.one_by(
+            "SELECT document, fetched_at FROM remote_users WHERE handle_key = $1",
+            handle_key,
         )
+        .await
     }
 
     /// Caches a remote user document (insert or replace).

@@ -159,13 +159,12 @@ impl Store {
 
     /// The user's friendships, oldest first.
     pub async fn list_friends(&self, user_id: &str) -> StoreResult<Vec<FriendRow>> {
-        Ok(sqlx::query_as(
+        self.all_by(
             "SELECT friend_handle, peer_key, signing_key, encryption_key, name, established_at \
              FROM friendships WHERE user_id = $1 ORDER BY established_at, peer_key",
+            user_id,
         )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
+        .await
     }
 
     /// Ends the relationship of `user_id` with `peer_key` and everything shared in it (see

@@ -45,13 +45,14 @@ impl Store {
     /// The user whose alias is `alias` in any letter case (the unique index is on the
     /// lowercase form).
     pub async fn user_by_alias(&self, alias: &str) -> StoreResult<Option<super::UserRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {} FROM users WHERE alias_normalized = $1",
-            super::users::USER_COLUMNS
-        ))
-        .bind(alias.to_ascii_lowercase())
-        .fetch_optional(self.reader())
-        .await?)
+        self.one_by(
+            &format!(
+                "SELECT {} FROM users WHERE alias_normalized = $1",
+                super::users::USER_COLUMNS
+            ),
+            &alias.to_ascii_lowercase(),
+        )
+        .await
     }
 
     /// Wipes everything encrypted under the user's old seed and queues one revocation per

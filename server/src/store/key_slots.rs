@@ -68,13 +68,12 @@ pub(super) async fn upsert_slots(
 impl Store {
     /// The user's key slots, oldest first.
     pub async fn slots_of_user(&self, user_id: &str) -> StoreResult<Vec<SlotRow>> {
-        Ok(sqlx::query_as(
+        self.all_by(
             "SELECT credential_id, wrapped_km, wrap_algo, slot_signature, created_at, last_used_at \
              FROM wrapped_master_keys WHERE user_id = $1 ORDER BY created_at, credential_id",
+            user_id,
         )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
+        .await
     }
 
     /// Whether `credential_id` is one of the user's passkeys.

@@ -45,9 +45,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor, FromRow};
 
 /// One set of migrations for both databases: every statement is in the subset SQLite and
 /// PostgreSQL share (the same way every query is).
@@ -221,6 +221,28 @@ impl Store {
     /// The pool for anything that writes, and for every transaction.
     fn writer(&self) -> &AnyPool {
         &self.writer
+    }
+
+    /// The rows `sql` selects with `$1` bound to `key` (e.g. every row of one user).
+    async fn all_by<T>(&self, sql: &str, key: &str) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql)
+            .bind(key)
+            .fetch_all(self.reader())
+            .await?)
+    }
+
+    /// The row `sql` selects with `$1` bound to `key`, if there is one.
+    async fn one_by<T>(&self, sql: &str, key: &str) -> StoreResult<Option<T>>
+    where
+        T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql)
+            .bind(key)
+            .fetch_optional(self.reader())
+            .await?)
     }
 
     /// Deletes the row of `user_id` whose `key_column` is `key` (unique per user in every

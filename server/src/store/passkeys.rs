@@ -54,24 +54,22 @@ impl Store {
 
     /// The user's passkeys, oldest first.
     pub async fn passkeys_of_user(&self, user_id: &str) -> StoreResult<Vec<PasskeyRow>> {
-        Ok(sqlx::query_as(
+        self.all_by(
             "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys \
              WHERE user_id = $1 ORDER BY created_at, id",
+            user_id,
         )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
+        .await
     }
 
     /// The passkey with this credential id, whoever owns it.
     pub async fn passkey(&self, id: &str) -> StoreResult<Option<PasskeyRow>> {
-        Ok(sqlx::query_as(
+        self.one_by(
             "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys \
              WHERE id = $1",
+            id,
         )
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await?)
+        .await
     }
 
     /// Stores the credential's new state (counter) after a sign-in with it.

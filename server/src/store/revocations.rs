@@ -21,13 +21,12 @@ pub struct RevocationRow {
 impl Store {
     /// The user's queued revocations, oldest first.
     pub async fn pending_revocations(&self, user_id: &str) -> StoreResult<Vec<RevocationRow>> {
-        Ok(sqlx::query_as(
+        self.all_by(
             "SELECT id, peer_handle, peer_key, last_error, created_at FROM pending_revocations \
              WHERE user_id = $1 ORDER BY created_at, peer_key",
+            user_id,
         )
-        .bind(user_id)
-        .fetch_all(self.reader())
-        .await?)
+        .await
     }
 
     /// Drops one queued revocation; `false` when none was queued.

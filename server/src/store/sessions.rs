@@ -72,12 +72,11 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<SessionLookup>> {
-        Ok(
-            sqlx::query_as("SELECT id, user_id, expires_at FROM sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(self.reader())
-                .await?,
+        self.one_by(
+            "SELECT id, user_id, expires_at FROM sessions WHERE token_hash = $1",
+            token_hash,
         )
+        .await
     }
 
     /// Moves a session's expiry to `expires_at`.

@@ -139,31 +139,30 @@ impl Store {
 
     /// The user with this id.
     pub async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRow>> {
-        Ok(
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.reader())
-                .await?,
+        self.one_by(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            id,
         )
+        .await
     }
 
     /// The user with this lowercase email address.
     pub async fn user_by_email(&self, email_normalized: &str) -> StoreResult<Option<UserRow>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"
-        ))
-        .bind(email_normalized)
-        .fetch_optional(self.reader())
-        .await?)
+        self.one_by(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE email_normalized = $1"),
+            email_normalized,
+        )
+        .await
     }
 
     /// The role ids the user holds, sorted.
     pub async fn user_roles(&self, user_id: &str) -> StoreResult<Vec<String>> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT role_id FROM users_roles WHERE user_id = $1 ORDER BY role_id")
-                .bind(user_id)
-                .fetch_all(self.reader())
-                .await?;
+        let rows: Vec<(String,)> = self
+            .all_by(
+                "SELECT role_id FROM users_roles WHERE user_id = $1 ORDER BY role_id",
+                user_id,
+            )
+            .await?;
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
@@ -238,12 +237,11 @@ impl Store {
 
     /// The user's saved preferences; `None` until saved.
     pub async fn preferences(&self, user_id: &str) -> StoreResult<Option<PreferencesRow>> {
-        Ok(
-            sqlx::query_as("SELECT language, unit_system FROM user_preferences WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(self.reader())
-                .await?,
+        self.one_by(
+            "SELECT language, unit_system FROM user_preferences WHERE user_id = $1",
+            user_id,
         )
+        .await
     }
 
     /// Saves the user's preferences (insert or replace).
