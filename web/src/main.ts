@@ -1,5 +1,6 @@
 import { createApp } from 'vue'
 import App from './App.vue'
+import { i18n } from './i18n'
 import router from './router'
 import { onUnauthorized } from './api/client'
 import { sessionEnded } from './stores/session'
@@ -10,4 +11,4 @@ onUnauthorized(() => {
 })
 import './style.css'
 
-createApp(App).use(router).mount('#app')
+createApp(App).use(i18n).use(router).mount('#app')

@@ -1,5 +1,6 @@
 import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 import { errorMessage } from './api/client'
+import { onLocale, t } from './i18n'
 import { boot, refresh, session, type Status } from './stores/session'
 
 // Each route says which state it needs; the guard sends the user where they must go first.
@@ -7,6 +8,7 @@ declare module 'vue-router' {
   interface RouteMeta {
     needs?: 'guest' | 'setup' | 'locked' | 'unlocked' | 'session'
     permission?: string
+    /** The catalog key of the screen's name, shown in the document title. */
     title?: string
   }
 }
@@ -17,15 +19,15 @@ declare module 'vue-router' {
 const router = createRouter({
   history: createWebHistory(),
   routes: [
-    { path: '/', name: 'places', component: () => import('./views/PlacesView.vue'), meta: { needs: 'unlocked', title: 'My places' } },
-    { path: '/sign-in', name: 'sign-in', component: () => import('./views/SignInView.vue'), meta: { needs: 'guest', title: 'Sign in' } },
-    { path: '/setup', name: 'setup', component: () => import('./views/SetupView.vue'), meta: { needs: 'setup', title: 'Set up your keys' } },
-    { path: '/unlock', name: 'unlock', component: () => import('./views/UnlockView.vue'), meta: { needs: 'locked', title: 'Unlock' } },
-    { path: '/settings', name: 'settings', component: () => import('./views/SettingsView.vue'), meta: { needs: 'unlocked', title: 'Settings' } },
-    { path: '/map', name: 'map', component: () => import('./views/MapView.vue'), meta: { needs: 'unlocked', title: 'Map' } },
-    { path: '/people', name: 'friends', component: () => import('./views/FriendsView.vue'), meta: { needs: 'unlocked', title: 'Friends' } },
-    { path: '/start-over', name: 'start-over', component: () => import('./views/StartOverView.vue'), meta: { title: 'Start over' } },
-    { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { needs: 'session', permission: 'users:read', title: 'Admin' } },
+    { path: '/', name: 'places', component: () => import('./views/PlacesView.vue'), meta: { needs: 'unlocked', title: 'title.places' } },
+    { path: '/sign-in', name: 'sign-in', component: () => import('./views/SignInView.vue'), meta: { needs: 'guest', title: 'title.signIn' } },
+    { path: '/setup', name: 'setup', component: () => import('./views/SetupView.vue'), meta: { needs: 'setup', title: 'title.setup' } },
+    { path: '/unlock', name: 'unlock', component: () => import('./views/UnlockView.vue'), meta: { needs: 'locked', title: 'title.unlock' } },
+    { path: '/settings', name: 'settings', component: () => import('./views/SettingsView.vue'), meta: { needs: 'unlocked', title: 'title.settings' } },
+    { path: '/map', name: 'map', component: () => import('./views/MapView.vue'), meta: { needs: 'unlocked', title: 'title.map' } },
+    { path: '/people', name: 'friends', component: () => import('./views/FriendsView.vue'), meta: { needs: 'unlocked', title: 'title.friends' } },
+    { path: '/start-over', name: 'start-over', component: () => import('./views/StartOverView.vue'), meta: { title: 'title.startOver' } },
+    { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { needs: 'session', permission: 'users:read', title: 'title.admin' } },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })
@@ -66,9 +68,12 @@ router.beforeEach(async (to: RouteLocationNormalized) => {
   return true
 })
 
-router.afterEach((to) => {
-  document.title = to.meta.title ? `${to.meta.title} · Parchment` : 'Parchment'
-})
+function setTitle(to: RouteLocationNormalized) {
+  document.title = to.meta.title ? `${t(to.meta.title)} · Parchment` : 'Parchment'
+}
+router.afterEach(setTitle)
+// A change of language renames the open screen too.
+onLocale(() => setTitle(router.currentRoute.value))
 
 export { home }
 export default router

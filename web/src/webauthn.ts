@@ -5,6 +5,7 @@
 // whatever salt the server's options name: a server choosing the salt could make the
 // authenticator answer a PRF of its choice.
 import { fromBase64Url, toBase64Url } from './crypto/base64'
+import { t } from './i18n'
 
 type Json = Record<string, unknown>
 
@@ -12,7 +13,7 @@ function bytes(v: unknown): Uint8Array<ArrayBuffer> {
   if (typeof v === 'string') return fromBase64Url(v) as Uint8Array<ArrayBuffer>
   if (v instanceof ArrayBuffer) return new Uint8Array(v)
   if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer)
-  throw new Error('Unexpected binary field in passkey options.')
+  throw new Error(t('errors.passkeyOptionsUnreadable'))
 }
 
 /** The server's extensions, with the PRF evaluated at the constant salt (never the server's). */
@@ -62,7 +63,7 @@ export interface CeremonyResult { credential: Json; credentialId: string; prf: U
 /** `navigator.credentials.create` with the server's registration options. */
 /** The server's `publicKey` options: an object, whatever the document can say of it. */
 function ceremonyOptions(v: unknown): Json {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('The server sent no passkey options.')
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(t('errors.noPasskeyOptions'))
   return v as Json
 }
 
@@ -77,7 +78,7 @@ export async function createPasskey(serverOptions: unknown, prfSalt: Uint8Array)
     extensions: prfExtension(publicKey.extensions, prfSalt),
   } as unknown as PublicKeyCredentialCreationOptions
   const cred = (await navigator.credentials.create({ publicKey: options })) as PublicKeyCredential | null
-  if (!cred) throw new Error('No passkey was created.')
+  if (!cred) throw new Error(t('errors.noPasskeyCreated'))
   return { credential: credentialJson(cred), credentialId: cred.id, prf: prfOutput(cred) }
 }
 
@@ -91,7 +92,7 @@ export async function getPasskey(serverOptions: unknown, prfSalt: Uint8Array): P
     extensions: prfExtension(publicKey.extensions, prfSalt),
   } as PublicKeyCredentialRequestOptions
   const cred = (await navigator.credentials.get({ publicKey: options })) as PublicKeyCredential | null
-  if (!cred) throw new Error('No passkey was used.')
+  if (!cred) throw new Error(t('errors.noPasskeyUsed'))
   return { credential: credentialJson(cred), credentialId: cred.id, prf: prfOutput(cred) }
 }
 
@@ -111,8 +112,8 @@ export async function evaluatePrf(credentialIds: string[], prfSalt: Uint8Array):
       extensions: { prf: { eval: { first: bytes(prfSalt) } } } as AuthenticationExtensionsClientInputs,
     },
   })) as PublicKeyCredential | null
-  if (!cred) throw new Error('No passkey was used.')
+  if (!cred) throw new Error(t('errors.noPasskeyUsed'))
   const prf = prfOutput(cred)
-  if (!prf) throw new Error('This passkey does not support the PRF extension, so it cannot hold a key slot.')
+  if (!prf) throw new Error(t('errors.passkeyNoPrf'))
   return { credentialId: cred.id, prf }
 }

@@ -170,12 +170,14 @@ export async function launch() {
  * A new browser context ("a device") with a page, a virtual passkey authenticator (with PRF),
  * and a record of console errors and page errors (asserted empty by `assertNoConsoleErrors`).
  * `geolocation` ({latitude, longitude, accuracy?}) grants the location permission and sets the
- * position; `context.setGeolocation` moves it.
+ * position; `context.setGeolocation` moves it. `locale` is the browser's language
+ * (navigator.language), en-US unless given.
  */
-export async function newDevice(browser, { width = 1100, height = 900, mobile = false, geolocation = null } = {}) {
+export async function newDevice(browser, { width = 1100, height = 900, mobile = false, geolocation = null, locale = 'en-US' } = {}) {
   const context = await browser.newContext({
     viewport: mobile ? { width: 390, height: 844 } : { width, height },
     acceptDownloads: true,
+    locale,
     ...(geolocation ? { permissions: ['geolocation'], geolocation } : {}),
   })
   const page = await context.newPage()

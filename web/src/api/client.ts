@@ -2,18 +2,22 @@
 // through openapi-fetch typed by the generated schema.d.ts. Every non-2xx answer becomes an
 // ApiError carrying the server's `{code, message}`.
 import createClient from 'openapi-fetch'
+import { locale, t, te } from '../i18n'
 import type { paths } from './schema'
 
 export class ApiError extends Error {
   readonly status: number
   readonly code: string
   readonly body: unknown
-  constructor(status: number, code: string, message: string, body?: unknown) {
+  /** The message is the server's own (English) text, not one the app wrote in the user's language. */
+  readonly fromServer: boolean
+  constructor(status: number, code: string, message: string, body?: unknown, fromServer = false) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
     this.body = body
+    this.fromServer = fromServer
   }
 }
 
@@ -28,13 +32,13 @@ export function onUnauthorized(handler: () => void) {
 const SIGN_IN_PATHS = ['/auth/verify', '/auth/sessions', '/auth/passkeys/authenticate/']
 
 function describeStatus(status: number): string {
-  if (status === 401) return 'You are signed out. Sign in again.'
-  if (status === 403) return "You don't have permission to do that."
-  if (status === 404) return 'Not found.'
-  if (status === 409) return 'That conflicts with the current state.'
-  if (status === 429) return 'Too many requests. Wait a minute and try again.'
-  if (status >= 500) return 'The server failed. Try again in a moment.'
-  return `Request failed (HTTP ${status}).`
+  if (status === 401) return t('errors.status.unauthorized')
+  if (status === 403) return t('errors.status.forbidden')
+  if (status === 404) return t('errors.status.notFound')
+  if (status === 409) return t('errors.status.conflict')
+  if (status === 429) return t('errors.status.tooMany')
+  if (status >= 500) return t('errors.status.serverFailed')
+  return t('errors.status.other', { status })
 }
 
 /** The typed HTTP client: every path, parameter and body is checked against schema.d.ts. */
@@ -49,7 +53,7 @@ http.use({
     // an HTML answer to an API call means "no such endpoint on this server".
     const type = response.headers.get('content-type') ?? ''
     if (response.ok && response.status !== 204 && type.includes('text/html')) {
-      return Response.json({ code: 'not_found', message: 'This server does not offer that feature yet.' }, { status: 404 })
+      return Response.json({ code: 'not_found', message: t('errors.notOffered') }, { status: 404 })
     }
     if (response.status === 401 && unauthorized) {
       const path = new URL(request.url).pathname
@@ -70,16 +74,17 @@ export async function call<T>(pending: Promise<Answer<T>>): Promise<T | null> {
   try {
     answer = await pending
   } catch (e) {
-    if (e instanceof SyntaxError) throw new ApiError(502, 'bad_response', 'The server sent an answer the app cannot read.')
-    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.')
+    if (e instanceof SyntaxError) throw new ApiError(502, 'bad_response', t('errors.badResponse'))
+    throw new ApiError(0, 'network', t('errors.network'))
   }
   const { response } = answer
   if (!response.ok) {
     const body = answer.error
     const obj = (body && typeof body === 'object' ? body : {}) as { code?: unknown; message?: unknown }
     const code = typeof obj.code === 'string' ? obj.code : `http_${response.status}`
-    const message = typeof obj.message === 'string' && obj.message ? obj.message : describeStatus(response.status)
-    throw new ApiError(response.status, code, message, body)
+    const fromServer = typeof obj.message === 'string' && !!obj.message
+    const message = fromServer ? (obj.message as string) : describeStatus(response.status)
+    throw new ApiError(response.status, code, message, body, fromServer)
   }
   return answer.data ?? null
 }
@@ -87,14 +92,21 @@ export async function call<T>(pending: Promise<Answer<T>>): Promise<T | null> {
 /** As `call`, for operations whose success always has a body. */
 export async function callBody<T>(pending: Promise<Answer<T>>): Promise<T> {
   const data = await call(pending)
-  if (data === null) throw new ApiError(502, 'bad_response', 'The server sent an empty answer where the app expects data.')
+  if (data === null) throw new ApiError(502, 'bad_response', t('errors.emptyResponse'))
   return data
 }
 
-/** A message fit to show a person, whatever was thrown. */
+/**
+ * A message fit to show a person, whatever was thrown. The server writes its messages in
+ * English: in another language the app says what the error code means, or what the status means.
+ */
 export function errorMessage(e: unknown): string {
-  if (e instanceof ApiError) return e.message
-  if (e instanceof DOMException && e.name === 'NotAllowedError') return 'The passkey prompt was cancelled or timed out.'
+  if (e instanceof ApiError) {
+    if (!e.fromServer || locale().startsWith('en')) return e.message
+    const known = `apiErrors.${e.code}`
+    return te(known) ? t(known) : describeStatus(e.status)
+  }
+  if (e instanceof DOMException && e.name === 'NotAllowedError') return t('errors.passkeyCancelled')
   if (e instanceof Error) return e.message
   return String(e)
 }

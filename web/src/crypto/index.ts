@@ -4,6 +4,7 @@
 // The recovery key is the single deliberate exception: it is exported to be shown to the user.
 import { loadCore, type Core, type IdentityHandle } from './core'
 import { fromBase64, toBase64 } from './base64'
+import { t } from '../i18n'
 
 export { toBase64, fromBase64, toBase64Url, fromBase64Url } from './base64'
 
@@ -16,7 +17,7 @@ async function lib(): Promise<Core> {
 }
 
 function need(): IdentityHandle {
-  if (!current) throw new Error('Your keys are locked on this device. Unlock with your recovery key or a passkey.')
+  if (!current) throw new Error(t('errors.keysLocked'))
   return current
 }
 
@@ -68,18 +69,19 @@ const AEAD_AUTHENTICATION_FAILED = 'authentication failed'
 /** A person-sized reason a typed recovery key was refused, never quoting what was typed. */
 function recoveryKeyProblem(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e)
-  if (m.includes('checksum')) return 'That recovery code has a mistyped character. Compare it with your saved copy.'
+  if (m.includes('checksum')) return t('recovery.problem.checksum')
   const at = m.match(/at position (\d+) is not a valid character/)
-  if (at) return `That recovery code has a character recovery codes never use (character ${at[1]}, counting from the P).`
-  if (m.includes('56 characters')) return 'That recovery code has the wrong length: 56 letters and digits follow P1-.'
-  if (m.includes('unknown version')) return 'That is not a recovery code Parchment knows: it should start with P1-.'
-  return 'That is not a valid recovery key: a recovery code starts with P1-, an older key is 44 characters ending in =.'
+  if (at) return t('recovery.problem.character', { position: at[1] })
+  if (m.includes('56 characters')) return t('recovery.problem.length')
+  if (m.includes('unknown version')) return t('recovery.problem.version')
+  return t('recovery.problem.invalid')
 }
 
-function checkMatches(handle: IdentityHandle, expectedSigningKey: string | null, what: string) {
+/** `mismatch`: what to say when it opens to another account's keys. */
+function checkMatches(handle: IdentityHandle, expectedSigningKey: string | null, mismatch: () => string) {
   if (expectedSigningKey && handle.signingPublicKey !== expectedSigningKey) {
     handle.free()
-    throw new Error(`${what} does not match your account.`)
+    throw new Error(mismatch())
   }
 }
 
@@ -126,7 +128,7 @@ export const keyring = {
     } catch (e) {
       throw new Error(recoveryKeyProblem(e))
     }
-    checkMatches(handle, expectedSigningKey, 'That recovery key')
+    checkMatches(handle, expectedSigningKey, () => t('recovery.problem.otherAccount'))
     replace(handle)
     return this.publicKeys()
   },
@@ -180,7 +182,7 @@ export const keyring = {
   async unlockWithKeySlot(slot: KeySlot, userId: string, prfOutput: Uint8Array, signingKey: string): Promise<PublicKeys> {
     const c = await lib()
     const handle = c.Identity.fromKeySlot(slot, userId, prfOutput, signingKey)
-    checkMatches(handle, signingKey, 'That passkey slot')
+    checkMatches(handle, signingKey, () => t('errors.slotOtherAccount'))
     replace(handle)
     return this.publicKeys()
   },
@@ -273,7 +275,7 @@ export const keyring = {
             /* try the other binding (crypto.md gap 3) */
           }
         }
-        if (!plain) throw new Error(`Collection ${col.id} could not be decrypted with your current key.`)
+        if (!plain) throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
         const ctx = collectionContexts(userId, col.id)[0]
         return { id: col.id, metadataEncrypted: toBase64(next.encryptRecord(key, ctx, plain)) }
       })

@@ -6,6 +6,7 @@ import { reactive, watch } from 'vue'
 import { ApiError, errorMessage } from '../api/client'
 import { friends as friendsApi } from '../api/endpoints'
 import { keyring } from '../crypto'
+import { t } from '../i18n'
 import { friendByHandle } from '../stores/friends'
 import { liveRecipients, reloadSharing, SHARE_ONCE_MS, sharingWith, startSharing } from '../stores/locationSharing'
 import { session } from '../stores/session'
@@ -46,16 +47,16 @@ function fixOf(p: GeolocationPosition): LocationFix {
 }
 
 function geoProblem(e: GeolocationPositionError): string {
-  if (e.code === e.PERMISSION_DENIED) return 'This browser does not allow Parchment to read your location, so the friends you share with do not see you. Allow location for this site.'
-  if (e.code === e.TIMEOUT) return 'Your position could not be read in time; still trying.'
-  return 'Your position is unavailable right now; still trying.'
+  if (e.code === e.PERMISSION_DENIED) return t('live.geo.denied')
+  if (e.code === e.TIMEOUT) return t('live.geo.timeout')
+  return t('live.geo.unavailable')
 }
 
 async function sendOne(me: string, handle: string, fix: LocationFix) {
   const setting = sharingWith(handle)
   if (!setting) return // turned off meanwhile
   const friend = friendByHandle(handle)
-  if (!friend?.encryptionKey) throw new Error(`${handle} has no encryption key yet, so they cannot see your location.`)
+  if (!friend?.encryptionKey) throw new Error(t('live.noEncryptionKey', { handle }))
   const sentAt = new Date().toISOString()
   const encryptedLocation = keyring.sealFriendShare(friend.encryptionKey, encodeFix(fix), { senderId: me, recipientId: friend.handle, timestamp: sentAt })
   // `nonce` is the binding time (the original's wire shape); `expiresAt` lets both servers
@@ -105,13 +106,14 @@ function schedule() {
 function beginWatch() {
   if (watchId !== null) return
   if (!('geolocation' in navigator)) {
-    broadcastState.error = 'This browser cannot tell its location, so the friends you share with do not see you.'
+    broadcastState.error = t('live.geo.noGeolocation')
     return
   }
   watchId = navigator.geolocation.watchPosition(
     (p) => {
       latest = fixOf(p)
-      if (broadcastState.error && /position|location/.test(broadcastState.error)) broadcastState.error = null
+      // (The words of live.geo.* in each catalog: "position", "location", "posición", "ubicación".)
+      if (broadcastState.error && /position|location|posición|ubicación/.test(broadcastState.error)) broadcastState.error = null
       schedule()
     },
     (e) => {
@@ -160,7 +162,7 @@ export function stopBroadcaster() {
 
 function currentFix(): Promise<LocationFix> {
   if (latest && Date.now() - latest.timestamp < 60_000) return Promise.resolve(latest)
-  if (!('geolocation' in navigator)) return Promise.reject(new Error('This browser cannot tell its location.'))
+  if (!('geolocation' in navigator)) return Promise.reject(new Error(t('live.geo.cannotTell')))
   return new Promise((resolve, reject) =>
     navigator.geolocation.getCurrentPosition(
       (p) => resolve(fixOf(p)),
@@ -178,7 +180,7 @@ function currentFix(): Promise<LocationFix> {
  */
 export async function shareOnce(handle: string) {
   const me = session.handle
-  if (!me) throw new Error('Choose an alias first (Settings).')
+  if (!me) throw new Error(t('errors.aliasFirst'))
   const fix = await currentFix()
   if (!sharingWith(handle)) await startSharing(handle, new Date(Date.now() + SHARE_ONCE_MS).toISOString(), { once: true })
   await sendOne(me, handle, fix)

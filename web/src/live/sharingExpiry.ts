@@ -1,12 +1,14 @@
 // How long live location sharing with a friend lasts: the choices the friends screen offers and
 // the instant each one means. The server keeps the instant; both sides stop at it unprompted.
+import { d, t } from '../i18n'
 
 export type SharingChoice = 'hour' | 'tonight' | 'always'
 
-export const SHARING_CHOICES: { value: SharingChoice; label: string }[] = [
-  { value: 'hour', label: 'for 1 hour' },
-  { value: 'tonight', label: 'until tonight' },
-  { value: 'always', label: 'until I turn it off' },
+// Labels are getters: read in the language of the moment.
+export const SHARING_CHOICES: { value: SharingChoice; readonly label: string }[] = [
+  { value: 'hour', get label() { return t('sharing.choice.hour') } },
+  { value: 'tonight', get label() { return t('sharing.choice.tonight') } },
+  { value: 'always', get label() { return t('sharing.choice.always') } },
 ]
 
 /** The expiry instant (ISO) for a choice, or `null` for no expiry. "Tonight" is 23:59:59 local time. */
@@ -22,13 +24,13 @@ export function expiryFor(choice: SharingChoice, now: Date = new Date()): string
 
 /** "until 14:05", "until tomorrow 09:00", or "until you turn it off". */
 export function describeExpiry(expiresAt: string | null, now: Date = new Date()): string {
-  if (!expiresAt) return 'until you turn it off'
+  if (!expiresAt) return t('sharing.until.off')
   const at = new Date(expiresAt)
-  const time = at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  const time = d(at, 'time')
   const sameDay = at.toDateString() === now.toDateString()
-  if (sameDay) return `until ${time}`
+  if (sameDay) return t('sharing.until.time', { time })
   const tomorrow = new Date(now)
   tomorrow.setDate(tomorrow.getDate() + 1)
-  if (at.toDateString() === tomorrow.toDateString()) return `until tomorrow ${time}`
-  return `until ${at.toLocaleDateString()} ${time}`
+  if (at.toDateString() === tomorrow.toDateString()) return t('sharing.until.tomorrow', { time })
+  return t('sharing.until.date', { date: d(at, 'date'), time })
 }

@@ -1,6 +1,7 @@
 // The HTML elements MapLibre places on the map for friends and places. Built with the DOM
 // (no innerHTML: names come from other people), and carrying data-* attributes with the exact
 // position, which the tests read.
+import { formatDistance, t } from '../i18n'
 import { formatAge } from '../live/age'
 import type { FriendPosition } from '../stores/friendLocations'
 
@@ -29,7 +30,10 @@ export function updateFriendMarker(root: HTMLElement, p: FriendPosition, now: nu
   const age = formatAge(p.sentAt, now)
   root.querySelector('.marker-name')!.textContent = p.name
   root.querySelector('.marker-age')!.textContent = age
-  root.title = `${p.name} (${p.handle}), ${age}${p.accuracy === null ? '' : `, within ${Math.round(p.accuracy)} m`}`
+  root.title =
+    p.accuracy === null
+      ? t('map.markerTitle', { name: p.name, handle: p.handle, age })
+      : t('map.markerTitleWithin', { name: p.name, handle: p.handle, age, distance: formatDistance(p.accuracy) })
 }
 
 /** One of my saved places. */

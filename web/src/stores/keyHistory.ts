@@ -8,6 +8,8 @@
 // version that restarts after the owner started over on another device is accepted only when
 // the owner says so (`allowRestart`); the replaced keys stay refused even then.
 
+import { t } from '../i18n'
+
 export const KEY_HISTORY_PREFIX = 'parchment-key-history:'
 
 interface KeyHistory {
@@ -44,13 +46,13 @@ export function rollbackOf(userId: string, signingKey: string, kmVersion: number
   const h = read(userId)
   if (!h) return null
   if (h.retired.includes(signingKey)) {
-    return 'The server offers a signing key that this device saw replaced by a newer one. Your keys stay locked here: an old key must not come back.'
+    return t('keys.rollback.replaced')
   }
   if (kmVersion < h.kmVersion) {
-    return `The server offers key version ${kmVersion}, older than version ${h.kmVersion} this device last used. Your keys stay locked here.`
+    return t('keys.rollback.older', { version: kmVersion, seen: h.kmVersion })
   }
   if (kmVersion === h.kmVersion && h.signingKey !== null && signingKey !== h.signingKey) {
-    return `The server offers a different signing key for key version ${kmVersion} than this device used. Your keys stay locked here.`
+    return t('keys.rollback.different', { version: kmVersion })
   }
   return null
 }

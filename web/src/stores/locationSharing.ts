@@ -6,6 +6,7 @@ import { ApiError } from '../api/client'
 import { locationSharing as sharingApi } from '../api/endpoints'
 import type { LocationSharing } from '../api/types'
 import { keyring } from '../crypto'
+import { t } from '../i18n'
 import { sameHandle } from './friends'
 import { session } from './session'
 import { singleFlight } from './singleFlight'
@@ -101,7 +102,7 @@ export async function startSharing(handle: string, expiresAt: string | null, { o
 
 /** Turns sharing off; the friend's server is told at once, with a stop signed by my key. */
 export async function stopSharing(handle: string) {
-  if (!session.handle) throw new Error('Choose an alias first (Settings).')
+  if (!session.handle) throw new Error(t('errors.aliasFirst'))
   await sharingApi.stop(handle, keyring.signMessage('LOCATION_UPDATE', session.handle, handle, { stopped: true }))
   setOnce(handle, null)
   sharingState.entries = sharingState.entries.filter((s) => !sameHandle(s.handle, handle))

@@ -1,6 +1,7 @@
 // "My places": one encrypted personal blob. The server sees only the envelope.
 import { blobs, identity } from '../api/endpoints'
 import { keyring } from '../crypto'
+import { t } from '../i18n'
 import { session } from './session'
 
 export const PLACES_BLOB = 'places'
@@ -17,7 +18,7 @@ export interface Place {
 interface PlacesDoc { version: 1; places: Place[] }
 
 function userId(): string {
-  if (!session.user) throw new Error('Sign in first.')
+  if (!session.user) throw new Error(t('errors.signInFirst'))
   return session.user.id
 }
 
@@ -29,7 +30,7 @@ export async function loadPlaces(): Promise<{ places: Place[]; ciphertextLength:
     doc = keyring.decryptPersonal<PlacesDoc>(userId(), PLACES_BLOB, blob.encryptedBlob)
   } catch {
     await assertKeyCurrent()
-    throw new Error('Your saved places could not be decrypted with the key on this device.')
+    throw new Error(t('errors.placesUndecryptable'))
   }
   return { places: doc.places ?? [], ciphertextLength: blob.encryptedBlob.length }
 }
@@ -37,12 +38,11 @@ export async function loadPlaces(): Promise<{ places: Place[]; ciphertextLength:
 /** Thrown when another device rotated the master key since this one unlocked. */
 export class StaleKeyError extends Error {}
 
-const STALE = 'Your master key was rotated on another device. Reload to unlock with the new key, then try again.'
 
 /** Throws StaleKeyError when the server's key version is not the one this device unlocked. */
 async function assertKeyCurrent(): Promise<number> {
   const { kmVersion } = await identity.kmVersion()
-  if (kmVersion !== session.user?.kmVersion) throw new StaleKeyError(STALE)
+  if (kmVersion !== session.user?.kmVersion) throw new StaleKeyError(t('errors.staleKey'))
   return kmVersion
 }
 

@@ -4,8 +4,10 @@ import { ApiError } from '../api/client'
 import { auth, identity as identityApi, slots as slotsApi } from '../api/endpoints'
 import type { User } from '../api/types'
 import { keyring } from '../crypto'
+import { t } from '../i18n'
 import * as webauthn from '../webauthn'
 import * as keyHistory from './keyHistory'
+import { forgetPreferences, loadPreferences } from './preferences'
 
 export const DEVICE_ID_KEY = 'parchment-device-id'
 export const SEED_KEY = 'parchment-identity-seed'
@@ -76,6 +78,7 @@ function clear() {
   state.keyRestartOffered = false
   pendingPrf?.prf.fill(0)
   pendingPrf = null
+  forgetPreferences()
 }
 
 async function loadIdentity() {
@@ -88,8 +91,7 @@ async function loadIdentity() {
   }
 }
 
-const KEPT_FOR_NEXT_TRY =
-  "This device's saved key could not be opened just now; it is kept for the next try. Reload to try again, or unlock with your recovery key or a passkey."
+const keptForNextTry = () => t('session.keptForNextTry')
 
 /** Unwraps the seed this device keeps (crypto.md §6.1). `secret` may already be on its way. */
 async function unlockFromDevice(user: User, secret?: Promise<string | null>): Promise<boolean> {
@@ -98,17 +100,16 @@ async function unlockFromDevice(user: User, secret?: Promise<string | null>): Pr
   const deviceSecret = await (secret ?? fetchDeviceSecret())
   // Network or session trouble: keep the envelope for the next try.
   if (!deviceSecret) {
-    state.lockReason = KEPT_FOR_NEXT_TRY
+    state.lockReason = keptForNextTry()
     return false
   }
   const outcome = await keyring.unlockFromDevice(deviceSecret, deviceId(), wrapped, user.signingKey ?? null)
   if (outcome === 'wrong-secret' || outcome === 'not-current-key') {
     // The envelope can never open again (secret forgotten or rotated, or a replaced key): drop it.
     localStorage.removeItem(SEED_KEY)
-    state.lockReason =
-      'This device was signed out everywhere or its keys were rotated, so its saved key no longer opens. Unlock with your recovery key or a passkey.'
+    state.lockReason = t('session.savedKeyGone')
   } else if (outcome === 'unreadable') {
-    state.lockReason = KEPT_FOR_NEXT_TRY
+    state.lockReason = keptForNextTry()
   }
   return outcome === 'unlocked'
 }
@@ -175,9 +176,13 @@ export async function refresh(): Promise<Status> {
     auth.permissions().catch(() => ({ roles: [], permissions: [] })),
     loadIdentity(),
     keyring.ready(),
+    // The user's language, before anything of theirs is shown.
+    loadPreferences(),
   ])
   state.permissions = perms.permissions
   state.roles = perms.roles
+  // Said again now that the user's language is known.
+  if (state.keyRollback && user.signingKey) state.keyRollback = keyHistory.rollbackOf(user.id, user.signingKey, user.kmVersion)
   if (!user.signingKey) {
     keyring.lock()
     state.status = 'needs-setup'
@@ -219,7 +224,7 @@ export async function signInWithPasskey() {
 }
 
 export async function unlockWithRecoveryKey(text: string) {
-  if (!state.user) throw new Error('Sign in first.')
+  if (!state.user) throw new Error(t('errors.signInFirst'))
   if (state.keyRollback) throw new Error(state.keyRollback)
   await keyring.unlockWithRecoveryKey(text, state.user.signingKey ?? null)
   await rememberOnDevice()
@@ -230,14 +235,14 @@ export async function unlockWithRecoveryKey(text: string) {
 /** Unlock with any passkey that holds a key slot (a local PRF evaluation, nothing sent). */
 export async function unlockWithPasskey() {
   const user = state.user
-  if (!user?.signingKey) throw new Error('Sign in first.')
+  if (!user?.signingKey) throw new Error(t('errors.signInFirst'))
   if (state.keyRollback) throw new Error(state.keyRollback)
   const { slots } = await slotsApi.list()
-  if (!slots.length) throw new Error('No passkey holds a key slot for this account yet. Use your recovery key, then enroll a passkey in Settings.')
+  if (!slots.length) throw new Error(t('errors.noKeySlotYet'))
   const { credentialId, prf } = await webauthn.evaluatePrf(slots.map((s) => s.credentialId), await keyring.prfSalt())
   try {
     const slot = slots.find((s) => s.credentialId === credentialId)
-    if (!slot) throw new Error('That passkey holds no key slot.')
+    if (!slot) throw new Error(t('errors.passkeyHoldsNoSlot'))
     await keyring.unlockWithKeySlot(slot, user.id, prf, user.signingKey)
     slotsApi.markUsed(slot.credentialId).catch(() => {})
   } finally {
@@ -262,23 +267,23 @@ export async function acceptKeyRestart() {
  */
 export async function confirmOwnerWithCode(code: string) {
   const user = state.user
-  if (!user) throw new Error('Sign in first.')
+  if (!user) throw new Error(t('errors.signInFirst'))
   const replaced = (await auth.sessions()).find((s) => s.current)?.id
   const signedIn = await auth.signInWithCode(user.email, code.trim())
-  if (signedIn.user.id !== user.id) throw new Error('That code signed in another account.')
+  if (signedIn.user.id !== user.id) throw new Error(t('errors.codeForAnotherAccount'))
   if (replaced) await auth.deleteSession(replaced).catch(() => {})
 }
 
 /** Re-authentication with a passkey whose key slot opens to the unlocked identity (local, nothing sent). */
 export async function confirmOwnerWithPasskey() {
   const user = state.user
-  if (!user) throw new Error('Sign in first.')
+  if (!user) throw new Error(t('errors.signInFirst'))
   const { slots } = await slotsApi.list()
-  if (!slots.length) throw new Error('No passkey holds a key slot yet: confirm with an emailed code.')
+  if (!slots.length) throw new Error(t('errors.noKeySlotConfirmWithCode'))
   const { credentialId, prf } = await webauthn.evaluatePrf(slots.map((s) => s.credentialId), await keyring.prfSalt())
   try {
     const slot = slots.find((s) => s.credentialId === credentialId)
-    if (!slot || !(await keyring.keySlotOpensToCurrent(slot, user.id, prf))) throw new Error('That passkey does not hold your current keys.')
+    if (!slot || !(await keyring.keySlotOpensToCurrent(slot, user.id, prf))) throw new Error(t('errors.passkeyNotCurrent'))
   } finally {
     prf.fill(0)
   }
