@@ -128,8 +128,8 @@ impl Edge {
     /// Body limit and session resolution. Returns a cookie to re-issue when a cookie
     /// session was extended.
     async fn prepare(&self, req: &mut Request) -> Result<Option<String>, ApiError> {
-        self.limit_body(req).await?;
-        self.check_json_types(req).await?;
+        let body = self.buffer_body(req).await?;
+        self.check_json_types(req, body)?;
         let Some((token, via_cookie)) = session_token(req, &self.state.settings) else {
             return Ok(None);
         };
@@ -146,59 +146,77 @@ impl Edge {
     }
 
     /// A JSON body whose values have other JSON types than the document declares is 422
-    /// (see `strict_json`). The body is read here (within the limit just checked) and put
-    /// back for the handler.
-    async fn check_json_types(&self, req: &mut Request) -> Result<(), ApiError> {
+    /// (see `strict_json`).
+    fn check_json_types(&self, req: &Request, body: Option<Vec<u8>>) -> Result<(), ApiError> {
         let is_json = req
             .header(header::CONTENT_TYPE)
             .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json || !self.strict.has_schema(req.method(), req.uri().path()) {
+        let Some(buf) = body.filter(|_| is_json) else {
+            return Ok(());
+        };
+        if !self.strict.has_schema(req.method(), req.uri().path()) {
             return Ok(());
         }
-        let buf = self.read_body(req).await?;
-        let checked = self.strict.check(req.method(), req.uri().path(), &buf);
-        req.set_body(Body::from(buf));
-        checked.map_err(|message| ApiError::from(AppError::Validation { message }))
+        self.strict
+            .check(req.method(), req.uri().path(), &buf)
+            .map_err(|message| ApiError::from(AppError::Validation { message }))
     }
 
-    /// Takes the body, reading at most one byte past the limit: 413 when it is over.
-    async fn read_body(&self, req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    /// Reads the whole request body (at most the limit) before anything answers, and puts
+    /// it back for the handler: an answer sent while body bytes are still unread makes the
+    /// connection close with data pending, and the TCP reset that follows can destroy the
+    /// answer on its way (seen behind Caddy as 502s for 401/422). Over the limit: 413, once
+    /// what follows is drained (see [`Edge::drain`]). `None` when there is no body.
+    async fn buffer_body(&self, req: &mut Request) -> Result<Option<Vec<u8>>, ApiError> {
+        let declared = req
+            .header(header::CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok());
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        match declared {
+            Some(0) => return Ok(None),
+            None if !chunked => return Ok(None),
+            Some(len) if len > self.max_body as u64 => {
+                self.drain(req.take_body(), len).await;
+                return Err(too_large());
+            }
+            _ => {}
+        }
+        let mut reader = req.take_body().into_async_read();
         let mut buf = Vec::new();
-        req.take_body()
-            .into_async_read()
+        (&mut reader)
             .take(self.max_body as u64 + 1)
             .read_to_end(&mut buf)
             .await
             .map_err(|e| ApiError::from_status(StatusCode::BAD_REQUEST, e.to_string()))?;
         if buf.len() > self.max_body {
-            return Err(ApiError::from_status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                String::new(),
-            ));
+            self.drain(Body::from_async_read(reader), u64::MAX).await;
+            return Err(too_large());
         }
-        Ok(buf)
+        req.set_body(Body::from(buf.clone()));
+        Ok(Some(buf))
     }
 
-    /// Rejects bodies over the limit: by `Content-Length`, or by reading a chunked body up
-    /// to the limit.
-    async fn limit_body(&self, req: &mut Request) -> Result<(), ApiError> {
-        let declared = req
-            .header(header::CONTENT_LENGTH)
-            .and_then(|v| v.parse::<u64>().ok());
-        match declared {
-            Some(len) if len > self.max_body as u64 => Err(ApiError::from_status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                String::new(),
-            )),
-            Some(_) => Ok(()),
-            None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
-                let buf = self.read_body(req).await?;
-                req.set_body(Body::from(buf));
-                Ok(())
-            }
-            None => Ok(()),
+    /// Reads and discards an over-limit body, up to [`DRAIN_FACTOR`] times the limit and
+    /// [`DRAIN_TIME`]: the 413 then reaches a client that sent a moderately large body
+    /// (HTTP's lingering close, as nginx does). Beyond that the connection is dropped.
+    async fn drain(&self, body: Body, declared: u64) {
+        let cap = (self.max_body as u64).saturating_mul(DRAIN_FACTOR);
+        if declared != u64::MAX && declared > cap {
+            return;
         }
+        let mut sink = tokio::io::sink();
+        let mut reader = body.into_async_read().take(cap);
+        let _ = tokio::time::timeout(DRAIN_TIME, tokio::io::copy(&mut reader, &mut sink)).await;
     }
+}
+
+/// How much more than the body limit is read and thrown away before a 413.
+const DRAIN_FACTOR: u64 = 4;
+/// How long at most.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+fn too_large() -> ApiError {
+    ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE, String::new())
 }
 
 /// Handler errors already carry our JSON body (poem-openapi turns `ApiError` into a

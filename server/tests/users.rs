@@ -16,6 +16,7 @@ db_tests!(
     profile_update_and_clear,
     preferences_defaults_update_and_validation,
     edges_unknown_route_body_limit_docs,
+    early_answers_reach_a_client_that_sent_its_whole_body,
     admin_cli_creates_user_and_issues_token,
 );
 
@@ -394,6 +395,48 @@ async fn edges_unknown_route_body_limit_docs(db: Db) {
     assert_eq!(docs.status(), 200);
     let spec = s.get("/openapi.json", None).await.expect(200);
     assert!(spec.json["paths"]["/users/me/preferences"].is_object());
+    s.stop().await;
+}
+
+/// An answer given before the handler reads the body (over the limit, no session, no such
+/// route) still reaches a client that wrote its whole body at once: the server reads what
+/// it was sent before answering, so closing the connection sends no reset over the answer.
+async fn early_answers_reach_a_client_that_sent_its_whole_body(db: Db) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(
+        db,
+        Options {
+            max_body_bytes: 1024,
+            ..Options::default()
+        },
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    for (path, size, status) in [
+        ("/users/me/preferences", 3 * 1024, "413"),
+        ("/users/me/preferences", 1000, "401"),
+        ("/nowhere", 1000, "404"),
+    ] {
+        for _ in 0..25 {
+            let mut conn = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            let request = format!(
+                "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {size}\r\nConnection: close\r\n\r\n{}",
+                " ".repeat(size)
+            );
+            conn.write_all(request.as_bytes()).await.expect("write");
+            let mut answer = Vec::new();
+            let read = conn.read_to_end(&mut answer).await;
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(read.is_ok(), "{path}: {read:?} after {answer}");
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{path}: {answer}"
+            );
+        }
+    }
     s.stop().await;
 }
 
