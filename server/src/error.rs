@@ -83,6 +83,12 @@ pub enum AppError {
     /// Sending mail failed (503); the detail goes to the log only.
     #[error("The email could not be sent")]
     Mail(String),
+    /// A sign-in code's first delivery failed and is being retried (503).
+    #[error(
+        "Your sign-in code could not be sent yet; the server keeps trying for a few minutes. \
+         Check your inbox shortly, or ask for a new code."
+    )]
+    MailDelayed,
     /// The database failed (500, details logged), or a unique index refused a write that no
     /// service mapped (409).
     #[error(transparent)]
@@ -207,6 +213,7 @@ impl AppError {
             AppError::FederationAuth(_) => ErrorCode::FederationAuthFailed,
             AppError::TooLarge(_) => ErrorCode::PayloadTooLarge,
             AppError::Mail(_) => ErrorCode::MailFailed,
+            AppError::MailDelayed => ErrorCode::MailDelayed,
             AppError::Store(StoreError::UniqueViolation) => ErrorCode::Conflict,
             AppError::Store(_) => ErrorCode::Internal,
         }
@@ -247,6 +254,9 @@ impl From<AppError> for ApiError {
             }
             AppError::TooLarge(_) => {
                 ApiError::PayloadTooLarge(ErrorBody::new(ErrorCode::PayloadTooLarge, message))
+            }
+            AppError::MailDelayed => {
+                ApiError::Unavailable(ErrorBody::new(ErrorCode::MailDelayed, message))
             }
             AppError::Mail(detail) => {
                 tracing::error!(error = %detail, "sending mail failed");

@@ -66,6 +66,7 @@ error_codes! {
     KmVersionMismatch = "km_version_mismatch",
     LegacyNotAllowed = "legacy_not_allowed",
     LocationSharingOff = "location_sharing_off",
+    MailDelayed = "mail_delayed",
     MailFailed = "mail_failed",
     MethodNotAllowed = "method_not_allowed",
     NoIdentity = "no_identity",

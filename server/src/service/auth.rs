@@ -50,16 +50,70 @@ pub async fn send_code(state: &AppState, email: &str, client_ip: &str) -> Result
         "Your Parchment sign-in code is: {code}\n\n\
          It expires in 15 minutes. If you did not ask for it, ignore this mail.\n"
     );
-    if let Err(err) = state
+    match state
         .mailer
-        .send(&user.email, "Your Parchment sign-in code", body)
+        .send(&user.email, CODE_SUBJECT, body.clone())
         .await
     {
-        // A code nobody received must not stay guessable.
-        state.store.delete_otp(&user.id).await?;
-        return Err(err);
+        Ok(()) => Ok(()),
+        // Not configured: nothing to retry, and a code nobody can receive must not stay.
+        Err(err) if !state.mailer.can_retry() => {
+            state.store.delete_otp(&user.id).await?;
+            Err(err)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err_detail(&err), "sign-in code not sent; retrying");
+            let hash = code_hash(state, &user.id, &code);
+            tokio::spawn(retry_code(state.clone(), user.id, user.email, hash, body));
+            Err(AppError::MailDelayed)
+        }
     }
-    Ok(())
+}
+
+const CODE_SUBJECT: &str = "Your Parchment sign-in code";
+
+/// Seconds between delivery attempts of a sign-in code whose first attempt failed; it is
+/// given up when the code expires, is replaced or used, or after the last attempt.
+const CODE_RETRIES_SECS: &[u64] = &[2, 5, 15, 30, 60, 120, 240];
+
+/// Retries a sign-in code's mail in the background (an SMTP server that was down or
+/// refusing for a moment). Each attempt first checks the code is still the live one.
+async fn retry_code(state: AppState, user_id: String, email: String, hash: String, body: String) {
+    for (attempt, secs) in CODE_RETRIES_SECS.iter().enumerate() {
+        tokio::time::sleep(std::time::Duration::from_secs(*secs)).await;
+        match state
+            .store
+            .otp_is_live(&user_id, &hash, state.now_ms())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "sign-in code retry: database");
+                continue;
+            }
+        }
+        match state.mailer.send(&email, CODE_SUBJECT, body.clone()).await {
+            Ok(()) => {
+                tracing::info!(attempt = attempt + 2, "sign-in code sent after a retry");
+                return;
+            }
+            Err(err) => tracing::warn!(
+                attempt = attempt + 2,
+                error = %err_detail(&err),
+                "sign-in code still not sent"
+            ),
+        }
+    }
+    tracing::error!("sign-in code given up: the mail server kept refusing");
+}
+
+/// What a mail error says for the log (the user-facing text hides it).
+fn err_detail(err: &AppError) -> String {
+    match err {
+        AppError::Mail(detail) => detail.clone(),
+        other => other.to_string(),
+    }
 }
 
 async fn register(state: &AppState, email: &str) -> Result<UserRow, AppError> {

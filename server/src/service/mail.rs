@@ -63,6 +63,11 @@ impl Mailer {
         Ok(Mailer::Disabled)
     }
 
+    /// Whether a failed send may succeed later (a transport is configured).
+    pub fn can_retry(&self) -> bool {
+        !matches!(self, Mailer::Disabled)
+    }
+
     /// Whether mail can leave: the SMTP server answers (connect, TLS, authentication),
     /// or the mail directory is writable. For `parchment-server doctor`.
     pub async fn probe(&self) -> Result<String, String> {

@@ -60,6 +60,20 @@ impl Store {
             .await
     }
 
+    /// Whether `code_hash` is still the user's live code (not replaced, used or expired).
+    pub async fn otp_is_live(&self, user_id: &str, code_hash: &str, now: i64) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM otp_codes WHERE user_id = $1 AND code_hash = $2 \
+             AND expires_at > $3",
+        )
+        .bind(user_id)
+        .bind(code_hash)
+        .bind(now)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(n > 0)
+    }
+
     /// Deletes the user's code, if any.
     pub async fn delete_otp(&self, user_id: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM otp_codes WHERE user_id = $1")
