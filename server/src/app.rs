@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use poem::endpoint::StaticFilesEndpoint;
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
@@ -153,14 +152,17 @@ pub fn build_state_with(
 pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Response> {
     let service = openapi_service();
     let document = openapi_document();
-    let docs_html = docs_html();
-    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone()));
-    let spec_body = document.clone();
-    let spec = poem::endpoint::make_sync(move |_| {
-        Response::builder()
-            .content_type("application/json")
-            .body(spec_body.clone())
-    });
+    // Generated once and gzipped once: the docs page is ~2 MB of HTML.
+    let docs_page = Arc::new(crate::compression::Precompressed::new(
+        docs_html(),
+        "text/html; charset=utf-8",
+    ));
+    let docs = poem::endpoint::make_sync(move |req| docs_page.response(req.headers()));
+    let spec_doc = Arc::new(crate::compression::Precompressed::new(
+        document.clone(),
+        "application/json",
+    ));
+    let spec = poem::endpoint::make_sync(move |req| spec_doc.response(req.headers()));
     // `/users/` is `/users`: the published examples call the API with a trailing slash.
     let api = Arc::new(
         service
@@ -175,12 +177,7 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
     }
     route = route.nest("/docs", docs).at("/openapi.json", spec);
     if let Some(dir) = args.web_dir.as_ref().filter(|d| d.is_dir()) {
-        route = route.nest(
-            "/",
-            StaticFilesEndpoint::new(dir)
-                .index_file("index.html")
-                .fallback_to_index(),
-        );
+        route = route.nest("/", crate::web_app::WebApp::new(dir));
     }
     let spec_text = document;
     let edge = Edge {

@@ -49,6 +49,9 @@ impl Edge {
         );
         let surface = Surface::of(req.uri().path(), API_PREFIXES);
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        let gzip = surface == Surface::Api
+            && crate::compression::accepts_gzip(req.headers())
+            && crate::compression::compressible_path(&path);
         async move {
             let started = std::time::Instant::now();
             req.extensions_mut().insert(ClientIp(ip));
@@ -76,6 +79,9 @@ impl Edge {
                 Err(err) => err.into_response(),
             };
             let mut response = self.method_not_allowed(&method, &path, response);
+            if gzip {
+                response = crate::compression::compress_json(response).await;
+            }
             security_headers::apply(
                 response.headers_mut(),
                 surface,
