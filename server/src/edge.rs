@@ -55,7 +55,17 @@ impl Edge {
         async move {
             let started = std::time::Instant::now();
             req.extensions_mut().insert(ClientIp(ip));
-            let response = match self.prepare(&mut req).await {
+            // The body is read here: under the same time limit as the handler, so a client
+            // that trickles its body cannot hold a buffer and a connection for ever.
+            let prepared = tokio::time::timeout(self.timeout, self.prepare(&mut req))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ApiError::from_status(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "The request body took too long".into(),
+                    ))
+                });
+            let response = match prepared {
                 Ok(refresh_cookie) => {
                     let mut response = match tokio::time::timeout(self.timeout, ep.call(req)).await
                     {

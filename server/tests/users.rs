@@ -17,6 +17,7 @@ db_tests!(
     preferences_defaults_update_and_validation,
     edges_unknown_route_body_limit_docs,
     early_answers_reach_a_client_that_sent_its_whole_body,
+    a_trickled_body_runs_out_of_time,
     admin_cli_creates_user_and_issues_token,
 );
 
@@ -437,6 +438,40 @@ async fn early_answers_reach_a_client_that_sent_its_whole_body(db: Db) {
             );
         }
     }
+    s.stop().await;
+}
+
+/// A client that sends part of its body and then nothing: the request time limit covers
+/// reading the body, so the server answers (503) and frees the connection.
+async fn a_trickled_body_runs_out_of_time(db: Db) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(
+        db,
+        Options {
+            request_timeout_secs: 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "PUT /users/me/preferences HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 500\r\nConnection: close\r\n\r\n{{\"language\""
+    );
+    conn.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server answered within its limit");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("took too long"), "{answer}");
     s.stop().await;
 }
 

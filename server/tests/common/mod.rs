@@ -63,6 +63,8 @@ pub struct Options {
     pub https_public_url: bool,
     /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `--request-timeout-secs` (default 30).
+    pub request_timeout_secs: u64,
     /// The outbound client's name resolver (default: the system's).
     pub lookup:
         Option<std::sync::Arc<dyn parchment_server::federation::address_policy::HostLookup>>,
@@ -82,6 +84,7 @@ impl Default for Options {
             web_dir: None,
             https_public_url: false,
             trusted_proxies: Vec::new(),
+            request_timeout_secs: 30,
             lookup: None,
         }
     }
@@ -159,6 +162,7 @@ impl TestServer {
         args.rate_limits = if options.rate_limits { "on" } else { "off" }.into();
         args.trusted_proxies = options.trusted_proxies.clone();
         args.max_body_bytes = options.max_body_bytes;
+        args.request_timeout_secs = options.request_timeout_secs;
         args.session_cache_ms = options.session_cache_ms;
         args.federation_allow_http = options.federation_allow_http;
         let client = match options.lookup.clone() {
