@@ -9,6 +9,7 @@ use parchment_core::envelope::{self, Aad, Algorithm};
 use parchment_core::federation::discovery::{ServerManifest, UserDocument};
 use parchment_core::federation::{Envelope, MessageType, UnsignedMessage};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519SecretKey, Ed25519Signature, X25519PublicKey};
+use parchment_core::safety::{safety_number_v2, SafetyIdentity, SafetyNumberV2};
 use parchment_core::{key_slot, seed_wrap, Seed};
 use proptest::prelude::*;
 use rand_core::{CryptoRng, RngCore};
@@ -214,6 +215,84 @@ proptest! {
         let blob = friend_share::seal(plaintext.as_bytes(), &alice, &bob.public_key(), &binding, &mut TestRng(rng)).unwrap();
         let opened = friend_share::open(&blob, &bob, &alice.public_key(), &binding).unwrap();
         prop_assert_eq!(opened.as_slice(), plaintext.as_bytes());
+    }
+}
+
+/// One user of a v2 safety number: handle, Ed25519 key (from a secret, so a valid point) and
+/// X25519 key (any 32 bytes).
+#[derive(Debug, Clone)]
+struct SafetyUser {
+    handle: String,
+    signing: Ed25519PublicKey,
+    encryption: X25519PublicKey,
+}
+
+impl SafetyUser {
+    fn identity(&self) -> SafetyIdentity<'_> {
+        SafetyIdentity {
+            handle: &self.handle,
+            signing_key: &self.signing,
+            encryption_key: &self.encryption,
+        }
+    }
+}
+
+fn safety_handle() -> impl Strategy<Value = String> {
+    "[a-z0-9_]{3,12}@[a-z][a-z0-9-]{0,10}[a-z]\\.example(:[0-9]{1,5})?"
+}
+
+fn safety_user() -> impl Strategy<Value = SafetyUser> {
+    (safety_handle(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(handle, secret, enc)| {
+        SafetyUser {
+            handle,
+            signing: Ed25519SecretKey::from_bytes(&secret).public_key(),
+            encryption: X25519PublicKey::from_bytes(enc),
+        }
+    })
+}
+
+// v2 safety numbers: 2 × 5200 SHA-512 each, so fewer cases.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn safety_v2_is_the_same_on_both_sides(a in safety_user(), b in safety_user()) {
+        let on_a = SafetyNumberV2::new(&a.identity(), &b.identity()).unwrap();
+        let on_b = SafetyNumberV2::new(&b.identity(), &a.identity()).unwrap();
+        prop_assert_eq!(on_a.digits(), on_b.digits());
+        prop_assert_eq!(on_a.matches_qr(&on_b.qr_payload()), Ok(true));
+        prop_assert_eq!(on_b.matches_qr(&on_a.qr_payload()), Ok(true));
+        // Upper-casing a handle names the same user.
+        let mut shouting = b.clone();
+        shouting.handle = b.handle.to_ascii_uppercase();
+        prop_assert_eq!(safety_number_v2(&a.identity(), &shouting.identity()).unwrap(), on_a.digits());
+    }
+
+    #[test]
+    fn safety_v2_changes_with_any_key_or_handle(a in safety_user(), b in safety_user(), other in safety_user(),
+                                                 which in 0usize..6) {
+        let before = SafetyNumberV2::new(&a.identity(), &b.identity()).unwrap();
+        let (mut a2, mut b2) = (a.clone(), b.clone());
+        let target = if which < 3 { &mut a2 } else { &mut b2 };
+        match which % 3 {
+            0 => {
+                prop_assume!(!other.handle.eq_ignore_ascii_case(&target.handle));
+                target.handle = other.handle.clone();
+            }
+            1 => {
+                prop_assume!(other.signing != target.signing);
+                target.signing = other.signing;
+            }
+            _ => {
+                prop_assume!(other.encryption != target.encryption);
+                target.encryption = other.encryption;
+            }
+        }
+        let after = SafetyNumberV2::new(&a2.identity(), &b2.identity()).unwrap();
+        prop_assert_ne!(before.digits(), after.digits());
+        // Neither side's scanned code matches the other's any more.
+        let after_other_side = SafetyNumberV2::new(&b2.identity(), &a2.identity()).unwrap();
+        prop_assert_eq!(before.matches_qr(&after_other_side.qr_payload()), Ok(false));
     }
 }
 

@@ -10,7 +10,9 @@ use parchment_core::keys::{Ed25519PublicKey, Ed25519Signature, KeyError, X25519P
 use parchment_core::safety;
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{bytes, bytes_out, error, json_text, json_value, object, string, Result};
+use crate::convert::{
+    bytes, bytes_out, error, json_text, json_value, object, string, string_field, Result,
+};
 use crate::identity::key_slot;
 use crate::rng::rng;
 
@@ -70,6 +72,16 @@ export interface UnsignedFederationEnvelope {
   protocol_version?: 2;
   nonce?: string;
   timestamp?: string;
+}
+
+/**
+ * One user as a version 2 safety number covers them: the handle (`alias@domain`, compared
+ * case-insensitively) and both public keys (standard base64).
+ */
+export interface SafetyParty {
+  handle: string;
+  signingKey: string;
+  encryptionKey: string;
 }
 
 /** A signed federation envelope (v2 as we sign it; v1 carries `type` instead of `message_type`). */
@@ -138,7 +150,8 @@ pub fn canonical_json(value: JsValue) -> Result<String> {
     canonical::canonicalize(&json_text(&value, "value")?).map_err(|e| error(format!("value: {e}")))
 }
 
-/// The 12-digit safety number (`ddd ddd ddd ddd`) of two signing public keys. Commutative.
+/// The version 1 safety number (the original's): 12 digits (`ddd ddd ddd ddd`) over two
+/// signing public keys only. Commutative. Kept for interop; the app shows `safetyNumberV2`.
 #[wasm_bindgen(js_name = safetyNumber)]
 pub fn safety_number(
     #[wasm_bindgen(js_name = pubA, unchecked_param_type = "string")] pub_a: JsValue,
@@ -148,6 +161,78 @@ pub fn safety_number(
         &public_key(&pub_a, "pubA")?,
         &public_key(&pub_b, "pubB")?,
     ))
+}
+
+/// A `SafetyParty` argument: handle and both public keys, parsed.
+struct SafetyParty {
+    handle: String,
+    signing_key: Ed25519PublicKey,
+    encryption_key: X25519PublicKey,
+}
+
+impl SafetyParty {
+    fn from_js(value: &JsValue, what: &str) -> Result<Self> {
+        let o = object(value, what)?;
+        let handle = string_field(o, "handle", what)?;
+        let signing_key = Ed25519PublicKey::from_base64(&string_field(o, "signingKey", what)?)
+            .map_err(|e| error(format!("{what}.signingKey: {e}")))?;
+        let encryption_key = X25519PublicKey::from_base64(&string_field(o, "encryptionKey", what)?)
+            .map_err(|e| error(format!("{what}.encryptionKey: {e}")))?;
+        Ok(Self {
+            handle,
+            signing_key,
+            encryption_key,
+        })
+    }
+
+    fn identity(&self) -> safety::SafetyIdentity<'_> {
+        safety::SafetyIdentity {
+            handle: &self.handle,
+            signing_key: &self.signing_key,
+            encryption_key: &self.encryption_key,
+        }
+    }
+}
+
+fn safety_v2(me: &JsValue, friend: &JsValue) -> Result<safety::SafetyNumberV2> {
+    let me = SafetyParty::from_js(me, "me")?;
+    let friend = SafetyParty::from_js(friend, "friend")?;
+    safety::SafetyNumberV2::new(&me.identity(), &friend.identity()).map_err(error)
+}
+
+/// The version 2 safety number of me and a friend: 60 digits in twelve groups of five
+/// (`ddddd ddddd …`), over both handles, signing keys and encryption keys; both users see the
+/// same text. Throws on a malformed handle or key.
+#[wasm_bindgen(js_name = safetyNumberV2)]
+pub fn safety_number_v2(
+    #[wasm_bindgen(unchecked_param_type = "SafetyParty")] me: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "SafetyParty")] friend: JsValue,
+) -> Result<String> {
+    Ok(safety_v2(&me, &friend)?.digits())
+}
+
+/// What my screen shows as a QR code for a friend: `0x02 ‖ fingerprint(me) ‖
+/// fingerprint(friend)`, 65 bytes.
+#[wasm_bindgen(js_name = safetyQrPayload)]
+pub fn safety_qr_payload(
+    #[wasm_bindgen(unchecked_param_type = "SafetyParty")] me: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "SafetyParty")] friend: JsValue,
+) -> Result<Uint8Array> {
+    Ok(bytes_out(&safety_v2(&me, &friend)?.qr_payload()))
+}
+
+/// Whether a payload scanned from the friend's screen (their `safetyQrPayload(friend, me)`)
+/// shows the same keys as mine, compared in constant time. False: the keys differ (or it is
+/// my own code). Throws when it is not a version 2 payload (length, version byte).
+#[wasm_bindgen(js_name = compareSafetyQr)]
+pub fn compare_safety_qr(
+    #[wasm_bindgen(unchecked_param_type = "SafetyParty")] me: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "SafetyParty")] friend: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] scanned: JsValue,
+) -> Result<bool> {
+    let number = safety_v2(&me, &friend)?;
+    let scanned = bytes(&scanned, "scanned")?;
+    number.matches_qr(&scanned).map_err(error)
 }
 
 /// The 6-digit short authentication string of a device-to-device transfer, over both

@@ -12,7 +12,7 @@ import { b64, fromUtf8, hex, toB64, toHex, utf8, vectors } from '../support/help
 const ctx = { userId: 'user-1', recordType: 'personal-blob', recordId: 'search-history', keyContext: 'parchment-personal-v1' };
 
 test('the pinned API names exist', () => {
-  const functions = ['verify', 'verifyFederationEnvelope', 'canonicalJson', 'safetyNumber', 'sealTo', 'prfSalt', 'verifyKeySlot', 'deviceSas'];
+  const functions = ['verify', 'verifyFederationEnvelope', 'canonicalJson', 'safetyNumber', 'safetyNumberV2', 'safetyQrPayload', 'compareSafetyQr', 'sealTo', 'prfSalt', 'verifyKeySlot', 'deviceSas'];
   for (const name of functions) assert.equal(typeof pkg[name], 'function', name);
   for (const name of ['generate', 'fromSeed', 'fromRecoveryKey', 'unwrapSeed', 'fromKeySlot']) {
     assert.equal(typeof Identity[name], 'function', `Identity.${name}`);
