@@ -36,6 +36,12 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 export interface PublicKeys { signingKey: string; encryptionKey: string }
+/** One side of a v2 safety number: who, and the two public keys (base64) that speak for them. */
+export interface SafetyParty { handle: string; signingKey: string; encryptionKey: string }
+/** The 60 digits both screens show, and my screen's code (QR payload, base64). */
+export interface SafetyV2 { number: string; code: string }
+/** What comparing a friend's code came to; `unreadable`: not a v2 code (mistyped, another app version). */
+export type SafetyComparison = 'match' | 'mismatch' | 'unreadable'
 export interface KeySlot { credentialId: string; wrappedKm: string; wrapAlgo: string; slotSignature: string }
 export interface SignedMessage { signature: string; nonce: string; timestamp: string }
 /**
@@ -238,8 +244,38 @@ export const keyring = {
     return need().openFriendShare(fromBase64(blob), friendSigningKey, binding)
   },
 
+  /** Version 1 (the original's): 12 digits over the two signing keys only. For interop; the app shows v2. */
   async safetyNumber(a: string, b: string): Promise<string> {
     return (await lib()).safetyNumber(a, b)
+  },
+
+  /**
+   * The version 2 safety number of me and a friend (both handles, signing keys and encryption
+   * keys; wasm/README.md "Safety number v2") and the code my screen shows for it: the QR
+   * payload as base64 text, which is also what the friend pastes.
+   */
+  async safetyV2(me: SafetyParty, friend: SafetyParty): Promise<SafetyV2> {
+    const c = await lib()
+    return { number: c.safetyNumberV2(me, friend), code: toBase64(c.safetyQrPayload(me, friend)) }
+  },
+
+  /** Compares a code from the friend's screen (scanned or pasted base64) with the keys I see. */
+  async compareSafetyCode(me: SafetyParty, friend: SafetyParty, code: string): Promise<SafetyComparison> {
+    const c = await lib()
+    let scanned: Uint8Array
+    try {
+      scanned = fromBase64(code.replace(/\s+/g, ''))
+    } catch {
+      return 'unreadable'
+    }
+    try {
+      return c.compareSafetyQr(me, friend, scanned) ? 'match' : 'mismatch'
+    } catch (e) {
+      // Another length or version byte: not a v2 code of this app (or mistyped), not a mismatch.
+      const m = e instanceof Error ? e.message : String(e)
+      if (/safety code (has version|must be)/.test(m)) return 'unreadable'
+      throw e
+    }
   },
 
   /**

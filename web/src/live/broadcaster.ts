@@ -7,10 +7,12 @@ import { ApiError, errorMessage } from '../api/client'
 import { friends as friendsApi } from '../api/endpoints'
 import { keyring } from '../crypto'
 import { t } from '../i18n'
-import { friendByHandle } from '../stores/friends'
-import { liveRecipients, reloadSharing, SHARE_ONCE_MS, sharingWith, startSharing } from '../stores/locationSharing'
+import type { Friend } from '../api/types'
+import { friendByHandle, friendsState, reloadFriends } from '../stores/friends'
+import { reloadSharing, sharingState, sharingWith } from '../stores/locationSharing'
 import { session } from '../stores/session'
 import { encodeFix, fixFromReading, type LocationFix } from './locationFix'
+import { answerExpiry, liveTargets } from './recipients'
 import { sendDelay, type Sent } from './sendThrottle'
 
 export const broadcastState = reactive({
@@ -52,20 +54,27 @@ function geoProblem(e: GeolocationPositionError): string {
   return t('live.geo.unavailable')
 }
 
-async function sendOne(me: string, handle: string, fix: LocationFix) {
-  const setting = sharingWith(handle)
-  if (!setting) return // turned off meanwhile
-  const friend = friendByHandle(handle)
-  if (!friend?.encryptionKey) throw new Error(t('live.noEncryptionKey', { handle }))
+/** Seals `fix` for the friend and hands it to our server, ending at `expiresAt` (ISO) or not. */
+async function sendSealed(me: string, friend: Friend, fix: LocationFix, expiresAt: string | null) {
+  if (!friend.encryptionKey) throw new Error(t('live.noEncryptionKey', { handle: friend.handle }))
   const sentAt = new Date().toISOString()
   const encryptedLocation = keyring.sealFriendShare(friend.encryptionKey, encodeFix(fix), { senderId: me, recipientId: friend.handle, timestamp: sentAt })
   // `nonce` is the binding time (the original's wire shape); `expiresAt` lets both servers
   // drop the position when the share ends, with no message.
   const payload: Record<string, string> = { encryptedLocation, nonce: sentAt }
   // The same instant as the setting, written as the server expects it (ISO, milliseconds, Z).
-  if (setting.expiresAt) payload.expiresAt = new Date(setting.expiresAt).toISOString()
+  if (expiresAt) payload.expiresAt = new Date(expiresAt).toISOString()
+  await friendsApi.send(friend.handle, { messageType: 'LOCATION_UPDATE', payload, ...keyring.signMessage('LOCATION_UPDATE', me, friend.handle, payload) })
+}
+
+/** One live update to a friend I share with. */
+async function sendOne(me: string, handle: string, fix: LocationFix) {
+  const setting = sharingWith(handle)
+  if (!setting) return // turned off meanwhile
+  const friend = friendByHandle(handle)
+  if (!friend) return // not in the friends list (yet): sent to when it is (the watch below)
   try {
-    await friendsApi.send(friend.handle, { messageType: 'LOCATION_UPDATE', payload, ...keyring.signMessage('LOCATION_UPDATE', me, friend.handle, payload) })
+    await sendSealed(me, friend, fix, setting.expiresAt ?? null)
   } catch (e) {
     // Turned off or expired elsewhere (another device, the server's clock): re-read the settings.
     if (e instanceof ApiError && e.code === 'location_sharing_off') {
@@ -97,7 +106,7 @@ function schedule() {
   const fix = latest
   sending = true
   last = { lat: fix.lat, lng: fix.lng, at: Date.now() }
-  void sendTo(liveRecipients().map((s) => s.handle), fix).finally(() => {
+  void sendTo(targets(), fix).finally(() => {
     sending = false
     schedule()
   })
@@ -133,11 +142,22 @@ function endWatch() {
   broadcastState.watching = false
 }
 
-/** Follows the sharing settings: watches the position exactly while someone gets live updates. */
+/**
+ * The friends who get live updates now: none before the friends list has loaded (after a
+ * reload the sharing settings may come first, and a friend's key comes with that list).
+ */
+function targets(): string[] {
+  return liveTargets(sharingState.entries, friendsState.loaded ? friendsState.friends : null, Date.now())
+}
+
+/**
+ * Follows the sharing settings and the friends list: watches the position exactly while
+ * someone gets live updates, and sends to a friend as soon as they are one of them.
+ */
 export function startBroadcaster() {
   if (stopFollowing) return
   stopFollowing = watch(
-    () => liveRecipients().map((s) => s.handle.toLowerCase()).sort().join('\n'),
+    () => targets().map((h) => h.toLowerCase()).sort().join('\n'),
     (joined) => {
       const now = joined ? joined.split('\n') : []
       if (now.length) beginWatch()
@@ -174,15 +194,32 @@ function currentFix(): Promise<LocationFix> {
 }
 
 /**
- * Answers a friend's request with one position. When sharing with them is off it is turned on
- * for SHARE_ONCE_MS (the server refuses an update otherwise) and marked as an answer, so no
- * live updates follow; the friend sees that one position until it expires.
+ * Answers a friend's request with one position. With live sharing on, that is a live update
+ * sent now; with it off, the server takes one update in answer to the friend's pending
+ * request (used up by it), ending SHARE_ONCE_MS from now: no setting changes, so no live
+ * updates follow, from this page or any other of mine. When the settings changed elsewhere
+ * (another tab or device turned sharing on or off), they are read again and it is tried once
+ * more; with sharing off and no request pending (answered already, on any of my devices), the
+ * server answers 409 `location_sharing_off` and nothing is sent.
  */
 export async function shareOnce(handle: string) {
   const me = session.handle
   if (!me) throw new Error(t('errors.aliasFirst'))
+  if (!friendsState.loaded) await reloadFriends()
+  const friend = friendByHandle(handle)
+  if (!friend) throw new Error(t('live.notAFriend', { handle }))
   const fix = await currentFix()
-  if (!sharingWith(handle)) await startSharing(handle, new Date(Date.now() + SHARE_ONCE_MS).toISOString(), { once: true })
-  await sendOne(me, handle, fix)
+  for (let retried = false; ; retried = true) {
+    const setting = sharingWith(handle)
+    try {
+      await sendSealed(me, friend, fix, setting ? setting.expiresAt ?? null : answerExpiry(Date.now()))
+      break
+    } catch (e) {
+      // 409 (sharing off there) or 422 (the expiry is not the setting's): is it on or off?
+      if (retried || !(e instanceof ApiError && (e.status === 409 || e.status === 422))) throw e
+      await reloadSharing().catch(() => {})
+      if (!!sharingWith(handle) === !!setting) throw e
+    }
+  }
   broadcastState.lastSentAt = Date.now()
 }

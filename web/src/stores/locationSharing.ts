@@ -1,6 +1,7 @@
 // Who sees my live location, and until when. The server keeps these settings (never a
-// position); this store mirrors them, drops a setting the moment it expires, and remembers
-// which ones exist only to answer a friend's request once.
+// position); this store mirrors them and drops a setting the moment it expires. Answering a
+// friend's request once ("Share once") changes no setting: the server takes that one update
+// with sharing off, in answer to the request (src/live/broadcaster.ts).
 import { reactive } from 'vue'
 import { ApiError } from '../api/client'
 import { locationSharing as sharingApi } from '../api/endpoints'
@@ -11,15 +12,6 @@ import { sameHandle } from './friends'
 import { session } from './session'
 import { singleFlight } from './singleFlight'
 
-/** How long a "Share once" answer stays visible to the friend who asked. */
-export const SHARE_ONCE_MS = 15 * 60_000
-
-/**
- * sessionStorage: handles whose sharing was turned on only to answer a request once, so the
- * live updates skip them after a reload too. Handles only, no positions.
- */
-const ONCE_KEY = 'parchment-share-once'
-
 interface SharingState {
   entries: LocationSharing[]
   loaded: boolean
@@ -27,28 +19,6 @@ interface SharingState {
 }
 
 export const sharingState = reactive<SharingState>({ entries: [], loaded: false, unavailable: false })
-
-function onceRecord(): Record<string, string> {
-  try {
-    const v = JSON.parse(sessionStorage.getItem(ONCE_KEY) ?? '{}')
-    return v && typeof v === 'object' ? (v as Record<string, string>) : {}
-  } catch {
-    return {}
-  }
-}
-
-function setOnce(handle: string, expiresAt: string | null) {
-  const rec = onceRecord()
-  if (expiresAt) rec[handle.toLowerCase()] = expiresAt
-  else delete rec[handle.toLowerCase()]
-  sessionStorage.setItem(ONCE_KEY, JSON.stringify(rec))
-}
-
-/** Whether sharing with this friend exists only to answer one request (no live updates). */
-export function isShareOnce(s: LocationSharing): boolean {
-  // Only while the setting is the one "Share once" made: a later choice replaces its expiry.
-  return !!s.expiresAt && onceRecord()[s.handle.toLowerCase()] === s.expiresAt
-}
 
 function expired(s: LocationSharing, now = Date.now()): boolean {
   return !!s.expiresAt && Date.parse(s.expiresAt) <= now
@@ -82,20 +52,14 @@ export function sharingWith(handle: string): LocationSharing | undefined {
   return sharingState.entries.find((s) => sameHandle(s.handle, handle) && !expired(s))
 }
 
-/** The friends who get live updates: current settings, except the answers to one request. */
-export function liveRecipients(): LocationSharing[] {
-  return sharingState.entries.filter((s) => !expired(s) && !isShareOnce(s))
-}
-
 function put(entry: LocationSharing) {
   sharingState.entries = [...sharingState.entries.filter((s) => !sameHandle(s.handle, entry.handle)), entry]
   pruneExpired()
 }
 
-/** Turns sharing on (or changes its expiry). `once` marks an answer to a request. */
-export async function startSharing(handle: string, expiresAt: string | null, { once = false } = {}) {
+/** Turns sharing on (or changes its expiry). */
+export async function startSharing(handle: string, expiresAt: string | null) {
   const saved = await sharingApi.start(handle, expiresAt)
-  setOnce(handle, once ? saved.expiresAt ?? null : null)
   put(saved)
   return saved
 }
@@ -104,14 +68,12 @@ export async function startSharing(handle: string, expiresAt: string | null, { o
 export async function stopSharing(handle: string) {
   if (!session.handle) throw new Error(t('errors.aliasFirst'))
   await sharingApi.stop(handle, keyring.signMessage('LOCATION_UPDATE', session.handle, handle, { stopped: true }))
-  setOnce(handle, null)
   sharingState.entries = sharingState.entries.filter((s) => !sameHandle(s.handle, handle))
   pruneExpired()
 }
 
 /** The friend is gone (removed on either side): the server dropped the setting with the friendship. */
 export function forgetSharing(handle: string) {
-  setOnce(handle, null)
   sharingState.entries = sharingState.entries.filter((s) => !sameHandle(s.handle, handle))
 }
 

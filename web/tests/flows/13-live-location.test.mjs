@@ -1,8 +1,9 @@
 // Flow 13: friends see each other live on a map (issue 16). Two real servers, two browser
 // contexts with the location permission granted and positions set by the test: alice shares
 // with bob, bob's map follows her within 2 s of each move without a reload, stops when she
-// stops, when her share expires and when she ends the friendship; "Ask for location" and
-// "Share once" answer with exactly one position. The same with both users on one server.
+// stops, when her share expires and when she ends the friendship; a reload while sharing sends
+// again with no error; "Ask for location" and "Share once" answer with exactly one position,
+// without turning sharing on, and only once per request. The same with both users on one server.
 // Afterwards neither server's data dir holds any coordinate as a decimal string.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -23,12 +24,14 @@ const ACROSS = [
   { latitude: 48.8606111, longitude: 2.3376439, accuracy: 35 },
   { latitude: 48.8529682, longitude: 2.3499021, accuracy: 20 },
   { latitude: 48.8738321, longitude: 2.2950487, accuracy: 15 },
+  { latitude: 48.8462218, longitude: 2.3371605, accuracy: 10 },
 ]
 const LOCAL = [
   { latitude: 51.5007292, longitude: -0.1246254, accuracy: 12 },
   { latitude: 51.5194133, longitude: -0.1269566, accuracy: 35 },
   { latitude: 51.5081124, longitude: -0.0759493, accuracy: 20 },
   { latitude: 51.5138453, longitude: -0.0983506, accuracy: 15 },
+  { latitude: 51.5031864, longitude: -0.1195192, accuracy: 10 },
 ]
 /** Bob's own device has a position too (granted, never shared): it must not leak either. */
 const BOB_AT = { latitude: 40.4167754, longitude: -3.7037902 }
@@ -62,6 +65,18 @@ async function markerAt(page, handle, pos, timeout = 15000) {
     const listed = await apiFromPage(page, 'GET', '/friends/locations')
     throw new Error(`${handle} not shown at ${pos.latitude},${pos.longitude}: markers ${JSON.stringify(shown)}, server lists ${JSON.stringify(listed.body)}`, { cause: e })
   }
+}
+
+/** Whether a response is to a sealed message the page sent a friend (`POST /friends/{handle}/messages`). */
+function isMessagePost(r) {
+  return r.request().method() === 'POST' && /^\/friends\/[^/]+\/messages$/.test(new URL(r.url()).pathname)
+}
+
+/** The statuses of the messages `page` sends friends from now on. */
+function recordMessagePosts(page) {
+  const statuses = []
+  page.on('response', (r) => isMessagePost(r) && statuses.push(r.status()))
+  return statuses
 }
 
 async function markerCount(page) {
@@ -160,6 +175,27 @@ async function liveStory(t, { serverA, serverB, label, P }) {
   assert.ok(inView, 'the camera follows her into view')
   await shot(bob.page, label === 'across' ? '13-live-location-map' : `13-live-location-map-${label}`)
 
+  // alice reloads while sharing. The friends list (with bob's key) is held back, so the sharing
+  // settings and her position come first: the app waits for it and then sends, with no "has no
+  // encryption key" error in between; her next move reaches bob.
+  const slowFriends = (url) => url.pathname === '/friends'
+  await alice.page.route(slowFriends, async (route) => {
+    await new Promise((r) => setTimeout(r, 1500))
+    await route.continue().catch(() => {})
+  })
+  const resent = alice.page.waitForResponse(isMessagePost, { timeout: 20000 })
+  await alice.page.reload()
+  await alice.page.waitForSelector('[data-test=friend] [data-test=location-sharing]', { timeout: 20000 })
+  assert.equal(await alice.page.locator('[data-test=broadcast-error]').count(), 0, 'no error while the friends list loads')
+  const afterReload = await resent
+  assert.ok(afterReload.ok(), `the update after the reload was taken: ${afterReload.status()}`)
+  await alice.page.unroute(slowFriends)
+  await alice.page.waitForSelector('[data-test=push-status][data-live=true]', { timeout: 10000 })
+  await alice.page.waitForTimeout(1200) // past the throttle's burst floor
+  await alice.context.setGeolocation(P[4])
+  await markerAt(bob.page, aliceHandle, P[4], 5000)
+  assert.equal(await alice.page.locator('[data-test=broadcast-error]').count(), 0, 'no error after the reload')
+
   // She stops: the marker goes at once; a reload does not bring it back.
   await alice.page.click('[data-test=stop-sharing]')
   await markerGone(bob.page, 5000)
@@ -171,28 +207,53 @@ async function liveStory(t, { serverA, serverB, label, P }) {
   const put = await apiFromPage(alice.page, 'PUT', `/friends/${encodeURIComponent(bobHandle)}/location-sharing`, { expiresAt })
   assert.equal(put.status, 200, JSON.stringify(put.body))
   await alice.page.reload() // the app reads the setting and sends, with the expiry
-  await markerAt(bob.page, aliceHandle, P[1], 7000)
+  await markerAt(bob.page, aliceHandle, P[4], 7000)
   await markerGone(bob.page, Date.parse(expiresAt) - Date.now() + 3000)
   assert.deepEqual((await apiFromPage(bob.page, 'GET', '/friends/locations')).body.locations, [], 'expired on bob’s server too')
   assert.deepEqual((await apiFromPage(alice.page, 'GET', '/friends/location-sharing')).body.sharing, [], 'and on alice’s')
 
-  // bob asks; alice answers with one position, and no live updates follow it.
+  // bob asks; alice, not sharing, answers with one position: no sharing is turned on and no live
+  // updates follow it. A second tab of hers got the same request: answering it there too, the
+  // request used up, is refused (409) and sends nothing.
+  const alice2 = await alice.context.newPage()
+  const alice2Errors = []
+  alice2.on('console', (m) => m.type() === 'error' && alice2Errors.push(m.text()))
+  alice2.on('pageerror', (e) => alice2Errors.push(String(e)))
+  const alice2Posts = recordMessagePosts(alice2)
+  await openFriends(alice2, serverA)
   await openFriends(bob.page, serverB)
   await bob.page.click('[data-test=ask-location]')
   await alice.page.waitForSelector('[data-test=location-request]', { timeout: 20000 })
-  assert.match(await alice.page.textContent('[data-test=location-request]'), new RegExp(`bob${label}@`))
+  await alice2.waitForSelector('[data-test=location-request]', { timeout: 20000 })
+  const request = await alice.page.textContent('[data-test=location-request]')
+  assert.match(request, new RegExp(`bob${label}@`))
+  assert.match(request, /without turning location sharing on/)
   await alice.context.setGeolocation(P[2])
+  const alicePosts = recordMessagePosts(alice.page)
   await alice.page.click('[data-test=share-once]')
   await alice.page.waitForSelector('[data-test=location-request]', { state: 'detached' })
   await openMap(bob.page, serverB)
   await markerAt(bob.page, aliceHandle, P[2], 10000)
+  assert.deepEqual(alicePosts.map((s) => s < 300), [true], `one update sent: ${alicePosts}`)
+  const answered = (await apiFromPage(bob.page, 'GET', '/friends/locations')).body.locations
+  assert.equal(answered.length, 1)
+  const left = Date.parse(answered[0].expiresAt) - Date.now()
+  assert.ok(left > 13 * 60_000 && left <= 15 * 60_000, `the answer ends in 15 minutes: ${answered[0].expiresAt}`)
+  assert.deepEqual((await apiFromPage(alice.page, 'GET', '/friends/location-sharing')).body.sharing, [], 'answering turned no sharing on')
+  assert.equal(await alice.page.locator('[data-test=sharing-status]').count(), 0)
+
   await alice.context.setGeolocation(P[3])
+  await alice2.click('[data-test=share-once]')
+  await alice2.waitForSelector('[data-test=share-once-error]', { timeout: 10000 })
+  assert.match(await alice2.textContent('[data-test=share-once-error]'), /already been answered/)
+  assert.deepEqual(alice2Posts, [409], 'the second answer was refused')
   await bob.page.waitForTimeout(2500)
   await markerAt(bob.page, aliceHandle, P[2], 100) // still the one position she agreed to send
-  await alice.page.waitForSelector('[data-test=sharing-status]')
-  assert.match(await alice.page.textContent('[data-test=sharing-status]'), /one position/)
-  await alice.page.click('[data-test=stop-sharing]')
-  await markerGone(bob.page, 5000)
+  assert.deepEqual(alicePosts.map((s) => s < 300), [true], 'and no live update followed it')
+  assert.equal((await apiFromPage(bob.page, 'GET', '/friends/locations')).body.locations.length, 1)
+  assert.deepEqual((await apiFromPage(alice.page, 'GET', '/friends/location-sharing')).body.sharing, [], 'still no sharing')
+  assert.deepEqual(alice2Errors.filter((e) => !/status of 409/.test(e)), [], 'no other console error in her second tab')
+  await alice2.close()
 
   // Shared again for an hour: bob sees her current position; then alice ends the friendship.
   await alice.page.selectOption('[data-test=share-choice]', 'hour')

@@ -175,7 +175,7 @@ test('key slots: a PRF output seals the seed; another one does not open it', asy
   assert.deepEqual(await keyring.unlockWithKeySlot(slot, 'u1', prf, keys.signingKey), keys)
 })
 
-test('safety numbers are symmetric and 12 digits', async () => {
+test('v1 safety numbers (the original\'s, kept for interop) are symmetric and 12 digits', async () => {
   const a = (await keyring.create()).signingKey
   const b = (await keyring.create()).signingKey
   const n = await keyring.safetyNumber(a, b)

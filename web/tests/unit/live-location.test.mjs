@@ -1,7 +1,8 @@
 // The pure parts of live location, bundled with esbuild and run in Node: the send throttle,
 // the location plaintext (the original's ecies-friend-v2 format, checked against its vector),
-// sharing expiries, the age label, the accuracy circle and the reload coalescing that keeps a
-// burst of pushed events from becoming a burst of requests.
+// sharing expiries, who gets live updates and when a "Share once" answer ends, the age label,
+// the accuracy circle and the reload coalescing that keeps a burst of pushed events from
+// becoming a burst of requests.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -19,7 +20,7 @@ before(async () => {
   const entry = join(out, 'entry.ts')
   writeFileSync(
     entry,
-    ['live/sendThrottle', 'live/locationFix', 'live/sharingExpiry', 'live/age', 'map/accuracyCircle', 'stores/singleFlight']
+    ['live/sendThrottle', 'live/locationFix', 'live/sharingExpiry', 'live/recipients', 'live/age', 'map/accuracyCircle', 'stores/singleFlight']
       .map((f) => `export * from ${JSON.stringify(join(web, 'src', f + '.ts'))}`)
       .join('\n'),
   )
@@ -107,6 +108,34 @@ test('sharing expiry: one hour, tonight at 23:59:59 local time, or none', () => 
   assert.match(m.describeExpiry(new Date(2026, 5, 1, 23, 59, 59).toISOString(), now), /^until \d\d?:\d\d/)
   assert.match(m.describeExpiry(new Date(2026, 5, 2, 9, 0).toISOString(), now), /^until tomorrow /)
   assert.equal(m.describeExpiry(null, now), 'until you turn it off')
+})
+
+test('live updates: nobody before the friends list has loaded, then the unexpired settings of listed friends', () => {
+  const now = Date.parse('2026-05-04T12:00:00Z')
+  const settings = [
+    { handle: 'bob@b.example', expiresAt: null },
+    { handle: 'Cy@c.example', expiresAt: '2026-05-04T13:00:00.000Z' },
+    { handle: 'dee@d.example', expiresAt: '2026-05-04T11:59:59.000Z' }, // expired
+    { handle: 'eve@e.example' }, // not in the friends list (yet)
+  ]
+  const friends = [
+    { handle: 'Bob@b.example', encryptionKey: 'k1' },
+    { handle: 'cy@C.example', encryptionKey: null }, // kept: the missing key is for the user to see
+    { handle: 'dee@d.example', encryptionKey: 'k3' },
+  ]
+  // After a reload the settings can arrive before the friends (and their keys): send to nobody yet.
+  assert.deepEqual(m.liveTargets(settings, null, now), [])
+  assert.deepEqual(m.liveTargets(settings, friends, now), ['bob@b.example', 'Cy@c.example'])
+  assert.deepEqual(m.liveTargets(settings, [...friends, { handle: 'eve@e.example', encryptionKey: 'k5' }], now), ['bob@b.example', 'Cy@c.example', 'eve@e.example'])
+  assert.deepEqual(m.liveTargets([], friends, now), [])
+})
+
+test('share once: the answer ends 15 minutes on, inside the hour the server allows', () => {
+  const now = Date.parse('2026-05-04T12:00:00.250Z')
+  assert.equal(m.SHARE_ONCE_MS, 15 * 60_000)
+  assert.equal(m.answerExpiry(now), '2026-05-04T12:15:00.250Z')
+  const ends = Date.parse(m.answerExpiry(now)) - now
+  assert.ok(ends > 0 && ends <= 60 * 60_000)
 })
 
 test('age of a fix', () => {

@@ -1,0 +1,43 @@
+// Whom a position goes to, decided from plain data (the stores' contents) so it can be tested
+// on its own: the friends who get live updates, and the end of a one-off answer to a request.
+
+/** A sharing setting as the server lists it. */
+export interface SharingSetting {
+  handle: string
+  expiresAt?: string | null
+}
+
+/** A friend as the friends list has them. */
+export interface KnownFriend {
+  handle: string
+  encryptionKey?: string | null
+}
+
+/**
+ * How long a "Share once" answer stays visible to the friend who asked. The server takes such
+ * an answer (sent while sharing with them is off) only with an end within the hour.
+ */
+export const SHARE_ONCE_MS = 15 * 60_000
+
+/** The `expiresAt` of a "Share once" answer sent at `now` (ISO, milliseconds, Z). */
+export function answerExpiry(now: number): string {
+  return new Date(now + SHARE_ONCE_MS).toISOString()
+}
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+/**
+ * The handles that get live updates: the current settings (unexpired) for friends the
+ * friends list holds. `friends` is `null` while that list has not loaded: after a reload the
+ * settings may arrive first, and without the friend's key there is nothing to seal for them,
+ * so nobody is sent anything until it has. A setting for a friend the list does not hold yet
+ * (just added elsewhere) waits for the list's next load. A friend who is listed without an
+ * encryption key is kept: that is a real problem for the user to see.
+ */
+export function liveTargets(settings: readonly SharingSetting[], friends: readonly KnownFriend[] | null, now: number): string[] {
+  if (!friends) return []
+  return settings
+    .filter((s) => !(s.expiresAt && Date.parse(s.expiresAt) <= now))
+    .filter((s) => friends.some((f) => same(f.handle, s.handle)))
+    .map((s) => s.handle)
+}
