@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use crate::state::AppState;
 
+/// The lease that makes one replica per round do the work.
+pub const LEASE: &str = "housekeeping";
+/// Held for a little less than a round, so the next round is anybody's again.
+pub const LEASE_MS: i64 = 4 * 60 * 1000;
+
 /// Deletes expired sessions, codes, challenges, old rate-limit windows and federation
 /// replay memory past its window, and expires invitations, every 5 minutes (transport
 /// nonces live 600 s, so a replay is caught for 600-900 s), and ends live-location shares
@@ -12,9 +17,23 @@ pub async fn run(state: AppState) {
     let period = Duration::from_secs(300);
     // The first round one period after start, not at once: start-up stays quick.
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    // Several replicas share one database: one of them cleans up per round.
+    let me = crate::secrets::random_id();
     loop {
         tick.tick().await;
         let now = state.now_ms();
+        match state
+            .store
+            .take_lease(LEASE, &me, now, now + LEASE_MS)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                tracing::warn!(error = %err, "housekeeping: lease");
+                continue;
+            }
+        }
         if let Err(err) = state
             .store
             .delete_expired(now, now - 24 * 3600 * 1000)

@@ -10,8 +10,37 @@ use serde_json::json;
 
 db_tests!(
     finished_outbox_rows_are_pruned_after_retention,
-    collections_per_account_are_capped
+    collections_per_account_are_capped,
+    housekeeping_runs_in_one_replica_per_round,
 );
+
+/// Replicas on one database take the housekeeping lease in turn: one per round.
+async fn housekeeping_runs_in_one_replica_per_round(db: Db) {
+    use parchment_server::housekeeping::{LEASE, LEASE_MS};
+    let s = TestServer::start(db).await;
+    let now = s.now_ms();
+    let take = |holder: &'static str, at: i64| {
+        let store = s.store.clone();
+        async move {
+            store
+                .take_lease(LEASE, holder, at, at + LEASE_MS)
+                .await
+                .expect("lease")
+        }
+    };
+    assert!(
+        take("replica-a", now).await,
+        "the first one takes the round"
+    );
+    assert!(!take("replica-b", now).await, "the second one skips it");
+    assert!(!take("replica-b", now + LEASE_MS - 1).await);
+    assert!(
+        take("replica-b", now + LEASE_MS).await,
+        "the next round is anybody's"
+    );
+    assert!(!take("replica-a", now + LEASE_MS + 1).await);
+    s.stop().await;
+}
 
 async fn finished_outbox_rows_are_pruned_after_retention(db: Db) {
     let s = TestServer::start(db).await;

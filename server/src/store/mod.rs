@@ -11,6 +11,7 @@ mod identity;
 mod inbox;
 mod key_slots;
 mod keys;
+mod leases;
 mod location_sharing;
 mod otp;
 mod outbox;
