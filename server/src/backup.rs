@@ -87,7 +87,10 @@ pub async fn backup(db: &DbArgs, to: &Path, key_file: Option<&Path>) -> anyhow::
             .await?;
         }
         conn.close().await?;
-        std::fs::rename(&partial, to).with_context(|| format!("renaming to {}", to.display()))?;
+        // A hard link fails if `to` appeared meanwhile: a backup never replaces a file.
+        std::fs::hard_link(&partial, to)
+            .with_context(|| format!("creating {} (it must not exist)", to.display()))?;
+        std::fs::remove_file(&partial)?;
         Ok(match key {
             Some(_) => format!(
                 "backed up the database and the server key to {}",

@@ -163,7 +163,7 @@ impl Edge {
 
     /// A JSON body whose values have other JSON types than the document declares is 422
     /// (see `strict_json`).
-    fn check_json_types(&self, req: &Request, body: Option<Vec<u8>>) -> Result<(), ApiError> {
+    fn check_json_types(&self, req: &Request, body: Option<bytes::Bytes>) -> Result<(), ApiError> {
         let is_json = req
             .header(header::CONTENT_TYPE)
             .is_some_and(|v| v.starts_with("application/json"));
@@ -183,7 +183,7 @@ impl Edge {
     /// connection close with data pending, and the TCP reset that follows can destroy the
     /// answer on its way (seen behind Caddy as 502s for 401/422). Over the limit: 413, once
     /// what follows is drained (see [`Edge::drain`]). `None` when there is no body.
-    async fn buffer_body(&self, req: &mut Request) -> Result<Option<Vec<u8>>, ApiError> {
+    async fn buffer_body(&self, req: &mut Request) -> Result<Option<bytes::Bytes>, ApiError> {
         let declared = req
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
@@ -208,6 +208,7 @@ impl Edge {
             self.drain(Body::from_async_read(reader), u64::MAX).await;
             return Err(too_large());
         }
+        let buf = bytes::Bytes::from(buf);
         req.set_body(Body::from(buf.clone()));
         Ok(Some(buf))
     }

@@ -41,6 +41,12 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 /// One answered request: `route` is the API's path template (bounded label values), `app`
 /// for the web app's files.
 pub fn record_request(route: &str, method: &str, status: u16, seconds: f64) {
+    // HTTP allows any method token: only the standard ones become label values, or a client
+    // could add series without end.
+    let method = match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+        _ => "other",
+    };
     let labels = [
         ("route", route.to_owned()),
         ("method", method.to_owned()),

@@ -72,7 +72,14 @@ async fn serve(file: &Path, name: &str, headers: &HeaderMap, head: bool) -> poem
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
-    let etag = format!("\"{:x}-{:x}\"", meta.len(), modified);
+    let (path, encoding) = pick_encoding(file, headers).await;
+    // One tag per representation: the br, gzip and plain bodies differ (RFC 9110 §8.8.3).
+    let etag = format!(
+        "\"{:x}-{:x}{}\"",
+        meta.len(),
+        modified,
+        encoding.map_or(String::new(), |e| format!("-{e}"))
+    );
     let cache = if name.starts_with(ASSETS) {
         IMMUTABLE
     } else {
@@ -89,7 +96,6 @@ async fn serve(file: &Path, name: &str, headers: &HeaderMap, head: bool) -> poem
     {
         return Ok(builder.status(StatusCode::NOT_MODIFIED).finish());
     }
-    let (path, encoding) = pick_encoding(file, headers).await;
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|_| poem::Error::from_status(StatusCode::NOT_FOUND))?;

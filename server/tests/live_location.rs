@@ -322,6 +322,22 @@ async fn sharing_gates_updates_and_the_stop_reaches_the_friend(db: Db) {
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert_eq!(reply.json["code"], "invalid_signature");
 
+    // A sealed location larger than any position is refused.
+    let mut huge = location(&bob.encryption, "1,1", now_ms(), None);
+    huge.insert("encryptedLocation", CValue::string(&"A".repeat(5000)));
+    let body = send_body(MessageType::LocationUpdate, &alice, &bob.handle, huge);
+    let reply = a.call("POST", &messages, &alice, Some(body)).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    // A device whose clock runs two minutes ahead sends a position; the stop from another
+    // device (an older timestamp) still ends it.
+    let ahead = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location(&bob.encryption, "8,8", now_ms() + 120_000, None),
+    );
+    a.call("POST", &messages, &alice, Some(ahead)).await.ok();
+    events.expect("location").await;
     a.call(
         "DELETE",
         &sharing,
@@ -422,21 +438,28 @@ async fn the_push_channel_resumes_without_loss(db: Db) {
                 .await
                 .ok();
             // One at a time: a newer update would supersede a queued one (by design).
-            let n = sent.len() as i64;
+            let sealed = sent.last().map(|(_, s)| s.to_owned()).unwrap_or_default();
             eventually("the update applied", || async {
                 b.count(&format!(
-                    "SELECT COUNT(*) FROM user_events WHERE seq > {last_seen} AND kind = 'location'"
+                    "SELECT COUNT(*) FROM user_events WHERE kind = 'location' \
+                     AND data LIKE '%{sealed}%'"
                 ))
                 .await
-                    == n
+                    == 1
             })
             .await;
         }
     }
-    // Resumed after the last event seen: every update, in order, none twice.
+    // The log keeps each friend's newest position only: no trail.
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM user_events WHERE kind = 'location'")
+            .await,
+        2
+    );
+    // Resumed after the last event seen: each friend's newest position, in order.
     let mut events = Events::open(&b.url("/events"), &bob.token, Some(last_seen)).await;
     let mut previous = last_seen;
-    for (from, sealed) in &sent {
+    for (from, sealed) in [&sent[2], &sent[5]] {
         let e = events.expect("location").await;
         let id = e.id.unwrap_or_default();
         assert!(id > previous, "in order");
@@ -525,16 +548,47 @@ async fn a_newer_update_supersedes_a_queued_one(db: Db) {
         (1..=2).contains(&queued),
         "{queued} queued: at most the one in flight and the newest"
     );
+    // A stop queued behind them is never replaced by a later position (sharing on again).
+    let sharing = format!("/friends/{}/location-sharing", bob.handle);
+    a.call(
+        "DELETE",
+        &sharing,
+        &alice,
+        Some(stop_body(&alice, &bob.handle)),
+    )
+    .await
+    .ok();
+    let stops = "SELECT COUNT(*) FROM federation_outbox WHERE status = 'pending' \
+                 AND body LIKE '%\"stopped\":true%'";
+    assert_eq!(a.count(stops).await, 1);
+    a.call("PUT", &sharing, &alice, Some(json!({}))).await.ok();
+    let again = now_ms() + 1;
+    let body = send_body(
+        MessageType::LocationUpdate,
+        &alice,
+        &bob.handle,
+        location(&bob.encryption, "9.5,9.5", again, None),
+    );
+    a.call(
+        "POST",
+        &format!("/friends/{}/messages", bob.handle),
+        &alice,
+        Some(body),
+    )
+    .await
+    .ok();
+    assert_eq!(a.count(stops).await, 1, "the stop is still queued");
     b.spawn().await;
-    let listed = poll("the newest position at B", || async {
+    // Delivered in order: what was left of the positions, the stop, the new position.
+    poll("the newest position at B", || async {
         let listed = b.call("GET", "/friends/locations", &bob, None).await.ok();
-        (!listed["locations"][0].is_null()).then_some(listed)
+        let sent_at = listed["locations"][0]["sentAt"]
+            .as_str()
+            .unwrap_or_default();
+        (parse_millis(sent_at).ok() == Some(again)).then_some(listed)
     })
     .await;
-    let sent_at = listed["locations"][0]["sentAt"]
-        .as_str()
-        .unwrap_or_default();
-    assert_eq!(parse_millis(sent_at).ok(), Some(start + 4), "{listed}");
+    assert_eq!(a.count(stops).await, 0, "the stop was delivered");
 }
 
 /// One server, its clock moved by the test: a share with an end stops on both sides when

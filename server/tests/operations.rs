@@ -60,6 +60,15 @@ async fn metrics_are_served_on_their_own_address_only(db: Db) {
         .await
         .expect("inbox");
     assert!(inbox.status().is_client_error());
+    // Any method token is valid HTTP: unknown ones share one label value.
+    for i in 0..5 {
+        let method = reqwest::Method::from_bytes(format!("ZZTOP{i}").as_bytes()).expect("method");
+        reqwest::Client::new()
+            .request(method, peer.url("/users"))
+            .send()
+            .await
+            .expect("odd method");
+    }
     let text = reqwest::get(format!("http://{bind}/metrics"))
         .await
         .expect("metrics")
@@ -76,6 +85,8 @@ async fn metrics_are_served_on_their_own_address_only(db: Db) {
     ] {
         assert!(text.contains(series), "missing {series} in:\n{text}");
     }
+    assert!(!text.contains("ZZTOP"), "no series per method token");
+    assert!(text.contains("method=\"other\""), "{text}");
     // Not on the public listener.
     let public = reqwest::get(peer.url("/metrics")).await.expect("get");
     assert_ne!(public.status(), 200);

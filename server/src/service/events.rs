@@ -6,8 +6,9 @@
 //!   newest number: the client loads its state after it, and every later change arrives.
 //! - A resumed one continues after its number; if events it missed are no longer kept (or
 //!   the number is unknown here), it gets `resync` and loads its state again.
-//! - A stream lasts at most [`MAX_STREAM_MS`]: the browser reconnects on its own, and the
-//!   session is checked again (a signed-out session gets no further events).
+//! - A stream lasts at most [`MAX_STREAM_MS`] (the browser reconnects on its own and is
+//!   authenticated again), and checks its session every minute: a signed-out or revoked
+//!   session stops hearing within [`RECHECK`].
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -23,8 +24,10 @@ use crate::store::EventSubscription;
 
 /// How long one stream lasts before the client must reconnect (and re-authenticate).
 pub const MAX_STREAM_MS: u64 = 30 * 60 * 1000;
-/// Events read per query.
-const PAGE: i64 = 100;
+/// Events read per query (each at most an inbox body, 64 KiB; usually far less).
+const PAGE: i64 = 32;
+/// How often an idle stream checks its session and reads the log again.
+const RECHECK: Duration = Duration::from_secs(60);
 /// How long events are kept for clients to resume (pruned by housekeeping).
 pub const RETENTION_MS: i64 = 3 * 24 * 3600 * 1000;
 
@@ -42,10 +45,14 @@ pub struct PushItem {
 struct Cursor {
     state: AppState,
     user_id: String,
+    session_id: String,
+    /// Location events pass only with `location:sharing` (as `GET /friends/locations`).
+    locations: bool,
     after: i64,
     subscription: EventSubscription,
     queued: VecDeque<PushItem>,
     deadline: tokio::time::Instant,
+    next_check: tokio::time::Instant,
     _slot: StreamSlot,
 }
 
@@ -56,6 +63,7 @@ pub async fn open(
     after: Option<i64>,
 ) -> Result<impl Stream<Item = PushItem> + Send + 'static, AppError> {
     let user_id = caller.require(roles::SOCIAL_READ)?.to_owned();
+    let locations = caller.require(roles::LOCATION_SHARING).is_ok();
     let slot = state.push.open(&user_id).map_err(|refused| match refused {
         Refused::UserFull => AppError::RateLimited { retry_after: 30 },
         Refused::ServerFull => AppError::Unavailable("Too many open event streams".into()),
@@ -85,10 +93,13 @@ pub async fn open(
     let cursor = Cursor {
         state: state.clone(),
         user_id,
+        session_id: caller.session_id.clone(),
+        locations,
         after,
         subscription,
         queued,
         deadline: tokio::time::Instant::now() + Duration::from_millis(MAX_STREAM_MS),
+        next_check: tokio::time::Instant::now() + RECHECK,
         _slot: slot,
     };
     let stream = futures_util::stream::unfold(cursor, next);
@@ -97,6 +108,22 @@ pub async fn open(
 
 async fn next(mut c: Cursor) -> Option<(PushItem, Cursor)> {
     loop {
+        // Every minute, however busy the stream: a signed-out session stops hearing.
+        if tokio::time::Instant::now() >= c.next_check {
+            match c
+                .state
+                .store
+                .session_alive(&c.session_id, c.state.now_ms())
+                .await
+            {
+                Ok(true) => c.next_check = tokio::time::Instant::now() + RECHECK,
+                Ok(false) => return None,
+                Err(err) => {
+                    tracing::warn!(error = %err, "event stream: session check failed");
+                    return None;
+                }
+            }
+        }
         if let Some(item) = c.queued.pop_front() {
             return Some((item, c));
         }
@@ -106,6 +133,9 @@ async fn next(mut c: Cursor) -> Option<(PushItem, Cursor)> {
             Ok(rows) if !rows.is_empty() => {
                 for row in rows {
                     c.after = row.seq;
+                    if !c.locations && row.kind.starts_with("location") {
+                        continue;
+                    }
                     c.queued.push_back(PushItem {
                         seq: row.seq,
                         kind: row.kind,
@@ -124,6 +154,9 @@ async fn next(mut c: Cursor) -> Option<(PushItem, Cursor)> {
         tokio::select! {
             _ = c.subscription.changed() => {}
             _ = tokio::time::sleep_until(c.deadline) => return None,
+            // The log is read again even if a wake-up was lost (a PostgreSQL listener whose
+            // connection died silently), and the session is checked (top of the loop).
+            _ = tokio::time::sleep_until(c.next_check) => {}
         }
     }
 }

@@ -18,13 +18,17 @@ use super::sessions::Principal;
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::state::AppState;
-use crate::store::{FriendRow, LocationRow, SharingRow};
+use crate::store::{FriendRow, LocationRow, Queued, SharingRow};
 
 /// The longest a timed share may last (longer is "always").
 pub const MAX_SHARE_MS: i64 = 366 * 24 * 3600 * 1000;
 
 /// The longest an answer to a location request (sent while sharing is off) stays visible.
 pub const MAX_ANSWER_MS: i64 = 3600 * 1000;
+
+/// The largest sealed location accepted (base64 characters): the original's friend share
+/// of a position with its extras is a few hundred; more is not a position.
+pub const MAX_SEALED_LOCATION: usize = 4096;
 
 /// The payload member that marks the end of sharing.
 pub const STOPPED: &str = "stopped";
@@ -99,8 +103,7 @@ pub async fn stop(
         &signed,
     )
     .await?;
-    queue(state, user_id, &envelope, Some(&friend)).await?;
-    Ok(())
+    queue_stop(state, user_id, &envelope, &friend).await
 }
 
 /// A LOCATION_UPDATE the caller signed for a friend (`POST /friends/{handle}/messages`):
@@ -124,11 +127,13 @@ pub(super) async fn send_update(
     }
     if member("encryptedLocation")
         .and_then(canonical::Value::as_str)
-        .is_none_or(|s| s.is_empty())
+        .is_none_or(|s| s.is_empty() || s.len() > MAX_SEALED_LOCATION)
     {
         return Err(AppError::validation(
             "payload.encryptedLocation",
-            "must be the sealed location (base64)",
+            format!(
+                "must be the sealed location (base64, at most {MAX_SEALED_LOCATION} characters)"
+            ),
         ));
     }
     let now = state.now_ms();
@@ -143,21 +148,24 @@ pub(super) async fn send_update(
                 })?,
         ),
     };
-    let Some(sharing) = state
+    let outgoing = fed::delivery::outgoing(envelope)?;
+    let row = outgoing.row(user_id, None, now);
+    match state
         .store
-        .location_sharing_with(user_id, &friend.peer_key, now)
+        .enqueue_location(&row, &friend.peer_key, claimed)
         .await?
-    else {
-        return answer_request(state, user_id, friend, envelope, claimed, now).await;
-    };
-    if claimed != sharing.expires_at {
-        return Err(AppError::validation(
+    {
+        Queued::Queued => {
+            state.outbox_wake.notify_one();
+            Ok(outgoing.id)
+        }
+        Queued::NotSharing => answer_request(state, user_id, friend, envelope, claimed, now).await,
+        Queued::OtherExpiry => Err(AppError::validation(
             "payload.expiresAt",
             "must be the end of sharing with this friend (GET /friends/location-sharing), \
              or absent when it has none",
-        ));
+        )),
     }
-    queue(state, user_id, envelope, None).await
 }
 
 /// With sharing off, one update may still answer the friend's LOCATION_REQUEST ("share
@@ -208,22 +216,22 @@ async fn answer_request(
     Ok(outgoing.id)
 }
 
-async fn queue(
+async fn queue_stop(
     state: &AppState,
     user_id: &str,
     envelope: &Envelope,
-    stop_sharing_with: Option<&FriendRow>,
-) -> Result<String, AppError> {
+    friend: &FriendRow,
+) -> Result<(), AppError> {
     let outgoing = fed::delivery::outgoing(envelope)?;
     state
         .store
-        .enqueue_location(
+        .enqueue_location_stop(
             &outgoing.row(user_id, None, state.now_ms()),
-            stop_sharing_with.map(|f| f.peer_key.as_str()),
+            &friend.peer_key,
         )
         .await?;
     state.outbox_wake.notify_one();
-    Ok(outgoing.id)
+    Ok(())
 }
 
 /// `GET /friends/locations`: the newest sealed location of each friend who shares now.

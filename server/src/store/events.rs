@@ -23,6 +23,9 @@ pub struct NewEvent {
     pub user_id: String,
     /// The SSE event name (`location`, `friend-removed`, …).
     pub kind: &'static str,
+    /// Events of one topic replace each other (only the newest is kept), e.g. a friend's
+    /// positions; `None`: every event is kept (until pruned by age).
+    pub topic: Option<String>,
     /// Its JSON data.
     pub data: String,
 }
@@ -57,6 +60,8 @@ pub(super) async fn append(
             None => counts.push((&e.user_id, 1)),
         }
     }
+    // Row locks in one order everywhere: two appenders never wait for each other in a circle.
+    counts.sort_by(|a, b| a.0.cmp(b.0));
     // The row lock this upsert takes orders concurrent appenders for one user, so numbers
     // become visible in order.
     let sql = format!(
@@ -74,9 +79,27 @@ pub(super) async fn append(
         .iter()
         .map(|(user, n)| (*user, heads.get(*user).copied().unwrap_or(*n) - n + 1))
         .collect();
+    let replaced: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| Some((e.user_id.as_str(), e.topic.as_deref()?)))
+        .collect();
+    if !replaced.is_empty() {
+        let sql = format!(
+            "DELETE FROM user_events WHERE {}",
+            (0..replaced.len())
+                .map(|k| format!("(user_id = ${} AND topic = ${})", 2 * k + 1, 2 * k + 2))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (user, topic) in &replaced {
+            query = query.bind(*user).bind(*topic);
+        }
+        query.execute(&mut *conn).await?;
+    }
     let sql = format!(
-        "INSERT INTO user_events (user_id, seq, kind, data, created_at) VALUES {}",
-        placeholders::rows(events.len(), 5, 0)
+        "INSERT INTO user_events (user_id, seq, kind, topic, data, created_at) VALUES {}",
+        placeholders::rows(events.len(), 6, 0)
     );
     let mut query = sqlx::query(&sql);
     for e in events {
@@ -88,6 +111,7 @@ pub(super) async fn append(
             .bind(e.user_id.as_str())
             .bind(seq)
             .bind(e.kind)
+            .bind(e.topic.as_deref())
             .bind(e.data.as_str())
             .bind(now);
     }

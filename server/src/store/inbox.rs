@@ -516,32 +516,43 @@ async fn apply_location_requests(
 /// The batch's locations still pending: per (user, friend) only the newest can be kept, so
 /// the others are stale at once; the newest replaces the stored one only if it is newer
 /// (else it is stale too).
+/// How a location compares with another for the same pair: (is a stop, sent at).
+type Rank = (bool, i64);
+
 async fn apply_locations(
     conn: &mut AnyConnection,
     batch: &[&FriendDelivery],
     outcome: &mut [Option<DeliveryOutcome>],
     now: i64,
 ) -> StoreResult<()> {
-    let mut newest: HashMap<(&str, &str), (usize, i64)> = HashMap::new();
+    // A stop outranks any position (a device whose clock runs ahead must not keep a
+    // position alive past the stop); then the newest wins.
+    let mut newest: HashMap<(&str, &str), (usize, Rank)> = HashMap::new();
     for i in 0..batch.len() {
         let d = batch[i];
-        let FriendEffect::Location { sent_at, .. } = &d.effect else {
+        let FriendEffect::Location {
+            sent_at,
+            encrypted_location,
+            ..
+        } = &d.effect
+        else {
             continue;
         };
         if outcome[i].is_some() {
             continue;
         }
+        let rank = (encrypted_location.is_none(), *sent_at);
         let key = (d.user_id.as_str(), d.peer_key.as_str());
         match newest.get(&key) {
-            Some(&(_, best)) if best >= *sent_at => {
+            Some(&(_, best)) if best >= rank => {
                 outcome[i] = Some(DeliveryOutcome::StaleLocation);
             }
             Some(&(older, _)) => {
                 outcome[older] = Some(DeliveryOutcome::StaleLocation);
-                newest.insert(key, (i, *sent_at));
+                newest.insert(key, (i, rank));
             }
             None => {
-                newest.insert(key, (i, *sent_at));
+                newest.insert(key, (i, rank));
             }
         }
     }
@@ -554,9 +565,12 @@ async fn apply_locations(
          sent_at, expires_at, envelope, received_at) VALUES {} \
          ON CONFLICT (user_id, peer_key) DO UPDATE SET \
          from_handle = excluded.from_handle, encrypted_location = excluded.encrypted_location, \
-         sent_at = excluded.sent_at, expires_at = excluded.expires_at, \
+         sent_at = CASE WHEN friend_locations.sent_at > excluded.sent_at \
+         THEN friend_locations.sent_at ELSE excluded.sent_at END, \
+         expires_at = excluded.expires_at, \
          envelope = excluded.envelope, received_at = excluded.received_at \
          WHERE friend_locations.sent_at < excluded.sent_at \
+         OR excluded.encrypted_location = '' \
          RETURNING user_id, peer_key",
         placeholders::rows(chosen.len(), 8, 0)
     );

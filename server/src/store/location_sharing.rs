@@ -4,7 +4,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use super::outbox::insert_outbox;
-use super::{NewOutboxRow, Store, StoreResult};
+use super::{Backend, NewOutboxRow, Store, StoreResult};
 
 /// One friend the user shares their live location with.
 #[derive(Debug, Clone, FromRow)]
@@ -55,42 +55,56 @@ impl Store {
         .await?)
     }
 
-    /// Sharing with one friend, if on now.
-    pub async fn location_sharing_with(
-        &self,
-        user_id: &str,
-        peer_key: &str,
-        now: i64,
-    ) -> StoreResult<Option<SharingRow>> {
-        Ok(sqlx::query_as(
-            "SELECT friend_handle, peer_key, expires_at FROM location_sharing \
-             WHERE user_id = $1 AND peer_key = $2 AND (expires_at IS NULL OR expires_at > $3)",
-        )
-        .bind(user_id)
-        .bind(peer_key)
-        .bind(now)
-        .fetch_optional(self.reader())
-        .await?)
-    }
-
-    /// Queues a LOCATION_UPDATE (a position, or the end of sharing), dropping the ones to
-    /// the same friend still waiting in the queue: after an outage the friend gets the
-    /// newest position, not a backlog. With `stop_sharing_with` (a peer key), sharing with
-    /// that friend is turned off in the same transaction.
+    /// Queues a position for a friend the user shares with, in one transaction with the
+    /// check that sharing is on and ends at `expires_at` (the sharing row is locked on
+    /// PostgreSQL, so a concurrent stop comes wholly before or after). Positions still
+    /// queued for that friend are dropped: after an outage the friend gets the newest one,
+    /// not a backlog. A queued stop is never dropped.
     pub async fn enqueue_location(
         &self,
         row: &NewOutboxRow<'_>,
-        stop_sharing_with: Option<&str>,
+        peer_key: &str,
+        expires_at: Option<i64>,
+    ) -> StoreResult<Queued> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.writer().begin().await?;
+        let sharing: Option<(Option<i64>,)> = sqlx::query_as(&format!(
+            "SELECT expires_at FROM location_sharing WHERE user_id = $1 AND peer_key = $2 \
+             AND (expires_at IS NULL OR expires_at > $3){lock}"
+        ))
+        .bind(row.user_id)
+        .bind(peer_key)
+        .bind(row.now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match sharing {
+            None => return Ok(Queued::NotSharing),
+            Some((until,)) if until != expires_at => return Ok(Queued::OtherExpiry),
+            Some(_) => {}
+        }
+        supersede(&mut tx, row).await?;
+        insert_outbox(&mut *tx, row).await?;
+        tx.commit().await?;
+        Ok(Queued::Queued)
+    }
+
+    /// Turns sharing with a friend off and queues the signed stop for them, in one
+    /// transaction; positions still queued for them are dropped.
+    pub async fn enqueue_location_stop(
+        &self,
+        row: &NewOutboxRow<'_>,
+        peer_key: &str,
     ) -> StoreResult<()> {
         let mut tx = self.writer().begin().await?;
+        sqlx::query("DELETE FROM location_sharing WHERE user_id = $1 AND peer_key = $2")
+            .bind(row.user_id)
+            .bind(peer_key)
+            .execute(&mut *tx)
+            .await?;
         supersede(&mut tx, row).await?;
-        if let Some(peer_key) = stop_sharing_with {
-            sqlx::query("DELETE FROM location_sharing WHERE user_id = $1 AND peer_key = $2")
-                .bind(row.user_id)
-                .bind(peer_key)
-                .execute(&mut *tx)
-                .await?;
-        }
         insert_outbox(&mut *tx, row).await?;
         tx.commit().await?;
         Ok(())
@@ -153,17 +167,33 @@ impl Store {
     }
 }
 
-/// Deletes the queued (not yet claimed by a worker) location messages of `row`'s sender to
-/// its recipient.
+/// What became of a position to queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// In the outbox.
+    Queued,
+    /// Sharing with that friend is off (or over): nothing queued.
+    NotSharing,
+    /// Sharing is on but ends at another time than the message says: nothing queued.
+    OtherExpiry,
+}
+
+/// The canonical body of a stop contains this (its payload is exactly `{"stopped":true}`).
+const STOP_PAYLOAD: &str = "%\"payload\":{\"stopped\":true}%";
+
+/// Deletes the queued (not yet claimed by a worker) positions of `row`'s sender to its
+/// recipient; stops stay.
 async fn supersede(conn: &mut AnyConnection, row: &NewOutboxRow<'_>) -> StoreResult<()> {
     sqlx::query(
         "DELETE FROM federation_outbox WHERE user_id = $1 AND to_handle = $2 \
-         AND message_type = $3 AND status = 'pending' AND locked_until <= $4",
+         AND message_type = $3 AND status = 'pending' AND locked_until <= $4 \
+         AND body NOT LIKE $5",
     )
     .bind(row.user_id)
     .bind(row.to_handle)
     .bind(row.message_type)
     .bind(row.now)
+    .bind(STOP_PAYLOAD)
     .execute(&mut *conn)
     .await?;
     Ok(())

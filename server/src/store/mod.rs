@@ -33,7 +33,7 @@ pub use identity::WIPED_TABLES;
 pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
 pub use key_slots::{NewSlot, SlotRow};
 pub use keys::{Commit, CommitRefused};
-pub use location_sharing::SharingRow;
+pub use location_sharing::{Queued, SharingRow};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};
 pub use passkeys::{ChallengeRow, PasskeyRow};

@@ -79,6 +79,17 @@ impl Store {
         .await
     }
 
+    /// Whether session `id` still exists and has not expired (long-lived streams check it).
+    pub async fn session_alive(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id)
+                .bind(now)
+                .fetch_one(self.reader())
+                .await?;
+        Ok(n > 0)
+    }
+
     /// Moves a session's expiry to `expires_at`.
     pub async fn extend_session(&self, id: &str, expires_at: i64) -> StoreResult<()> {
         sqlx::query("UPDATE sessions SET expires_at = $2 WHERE id = $1")

@@ -9,7 +9,7 @@ use parchment_core::timestamp;
 use super::inbound::{bad, Sender, INVITATION_TTL_MS};
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
-use crate::service::location::STOPPED;
+use crate::service::location::{MAX_SEALED_LOCATION, STOPPED};
 use crate::store::{
     FriendEffect, InboxTx, InvitationDirection, InvitationRow, InvitationStatus, NewEvent,
     NewFriendship,
@@ -62,6 +62,12 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
                 let sealed = payload_string(envelope, "encryptedLocation").ok_or_else(|| {
                     bad(ErrorCode::InvalidPayload, "Missing encrypted location data")
                 })?;
+                if sealed.len() > MAX_SEALED_LOCATION {
+                    return Err(bad(
+                        ErrorCode::InvalidPayload,
+                        "encryptedLocation is larger than a location can be",
+                    ));
+                }
                 let expires_at = match member("expiresAt") {
                     None | Some(canonical::Value::Null) => None,
                     Some(value) => Some(
@@ -145,13 +151,24 @@ pub(super) fn friend_event(user_id: &str, from: &str, effect: &FriendEffect) -> 
             }),
         ),
     };
-    event(user_id, kind, data)
+    // Only a friend's newest position (or stop) and newest request matter: each replaces
+    // the older ones in the log, which so keeps no trail of positions.
+    let topic = match effect {
+        FriendEffect::Location { .. } => Some(format!("location:{}", from.to_lowercase())),
+        FriendEffect::LocationRequest => Some(format!("location-request:{}", from.to_lowercase())),
+        FriendEffect::Share { .. } => None,
+    };
+    NewEvent {
+        topic,
+        ..event(user_id, kind, data)
+    }
 }
 
 fn event(user_id: &str, kind: &'static str, data: serde_json::Value) -> NewEvent {
     NewEvent {
         user_id: user_id.to_owned(),
         kind,
+        topic: None,
         data: data.to_string(),
     }
 }

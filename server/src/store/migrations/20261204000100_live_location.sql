@@ -18,15 +18,19 @@ ALTER TABLE friend_locations ADD COLUMN expires_at BIGINT;
 
 -- What the push channel (`GET /events`) replays: per user, numbered without gaps by
 -- user_event_heads (which outlives pruning, so numbers are never reused).
+-- `topic`: events that only the newest of counts (a friend's position) replace the older
+-- ones of their topic, so the log keeps no trail of positions.
 CREATE TABLE user_events (
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     seq BIGINT NOT NULL,
     kind TEXT NOT NULL,
+    topic TEXT,
     data TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, seq)
 );
 CREATE INDEX user_events_created_at ON user_events(created_at);
+CREATE INDEX user_events_topic ON user_events(user_id, topic);
 
 CREATE TABLE user_event_heads (
     user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
