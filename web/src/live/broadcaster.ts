@@ -9,10 +9,10 @@ import { keyring } from '../crypto'
 import { t } from '../i18n'
 import type { Friend } from '../api/types'
 import { friendByHandle, friendsState, reloadFriends } from '../stores/friends'
-import { reloadSharing, sharingState, sharingWith } from '../stores/locationSharing'
+import { onExpiryChange, reloadSharing, sharingState, sharingWith } from '../stores/locationSharing'
 import { session } from '../stores/session'
 import { encodeFix, fixFromReading, type LocationFix } from './locationFix'
-import { answerExpiry, liveTargets } from './recipients'
+import { answerExpiry, expiryChange, liveTargets } from './recipients'
 import { sendDelay, type Sent } from './sendThrottle'
 
 export const broadcastState = reactive({
@@ -26,6 +26,8 @@ export const broadcastState = reactive({
 
 let watchId: number | null = null
 let latest: LocationFix | null = null
+/** The newest fix the watch gave, kept when it ends (until the broadcaster stops). */
+let lastFix: LocationFix | null = null
 let last: Sent | null = null
 let timer: ReturnType<typeof setTimeout> | undefined
 let sending = false
@@ -67,21 +69,59 @@ async function sendSealed(me: string, friend: Friend, fix: LocationFix, expiresA
   await friendsApi.send(friend.handle, { messageType: 'LOCATION_UPDATE', payload, ...keyring.signMessage('LOCATION_UPDATE', me, friend.handle, payload) })
 }
 
-/** One live update to a friend I share with. */
-async function sendOne(me: string, handle: string, fix: LocationFix) {
+/** One live update to a friend I share with; `false` when nothing was sent. */
+async function sendOne(me: string, handle: string, fix: LocationFix): Promise<boolean> {
   const setting = sharingWith(handle)
-  if (!setting) return // turned off meanwhile
+  if (!setting) return false // turned off meanwhile
   const friend = friendByHandle(handle)
-  if (!friend) return // not in the friends list (yet): sent to when it is (the watch below)
+  if (!friend) return false // not in the friends list (yet): sent to when it is (the watch below)
   try {
     await sendSealed(me, friend, fix, setting.expiresAt ?? null)
+    return true
   } catch (e) {
     // Turned off or expired elsewhere (another device, the server's clock): re-read the settings.
     if (e instanceof ApiError && e.code === 'location_sharing_off') {
       await reloadSharing().catch(() => {})
-      return
+      return false
     }
     throw e
+  }
+}
+
+/** Our server refused an update's `payload.expiresAt`: it is not the end it has for the share. */
+function expiryRefused(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 422 && e.message.startsWith('payload.expiresAt')
+}
+
+/**
+ * A share that was on now ends at another time (`before` was its end). The friend's server keeps
+ * my last position with the end it came with, and would keep showing it until then if this page
+ * closed now: it gets my position again at once, with the new end. That is the watch's newest
+ * fix, else the last one this page had; with none at all there is nothing to send (the watch's
+ * first fix goes out with the new end anyway). A shortened share refused because the server has
+ * yet another end (changed on another device meanwhile) is read again and sent once more.
+ */
+async function sendNewExpiry(handle: string, before: string | null) {
+  const me = session.handle
+  const fix = latest ?? lastFix
+  const setting = sharingWith(handle)
+  if (!me || !keyring.isUnlocked() || !fix || !setting) return
+  const { shortened } = expiryChange(before, setting.expiresAt)
+  try {
+    let sent: boolean
+    try {
+      sent = await sendOne(me, handle, fix)
+    } catch (e) {
+      if (!shortened || !expiryRefused(e)) throw e
+      await reloadSharing().catch(() => {})
+      sent = await sendOne(me, handle, fix)
+    }
+    if (sent) {
+      broadcastState.error = null
+      broadcastState.lastSentAt = Date.now()
+    }
+  } catch (e) {
+    broadcastState.error = errorMessage(e)
   }
 }
 
@@ -121,6 +161,7 @@ function beginWatch() {
   watchId = navigator.geolocation.watchPosition(
     (p) => {
       latest = fixOf(p)
+      lastFix = latest
       // (The words of live.geo.* in each catalog: "position", "location", "posición", "ubicación".)
       if (broadcastState.error && /position|location|posición|ubicación/.test(broadcastState.error)) broadcastState.error = null
       schedule()
@@ -156,6 +197,7 @@ function targets(): string[] {
  */
 export function startBroadcaster() {
   if (stopFollowing) return
+  onExpiryChange(sendNewExpiry)
   stopFollowing = watch(
     () => targets().map((h) => h.toLowerCase()).sort().join('\n'),
     (joined) => {
@@ -174,6 +216,8 @@ export function startBroadcaster() {
 export function stopBroadcaster() {
   stopFollowing?.()
   stopFollowing = null
+  onExpiryChange(null)
+  lastFix = null
   recipients = new Set()
   endWatch()
   broadcastState.error = null

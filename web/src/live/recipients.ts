@@ -26,6 +26,22 @@ export function answerExpiry(now: number): string {
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
+/** When a share ends, in epoch ms: `Infinity` for one that lasts until turned off. */
+function endOf(expiresAt: string | null | undefined): number {
+  return expiresAt ? Date.parse(expiresAt) : Infinity
+}
+
+/**
+ * How saving a share that was on again changed its end (`before` → `after`, ISO or none):
+ * `changed` when it ends at another instant (the friend's server still holds my last position
+ * with the old end, and would show it until then), `shortened` when it now ends sooner.
+ */
+export function expiryChange(before: string | null | undefined, after: string | null | undefined): { changed: boolean; shortened: boolean } {
+  const was = endOf(before)
+  const now = endOf(after)
+  return { changed: was !== now, shortened: now < was }
+}
+
 /**
  * The handles that get live updates: the current settings (unexpired) for friends the
  * friends list holds. `friends` is `null` while that list has not loaded: after a reload the

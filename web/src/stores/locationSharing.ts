@@ -8,6 +8,7 @@ import { locationSharing as sharingApi } from '../api/endpoints'
 import type { LocationSharing } from '../api/types'
 import { keyring } from '../crypto'
 import { t } from '../i18n'
+import { expiryChange } from '../live/recipients'
 import { sameHandle } from './friends'
 import { session } from './session'
 import { singleFlight } from './singleFlight'
@@ -57,10 +58,30 @@ function put(entry: LocationSharing) {
   pruneExpired()
 }
 
-/** Turns sharing on (or changes its expiry). */
+/** Told that a share which was on now ends at another time: `before` is its old end (ISO or none). */
+type ExpiryListener = (handle: string, before: string | null) => Promise<void>
+let expiryListener: ExpiryListener | null = null
+
+/**
+ * Set by the broadcaster while it runs: the friend's server keeps my last position with the end
+ * it was sent with, so a changed end is sent to them at once (src/live/broadcaster.ts).
+ */
+export function onExpiryChange(listener: ExpiryListener | null) {
+  expiryListener = listener
+}
+
+/**
+ * Turns sharing on (or changes its expiry). When it was on and now ends at another time, the
+ * friend is sent my position again with the new end before this resolves.
+ */
 export async function startSharing(handle: string, expiresAt: string | null) {
+  const before = sharingWith(handle)
   const saved = await sharingApi.start(handle, expiresAt)
   put(saved)
+  if (before && expiryChange(before.expiresAt, saved.expiresAt).changed) {
+    // The setting is saved whatever happens to that send (the broadcaster reports its failures).
+    await expiryListener?.(saved.handle, before.expiresAt ?? null).catch(() => {})
+  }
   return saved
 }
 

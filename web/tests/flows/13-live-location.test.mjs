@@ -1,6 +1,8 @@
 // Flow 13: friends see each other live on a map (issue 16). Two real servers, two browser
 // contexts with the location permission granted and positions set by the test: alice shares
-// with bob, bob's map follows her within 2 s of each move without a reload, stops when she
+// with bob, bob's map follows her within 2 s of each move without a reload, and his server has
+// her new end within 2 s when she changes how long she shares (also when another device changed
+// it meanwhile: the refused update is sent again with the end read anew); it stops when she
 // stops, when her share expires and when she ends the friendship; a reload while sharing sends
 // again with no error; "Ask for location" and "Share once" answer with exactly one position,
 // without turning sharing on, and only once per request. The same with both users on one server.
@@ -87,6 +89,25 @@ async function markerGone(page, timeout = 15000) {
   await page.waitForFunction(() => document.querySelectorAll('[data-test=friend-marker]').length === 0, null, { timeout, polling: 50 })
 }
 
+/** When the friend's position that `page`'s server lists ends (`GET /friends/locations`), or null. */
+async function listedEnd(page) {
+  const { body } = await apiFromPage(page, 'GET', '/friends/locations')
+  assert.equal(body.locations.length, 1, JSON.stringify(body))
+  return body.locations[0].expiresAt ?? null
+}
+
+/** Waits up to `timeout` ms until `page`'s server lists the friend's position with an end that `ok`. */
+async function endListed(page, ok, what, timeout = 2000) {
+  const since = Date.now()
+  let end = await listedEnd(page)
+  while (!ok(end) && Date.now() - since < timeout) {
+    await page.waitForTimeout(50)
+    end = await listedEnd(page)
+  }
+  assert.ok(ok(end), `within ${timeout} ms the position is listed ${what}: ${end}`)
+  return end
+}
+
 async function openMap(page, server) {
   await page.goto(`${server.url}/map`)
   await page.waitForSelector('[data-test=map][data-ready=true]', { timeout: 20000 })
@@ -156,6 +177,45 @@ async function liveStory(t, { serverA, serverB, label, P }) {
   assert.match(await marker.textContent(), new RegExp(`alice${label}@`))
   assert.match(await marker.textContent(), /just now|s ago/)
   assert.match(await bob.page.textContent('[data-test=friend-positions]'), /within 12 m/)
+
+  // She changes the share to an hour: bob's server gets her position again at once with the new
+  // end (it must not keep showing the last one "until turned off" if her app closed now).
+  const aliceSent = recordMessagePosts(alice.page)
+  const sharingPath = `/friends/${encodeURIComponent(bobHandle)}/location-sharing`
+  assert.equal(await listedEnd(bob.page), null, 'shared until turned off: no end')
+  await alice.page.waitForTimeout(1200) // past the throttle's burst floor: not what sends it
+  await alice.page.selectOption('[data-test=share-choice]', 'hour')
+  const changed = Date.now()
+  await alice.page.click('[data-test=share-location]')
+  const end = await endListed(bob.page, (e) => e !== null, 'with an end')
+  figure(`live-location-expiry-change-${label}`, Date.now() - changed, 'ms')
+  const ahead = Date.parse(end) - changed
+  assert.ok(ahead > 59 * 60_000 && ahead <= 61 * 60_000, `the end is an hour ahead: ${end}`)
+  assert.doesNotMatch(await alice.page.textContent('[data-test=sharing-status]'), /turn it off/)
+  await markerAt(bob.page, aliceHandle, P[0], 100)
+  // Back to "until turned off": bob's server drops the end at once too.
+  await alice.page.selectOption('[data-test=share-choice]', 'always')
+  await alice.page.click('[data-test=share-location]')
+  await endListed(bob.page, (e) => e === null, 'with no end')
+  // Shortened again while another device of hers sets yet another end before the update that
+  // carries hers: our server refuses it (422), the app reads the settings again and sends once
+  // more, with the end the server has.
+  const elsewhere = new Date(Date.now() + 30 * 60_000).toISOString()
+  let raced = null
+  const messages = (url) => /^\/friends\/[^/]+\/messages$/.test(url.pathname)
+  await alice.page.route(messages, async (route) => {
+    raced ??= await apiFromPage(alice.page, 'PUT', sharingPath, { expiresAt: elsewhere }).catch((e) => ({ status: String(e) }))
+    await route.continue().catch(() => {})
+  })
+  const before = aliceSent.length
+  await alice.page.selectOption('[data-test=share-choice]', 'hour')
+  await alice.page.click('[data-test=share-location]')
+  await endListed(bob.page, (e) => e !== null && Date.parse(e) === Date.parse(elsewhere), `ending at ${elsewhere}`)
+  await alice.page.unroute(messages)
+  assert.equal(raced.status, 200, `the other device's change: ${JSON.stringify(raced)}`)
+  assert.deepEqual(aliceSent.slice(before).map((s) => (s < 300 ? 'ok' : s)), [422, 'ok'], 'refused once, then sent with the end read again')
+  assert.equal(await alice.page.locator('[data-test=broadcast-error]').count(), 0, 'no error left to show')
+  await markerAt(bob.page, aliceHandle, P[0], 100)
 
   // She moves: bob's marker follows within 2 s, without a reload.
   await alice.page.waitForTimeout(1200) // past the throttle's burst floor
@@ -274,8 +334,10 @@ async function liveStory(t, { serverA, serverB, label, P }) {
   assert.deepEqual((await apiFromPage(bob.page, 'GET', '/friends/locations')).body.locations, [])
   assert.deepEqual((await apiFromPage(alice.page, 'GET', '/friends/location-sharing')).body.sharing, [], 'the setting went with the friendship')
 
-  // Refused sends (409 after a stop raced an update) are expected; nothing else.
-  alice.assertNoConsoleErrors([/Failed to load resource: the server responded with a status of 409/])
+  // Refused sends (409 after a stop raced an update, the one 422 provoked above) are expected;
+  // nothing else.
+  assert.equal(aliceSent.filter((s) => s === 422).length, 1, `one refused end: ${aliceSent}`)
+  alice.assertNoConsoleErrors([/Failed to load resource: the server responded with a status of (409|422)/])
   bob.assertNoConsoleErrors()
   await alice.close()
   await bob.close()

@@ -130,6 +130,20 @@ test('live updates: nobody before the friends list has loaded, then the unexpire
   assert.deepEqual(m.liveTargets([], friends, now), [])
 })
 
+test('a share saved again: its end changed (sent to the friend again) and whether it is sooner', () => {
+  const hour = '2026-05-04T13:00:00.000Z'
+  const tonight = '2026-05-04T23:59:59.000Z'
+  assert.deepEqual(m.expiryChange(null, hour), { changed: true, shortened: true }, '"always" to a time')
+  assert.deepEqual(m.expiryChange(undefined, hour), { changed: true, shortened: true })
+  assert.deepEqual(m.expiryChange(tonight, hour), { changed: true, shortened: true }, 'a time to a sooner one')
+  assert.deepEqual(m.expiryChange(hour, tonight), { changed: true, shortened: false }, 'a time to a later one')
+  assert.deepEqual(m.expiryChange(hour, null), { changed: true, shortened: false }, 'a time to "always"')
+  assert.deepEqual(m.expiryChange(null, null), { changed: false, shortened: false })
+  assert.deepEqual(m.expiryChange(null, undefined), { changed: false, shortened: false })
+  // The same instant written another way is no change.
+  assert.deepEqual(m.expiryChange('2026-05-04T13:00:00Z', hour), { changed: false, shortened: false })
+})
+
 test('share once: the answer ends 15 minutes on, inside the hour the server allows', () => {
   const now = Date.parse('2026-05-04T12:00:00.250Z')
   assert.equal(m.SHARE_ONCE_MS, 15 * 60_000)
