@@ -51,6 +51,8 @@ pub async fn share(
     expires_at: Option<i64>,
 ) -> Result<SharingRow, AppError> {
     let user_id = caller.require(roles::LOCATION_SHARING)?;
+    // Which friend first (404), then what is asked of the share.
+    let friend = friends::friend(state, user_id, handle).await?;
     let now = state.now_ms();
     if let Some(at) = expires_at {
         if at <= now {
@@ -63,7 +65,6 @@ pub async fn share(
             ));
         }
     }
-    let friend = friends::friend(state, user_id, handle).await?;
     state
         .store
         .share_location(
