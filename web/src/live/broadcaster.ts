@@ -11,6 +11,7 @@ import type { Friend } from '../api/types'
 import { friendByHandle, friendsState, reloadFriends } from '../stores/friends'
 import { onExpiryChange, reloadSharing, sharingState, sharingWith } from '../stores/locationSharing'
 import { session } from '../stores/session'
+import { verificationOf } from '../stores/verifiedFriends'
 import { encodeFix, fixFromReading, type LocationFix } from './locationFix'
 import { answerExpiry, expiryChange, liveTargets } from './recipients'
 import { sendDelay, type Sent } from './sendThrottle'
@@ -56,8 +57,19 @@ function geoProblem(e: GeolocationPositionError): string {
   return t('live.geo.unavailable')
 }
 
+/**
+ * A friend the user verified whose keys the server now serves differently: nothing is sealed for
+ * them (the served encryption key may be an attacker's) until the user verifies them again or
+ * drops the verification. Reactive (verifiedFriends bumps a revision on every change).
+ */
+export function sendingPaused(friend: { handle: string; signingKey?: string; encryptionKey?: string | null }): boolean {
+  if (friend.signingKey === undefined) return false
+  return verificationOf(session.user?.id, { handle: friend.handle, signingKey: friend.signingKey, encryptionKey: friend.encryptionKey }).state === 'changed'
+}
+
 /** Seals `fix` for the friend and hands it to our server, ending at `expiresAt` (ISO) or not. */
 async function sendSealed(me: string, friend: Friend, fix: LocationFix, expiresAt: string | null) {
+  if (sendingPaused(friend)) throw new Error(t('sharing.pausedKeysChanged'))
   if (!friend.encryptionKey) throw new Error(t('live.noEncryptionKey', { handle: friend.handle }))
   const sentAt = new Date().toISOString()
   const encryptedLocation = keyring.sealFriendShare(friend.encryptionKey, encodeFix(fix), { senderId: me, recipientId: friend.handle, timestamp: sentAt })
@@ -75,6 +87,7 @@ async function sendOne(me: string, handle: string, fix: LocationFix): Promise<bo
   if (!setting) return false // turned off meanwhile
   const friend = friendByHandle(handle)
   if (!friend) return false // not in the friends list (yet): sent to when it is (the watch below)
+  if (sendingPaused(friend)) return false // keys changed since verified: sent to when resolved (the watch below)
   try {
     await sendSealed(me, friend, fix, setting.expiresAt ?? null)
     return true
@@ -188,7 +201,7 @@ function endWatch() {
  * reload the sharing settings may come first, and a friend's key comes with that list).
  */
 function targets(): string[] {
-  return liveTargets(sharingState.entries, friendsState.loaded ? friendsState.friends : null, Date.now())
+  return liveTargets(sharingState.entries, friendsState.loaded ? friendsState.friends : null, Date.now(), sendingPaused)
 }
 
 /**

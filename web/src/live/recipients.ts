@@ -11,6 +11,7 @@ export interface SharingSetting {
 export interface KnownFriend {
   handle: string
   encryptionKey?: string | null
+  signingKey?: string
 }
 
 /**
@@ -48,12 +49,20 @@ export function expiryChange(before: string | null | undefined, after: string | 
  * settings may arrive first, and without the friend's key there is nothing to seal for them,
  * so nobody is sent anything until it has. A setting for a friend the list does not hold yet
  * (just added elsewhere) waits for the list's next load. A friend who is listed without an
- * encryption key is kept: that is a real problem for the user to see.
+ * encryption key is kept: that is a real problem for the user to see. A friend for whom `paused`
+ * holds (one the user verified whose keys the server now serves differently: the served
+ * encryption key may be an attacker's) gets nothing until the user verifies them again or
+ * drops the verification.
  */
-export function liveTargets(settings: readonly SharingSetting[], friends: readonly KnownFriend[] | null, now: number): string[] {
+export function liveTargets(
+  settings: readonly SharingSetting[],
+  friends: readonly KnownFriend[] | null,
+  now: number,
+  paused: (friend: KnownFriend) => boolean = () => false,
+): string[] {
   if (!friends) return []
   return settings
     .filter((s) => !(s.expiresAt && Date.parse(s.expiresAt) <= now))
-    .filter((s) => friends.some((f) => same(f.handle, s.handle)))
+    .filter((s) => friends.some((f) => same(f.handle, s.handle) && !paused(f)))
     .map((s) => s.handle)
 }

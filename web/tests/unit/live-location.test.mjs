@@ -208,3 +208,19 @@ test('reloads: one at a time, a call during one runs it once more, every caller 
   fail = false
   await flaky()
 })
+
+test('recipients: a friend whose keys changed since verified gets no live updates', () => {
+  const now = Date.parse('2025-03-01T12:00:00Z')
+  const settings = [{ handle: 'bob@b.example' }, { handle: 'carol@c.example' }]
+  const friends = [
+    { handle: 'bob@b.example', signingKey: 'S1', encryptionKey: 'E1' },
+    { handle: 'carol@c.example', signingKey: 'S2', encryptionKey: 'E-served' },
+  ]
+  // As verifiedFriends.verificationOf: carol's pinned encryption key is not the served one.
+  const pinned = { 'bob@b.example': 'E1', 'carol@c.example': 'E2' }
+  const changed = (f) => pinned[f.handle.toLowerCase()] !== undefined && pinned[f.handle.toLowerCase()] !== f.encryptionKey
+  assert.deepEqual(m.liveTargets(settings, friends, now, changed), ['bob@b.example'])
+  // Verified again (the pin matches) or verification dropped: carol gets updates again.
+  assert.deepEqual(m.liveTargets(settings, friends, now, () => false), ['bob@b.example', 'carol@c.example'])
+  assert.deepEqual(m.liveTargets(settings, friends, now), ['bob@b.example', 'carol@c.example'])
+})
