@@ -21,11 +21,9 @@ use crate::store::{private_files, Backend, Store};
 /// The table the backup carries the server key in (removed again on restore).
 const META_TABLE: &str = "parchment_backup";
 
-/// Where the server key file lives for `db` (the default `serve` uses).
+/// Where the server key file lives for `db` (where `serve` reads or creates it).
 pub fn key_path(db: &DbArgs, key_file: Option<&Path>) -> PathBuf {
-    key_file
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| db.data_dir.join("server.key"))
+    crate::server_key::file_path(key_file, &db.data_dir)
 }
 
 /// `backup --to FILE`. Returns what was written, for the operator.
@@ -117,7 +115,7 @@ pub async fn restore(db: &DbArgs, from: &Path, key_file: Option<&Path>) -> anyho
     if !url.starts_with("sqlite:") {
         bail!("restore is for SQLite; on PostgreSQL use pg_restore with the dump pg_dump made");
     }
-    let target = sqlite_file(&url).context("the database URL names no file")?;
+    let target = crate::store::sqlite_path(&url).context("the database URL names no file")?;
     if target.exists() {
         bail!(
             "{} exists: restore only into a fresh data directory (move the old one away first)",
@@ -217,17 +215,4 @@ fn partial_path(file: &Path) -> PathBuf {
 
 fn sqlite_url(path: &Path, mode: &str) -> String {
     format!("sqlite://{}?mode={mode}", path.display())
-}
-
-/// The file a `sqlite:` URL names (`None` for other URLs and in-memory databases).
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    if !url.starts_with("sqlite:") {
-        return None;
-    }
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()?;
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }

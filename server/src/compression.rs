@@ -16,6 +16,11 @@ pub const MIN_BYTES: usize = 8 * 1024;
 
 /// Whether the client takes `gzip` (and does not refuse it with `q=0`).
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    accepts(headers, "gzip")
+}
+
+/// Whether `Accept-Encoding` allows `coding`: named, or `*`, without `q=0`.
+pub fn accepts(headers: &HeaderMap, coding: &str) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -24,8 +29,12 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         .any(|item| {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0))
+            });
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
         })
 }
 

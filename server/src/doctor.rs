@@ -199,7 +199,7 @@ fn data_dir(dir: &Path) -> Finding {
 
 async fn database(url: &str) -> Finding {
     let shown = url.split('@').next_back().unwrap_or(url);
-    if let Some(file) = crate::backup::sqlite_file(url).filter(|f| !f.exists()) {
+    if let Some(file) = crate::store::sqlite_path(url).filter(|f| !f.exists()) {
         return finding(
             Verdict::Warn,
             format!("no database at {} yet", file.display()),

@@ -9,16 +9,20 @@ use parchment_core::rand_core::OsRng;
 
 use crate::config::ServeArgs;
 
+/// The key file: `--server-key-file`, or `server.key` in the data directory.
+pub fn file_path(key_file: Option<&Path>, data_dir: &Path) -> PathBuf {
+    key_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.join("server.key"))
+}
+
 /// `PARCHMENT_SERVER_KEY` wins; otherwise the key file, created (mode 0600) when absent.
 pub fn load(args: &ServeArgs, data_dir: &Path) -> anyhow::Result<Ed25519SecretKey> {
     if let Some(text) = &args.server_key {
         return Ed25519SecretKey::from_base64(text.trim())
             .map_err(|e| anyhow::anyhow!("PARCHMENT_SERVER_KEY is not a base64 Ed25519 key: {e}"));
     }
-    let path: PathBuf = args
-        .server_key_file
-        .clone()
-        .unwrap_or_else(|| data_dir.join("server.key"));
+    let path = file_path(args.server_key_file.as_deref(), data_dir);
     match std::fs::read_to_string(&path) {
         Ok(text) => Ed25519SecretKey::from_base64(text.trim())
             .map_err(|e| anyhow::anyhow!("{} is not a base64 Ed25519 key: {e}", path.display())),

@@ -114,25 +114,8 @@ async fn serve(file: &Path, name: &str, headers: &HeaderMap, head: bool) -> poem
 
 /// The best precompressed variant the client accepts (`br`, then `gzip`), else the file.
 async fn pick_encoding(file: &Path, headers: &HeaderMap) -> (PathBuf, Option<&'static str>) {
-    let accepts = |coding: &str| {
-        headers
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|item| {
-                let mut parts = item.split(';');
-                let name = parts.next().unwrap_or_default().trim();
-                let refused = parts.any(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0))
-                });
-                name.eq_ignore_ascii_case(coding) && !refused
-            })
-    };
     for (coding, suffix) in [("br", "br"), ("gzip", "gz")] {
-        if accepts(coding) {
+        if crate::compression::accepts(headers, coding) {
             let mut variant = file.as_os_str().to_owned();
             variant.push(".");
             variant.push(suffix);

@@ -86,10 +86,7 @@ pub(super) async fn append(
     if !replaced.is_empty() {
         let sql = format!(
             "DELETE FROM user_events WHERE {}",
-            (0..replaced.len())
-                .map(|k| format!("(user_id = ${} AND topic = ${})", 2 * k + 1, 2 * k + 2))
-                .collect::<Vec<_>>()
-                .join(" OR ")
+            placeholders::pairs("user_id", "topic", replaced.len(), 0)
         );
         let mut query = sqlx::query(&sql);
         for (user, topic) in &replaced {

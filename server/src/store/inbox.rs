@@ -402,10 +402,7 @@ impl Store {
         if !take_back.is_empty() {
             let sql = format!(
                 "DELETE FROM federation_message_nonces WHERE {}",
-                (0..take_back.len())
-                    .map(|k| format!("(from_handle = ${} AND nonce = ${})", 2 * k + 1, 2 * k + 2))
-                    .collect::<Vec<_>>()
-                    .join(" OR ")
+                placeholders::pairs("from_handle", "nonce", take_back.len(), 0)
             );
             let mut query = sqlx::query(&sql);
             for (from, nonce) in take_back {

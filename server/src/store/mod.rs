@@ -305,14 +305,19 @@ fn sqlite_pool(max_connections: u32, read_only: bool) -> AnyPoolOptions {
 }
 
 fn prepare_sqlite(url: &str) -> StoreResult<()> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
-        return Ok(());
+    match sqlite_path(url) {
+        Some(path) => private_files::prepare_sqlite_file(&path).map_err(StoreError::Files),
+        None => Ok(()),
     }
-    private_files::prepare_sqlite_file(std::path::Path::new(path)).map_err(StoreError::Files)
+}
+
+/// The file a `sqlite:` URL names (`None` for other URLs, in-memory databases and `file:`
+/// URIs).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:" && !path.starts_with("file:"))
+        .then(|| std::path::PathBuf::from(path))
 }

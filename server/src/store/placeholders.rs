@@ -23,6 +23,20 @@ pub fn list(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `(a = $o+1 AND b = $o+2) OR (…)` for `count` pairs: a condition matching any of them.
+pub fn pairs(a: &str, b: &str, count: usize, offset: usize) -> String {
+    (0..count)
+        .map(|k| {
+            format!(
+                "({a} = ${} AND {b} = ${})",
+                offset + 2 * k + 1,
+                offset + 2 * k + 2
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -31,5 +45,9 @@ mod tests {
         assert_eq!(super::rows(1, 3, 0), "($1, $2, $3)");
         assert_eq!(super::list(2, 3), "$2, $3, $4");
         assert_eq!(super::list(1, 0), "");
+        assert_eq!(
+            super::pairs("u", "t", 2, 0),
+            "(u = $1 AND t = $2) OR (u = $3 AND t = $4)"
+        );
     }
 }
