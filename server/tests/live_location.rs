@@ -602,13 +602,25 @@ async fn a_newer_update_supersedes_a_queued_one(db: Db) {
     )
     .await
     .ok();
+    // Nothing left pending; a position that reaches B after the stop is refused there as
+    // stale (the stop wins), so "delivered or refused" is the end state, and the stop itself
+    // was delivered.
     eventually("the queue drained", || async {
-        a.count("SELECT COUNT(*) FROM federation_outbox WHERE status <> 'delivered'")
+        a.count("SELECT COUNT(*) FROM federation_outbox WHERE status = 'pending'")
             .await
             == 0
     })
     .await;
-    assert_eq!(a.count(stops).await, 0, "the stop was delivered");
+    assert_eq!(a.count(stops).await, 0, "the stop is no longer queued");
+    assert_eq!(
+        a.count(
+            "SELECT COUNT(*) FROM federation_outbox WHERE status = 'delivered' \
+             AND body LIKE '%\"stopped\":true%'"
+        )
+        .await,
+        1,
+        "the stop was delivered"
+    );
 }
 
 /// One server, its clock moved by the test: a share with an end stops on both sides when
