@@ -33,6 +33,12 @@ pub mod info {
     pub const DEVICE_TRANSFER: &str = "parchment-device-transfer-v1";
     /// D9: device SAS.
     pub const DEVICE_SAS: &str = "parchment-device-sas-v1";
+    /// Device transfer v2: the sealing key.
+    pub const DEVICE_TRANSFER_V2: &str = "parchment-device-transfer-v2";
+    /// Device transfer v2: the 8-digit SAS.
+    pub const DEVICE_SAS_V2: &str = "parchment-device-sas-v2";
+    /// Device transfer v2: the receiver's commitment to its ephemeral key (a SHA-256 prefix).
+    pub const DEVICE_COMMIT_V2: &str = "parchment-device-transfer-commit-v2";
     /// D10: safety number.
     pub const SAFETY: &str = "parchment-safety-v1";
     /// D11: seed wrap under a device secret.
@@ -195,6 +201,11 @@ pub fn ecies_key(shared: &SharedSecret) -> SymmetricKey {
 /// D8: device-transfer key from `X25519(senderEphemeral, receiverEphemeral)`.
 pub fn device_transfer_key(shared: &SharedSecret) -> SymmetricKey {
     symmetric(shared.as_bytes(), info::DEVICE_TRANSFER)
+}
+
+/// Device transfer v2 key from `X25519(senderEphemeral, receiverEphemeral)`.
+pub fn device_transfer_key_v2(shared: &SharedSecret) -> SymmetricKey {
+    symmetric(shared.as_bytes(), info::DEVICE_TRANSFER_V2)
 }
 
 /// A device wrap secret: 32 random bytes the server keeps per (user, device).

@@ -17,6 +17,7 @@ use crate::allowed_methods::AllowedMethods;
 use crate::api::auth::AuthApi;
 use crate::api::blobs::BlobsApi;
 use crate::api::config::ConfigApi;
+use crate::api::device_transfer::DeviceTransferApi;
 use crate::api::devices::DevicesApi;
 use crate::api::events::EventsApi;
 use crate::api::federation::FederationApi;
@@ -49,6 +50,7 @@ pub const API_PREFIXES: &[&str] = &[
     "/library",
     "/events",
     "/config",
+    "/device-transfer",
 ];
 
 /// Every handler group of the API, as poem-openapi's service takes them.
@@ -60,6 +62,7 @@ pub type Api = (
     BlobsApi,
     DevicesApi,
     KeySlotsApi,
+    DeviceTransferApi,
     FederationApi,
     // Nested: `Default` (which the service needs) exists for tuples of up to 12.
     (FriendsApi, LocationApi, EventsApi, ConfigApi),

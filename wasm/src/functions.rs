@@ -56,6 +56,12 @@ export interface SealedDeviceTransfer {
   senderSignature: string;
 }
 
+/** What the sending device uploads in a v2 device transfer, after the user confirmed the SAS. */
+export interface SealedDeviceTransferV2 {
+  sealedSeed: string;
+  senderSignature: string;
+}
+
 /** The legacy `{ciphertext, nonce}` pair (AES-256-GCM without AAD), both base64. */
 export interface LegacyCiphertext {
   ciphertext: string;

@@ -517,6 +517,45 @@ impl Identity {
         crate::transfer::sealed_transfer_to_js(&transfer)
     }
 
+    /// Device transfer v2, sending side, step 4: seals this identity's seed to the new
+    /// device's revealed key once the user confirmed the SAS. Throws when that key does not
+    /// match `receiverCommitment` (the value scanned or pasted from the new device). Returns
+    /// `{sealedSeed, senderSignature}`.
+    #[wasm_bindgen(
+        js_name = sealDeviceTransferV2,
+        unchecked_return_type = "SealedDeviceTransferV2"
+    )]
+    pub fn seal_device_transfer_v2(
+        &self,
+        sender: &crate::transfer::DeviceTransferSender,
+        #[wasm_bindgen(js_name = receiverCommitment, unchecked_param_type = "string")]
+        committed: JsValue,
+        #[wasm_bindgen(js_name = receiverEphemeralPub, unchecked_param_type = "string")]
+        receiver: JsValue,
+        #[wasm_bindgen(js_name = sessionId, unchecked_param_type = "string")] session_id: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let (committed, receiver) = crate::transfer::revealed(&committed, &receiver)?;
+        let sealed = device_transfer::v2::seal(
+            &keys.seed,
+            &keys.signing,
+            sender.secret()?,
+            &committed,
+            &receiver,
+            &string(&session_id, "sessionId")?,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        let out = Object::new();
+        set(&out, "sealedSeed", &sealed.sealed_seed.as_str().into())?;
+        set(
+            &out,
+            "senderSignature",
+            &sealed.sender_signature.as_str().into(),
+        )?;
+        Ok(out.into())
+    }
+
     /// The legacy static-DH friend encryption (crypto.md §4, D6) that RESOURCE_SHARE still
     /// carries: `{ciphertext, nonce}` under `HKDF(X25519(mine, friend's), context)`, no AAD.
     /// `context` is the HKDF label: `"parchment-share-v1"`, `"parchment-share-collection-v1"`

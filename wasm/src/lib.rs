@@ -24,4 +24,4 @@ mod transfer;
 
 pub use functions::*;
 pub use identity::Identity;
-pub use transfer::DeviceTransferReceiver;
+pub use transfer::{DeviceTransferReceiver, DeviceTransferSender};

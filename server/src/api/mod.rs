@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod device_transfer;
 pub mod devices;
 pub mod events;
 pub mod federation;

@@ -43,6 +43,8 @@ pub const OTP_TRY_PER_IP: Limit = Limit::new("otp-try-ip", 60, 900);
 /// Passkey sign-in attempts per client address.
 pub const PASSKEY_PER_IP: Limit = Limit::new("passkey-ip", 60, 60);
 
+/// New device transfers per user (each one a sign-in session asking for the seed).
+pub const DEVICE_TRANSFER_CREATE: Limit = Limit::new("device-transfer-create", 10, 3600);
 /// Device wrap-secret reads per user (api.md §0.1).
 pub const WRAP_SECRET_READ: Limit = Limit::new("wrap-secret-read", 60, 60);
 /// Device wrap-secret rotations per user (api.md §0.1).

@@ -7,6 +7,7 @@ use super::{Store, StoreResult};
 
 /// The caller's own tables that reset empties (all scoped by `user_id`).
 pub const WIPED_TABLES: &[&str] = &[
+    "device_transfers",
     "wrapped_master_keys",
     "device_wrap_secrets",
     "encrypted_user_blobs",

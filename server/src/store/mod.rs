@@ -3,6 +3,7 @@
 
 mod blobs;
 mod collections;
+mod device_transfers;
 mod devices;
 mod events;
 mod federation;
@@ -26,6 +27,7 @@ mod users;
 
 pub use blobs::{BlobInfoRow, BlobRow};
 pub use collections::CollectionRow;
+pub use device_transfers::{NewTransfer, TransferRow};
 pub use events::{EventRow, EventSubscription, NewEvent};
 pub use federation::{PeerManifest, PeerRow};
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};

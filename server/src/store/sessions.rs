@@ -137,6 +137,7 @@ impl Store {
             ("sessions", "expires_at <= $1", now),
             ("otp_codes", "expires_at <= $1", now),
             ("webauthn_challenges", "expires_at <= $1", now),
+            ("device_transfers", "expires_at <= $1", now),
             ("rate_limits", "window_start < $1", rate_window_floor),
         ])
         .await

@@ -1,6 +1,9 @@
 //! Device-to-device seed transfer (crypto.md §7): the sender seals the seed to the receiver's
 //! ephemeral X25519 key and signs the exchange with its identity key; both sides compare a
-//! 6-digit SAS ([`crate::safety::device_sas`]).
+//! 6-digit SAS ([`crate::safety::device_sas`]). This is the original's exchange, kept for
+//! interop; new transfers use [`v2`] (commit-before-reveal, 8-digit SAS, seed→key check).
+
+pub mod v2;
 
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
