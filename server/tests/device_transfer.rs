@@ -19,6 +19,7 @@ db_tests!(
     hostile_input_is_refused_and_changes_nothing,
     a_transfer_expires_and_is_capped,
     signing_out_the_new_device_ends_its_transfer,
+    an_expired_upload_is_scrubbed,
 );
 
 const EMAIL: &str = "dora@example.com";
@@ -453,5 +454,58 @@ async fn signing_out_the_new_device_ends_its_transfer(db: Db) {
     assert_eq!(rows(&s).await, 1);
     s.delete("/auth/sessions", Some(&new)).await.expect(204);
     assert_eq!(rows(&s).await, 0, "the transfer died with its session");
+    s.stop().await;
+}
+
+async fn an_expired_upload_is_scrubbed(db: Db) {
+    let s = TestServer::start(db).await;
+    let (old, new, seed) = user_on_two_devices(&s).await;
+    let t = start(&s, &new).await;
+    let sender = X25519SecretKey::generate(&mut OsRng);
+    s.post(
+        &path(&t.id, "/sender"),
+        Some(&old),
+        json!({ "senderEphemeralPub": sender.public_key().to_base64() }),
+    )
+    .await
+    .expect(200);
+    s.post(
+        &path(&t.id, "/reveal"),
+        Some(&new),
+        json!({ "receiverEphemeralPub": t.receiver.public_key().to_base64() }),
+    )
+    .await
+    .expect(200);
+    let keys = IdentityKeys::derive(&seed);
+    let sealed = v2::seal(
+        &seed,
+        &keys.signing,
+        &sender,
+        &t.commitment,
+        &t.receiver.public_key(),
+        &t.id,
+        &mut OsRng,
+    )
+    .expect("seal");
+    s.post(
+        &path(&t.id, "/upload"),
+        Some(&old),
+        json!({ "sealedSeed": sealed.sealed_seed, "senderSignature": sealed.sender_signature }),
+    )
+    .await
+    .expect(200);
+    // The new device never downloads it; ten minutes on, both hear "expired" and the
+    // ciphertext is gone.
+    s.clock.advance(10 * 60 * 1000);
+    for token in [&old, &new] {
+        s.get(&path(&t.id, ""), Some(token))
+            .await
+            .expect_error(404, "transfer_expired");
+    }
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM device_transfers WHERE sealed_seed IS NOT NULL")
+            .await,
+        0
+    );
     s.stop().await;
 }

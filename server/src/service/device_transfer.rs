@@ -271,7 +271,7 @@ async fn limit(state: &AppState, limit: Limit, user_id: &str) -> Result<(), AppE
     state.limiter.check(limit, user_id, state.now_ms()).await
 }
 
-/// The caller's transfer `id`, refused once expired (and then deleted).
+/// The caller's transfer `id`, refused once expired.
 async fn live(state: &AppState, caller: &Principal, id: &str) -> Result<TransferRow, AppError> {
     let row = state
         .store
@@ -279,7 +279,11 @@ async fn live(state: &AppState, caller: &Principal, id: &str) -> Result<Transfer
         .await?
         .ok_or_else(|| AppError::not_found("Device transfer"))?;
     if row.expires_at <= state.now_ms() {
-        state.store.delete_transfer(&caller.user_id, id).await?;
+        // Both devices keep hearing "expired" (not "unknown") until housekeeping deletes the
+        // row; whatever ciphertext it held goes now.
+        if row.sealed_seed.is_some() {
+            state.store.scrub_transfer(id).await?;
+        }
         return Err(AppError::NotFound {
             code: ErrorCode::TransferExpired,
             message: "This device transfer has expired; start a new one on the new device".into(),

@@ -159,6 +159,18 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Forgets the sealed seed of an expired session (the row stays until housekeeping, so
+    /// both devices are told it expired).
+    pub async fn scrub_transfer(&self, id: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE device_transfers SET sealed_seed = NULL, sender_signature = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
     /// Deletes the user's session `id`; `false` when there was none.
     pub async fn delete_transfer(&self, user_id: &str, id: &str) -> StoreResult<bool> {
         self.delete_owned("device_transfers", "id", user_id, id)

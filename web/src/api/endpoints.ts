@@ -116,3 +116,16 @@ export const locationSharing = {
   /** The newest position of each friend sharing with me, still sealed. */
   friendsLocations: () => callBody(http.GET('/friends/locations')),
 }
+
+/** Moving the identity to a new device of the same user (`/device-transfer*`, commit-before-reveal). */
+export const deviceTransfer = {
+  create: (receiverCommitment: string) => callBody(http.POST('/device-transfer', { body: { receiverCommitment } })),
+  get: (id: string) => callBody(http.GET('/device-transfer/{id}', { params: { path: { id } } })),
+  join: (id: string, senderEphemeralPub: string) =>
+    callBody(http.POST('/device-transfer/{id}/sender', { params: { path: { id } }, body: { senderEphemeralPub } })),
+  reveal: (id: string, receiverEphemeralPub: string) =>
+    callBody(http.POST('/device-transfer/{id}/reveal', { params: { path: { id } }, body: { receiverEphemeralPub } })),
+  upload: (id: string, sealedSeed: string, senderSignature: string) =>
+    callBody(http.POST('/device-transfer/{id}/upload', { params: { path: { id } }, body: { sealedSeed, senderSignature } })),
+  remove: (id: string) => call(http.DELETE('/device-transfer/{id}', { params: { path: { id } } })),
+}

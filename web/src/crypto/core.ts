@@ -21,3 +21,5 @@ export function loadCore(): Promise<typeof core> {
 
 export type Core = typeof core
 export type IdentityHandle = core.Identity
+export type TransferReceiverHandle = core.DeviceTransferReceiver
+export type TransferSenderHandle = core.DeviceTransferSender

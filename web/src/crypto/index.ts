@@ -2,7 +2,7 @@
 // private: the rest of the app asks for operations (encrypt this blob, sign this action) and
 // gets ciphertext, signatures and public keys back, never the seed or a private key.
 // The recovery key is the single deliberate exception: it is exported to be shown to the user.
-import { loadCore, type Core, type IdentityHandle } from './core'
+import { loadCore, type Core, type IdentityHandle, type TransferReceiverHandle, type TransferSenderHandle } from './core'
 import { fromBase64, toBase64 } from './base64'
 import { t } from '../i18n'
 
@@ -10,6 +10,21 @@ export { toBase64, fromBase64, toBase64Url, fromBase64Url } from './base64'
 
 let core: Core | null = null
 let current: IdentityHandle | null = null
+// The ephemeral keys of a device transfer in progress (one side at a time per tab).
+let receiving: TransferReceiverHandle | null = null
+let sending: TransferSenderHandle | null = null
+
+function freeTransferKeys() {
+  for (const key of [receiving, sending]) {
+    try {
+      key?.free()
+    } catch {
+      /* already freed */
+    }
+  }
+  receiving = null
+  sending = null
+}
 
 async function lib(): Promise<Core> {
   if (!core) core = await loadCore()
@@ -338,6 +353,75 @@ export const keyring = {
       next.free()
       throw e
     }
+  },
+
+  /**
+   * Device transfer v2, new device: a fresh ephemeral key inside WASM; returns the commitment
+   * to publish (and show as QR/text) before the key itself. One transfer at a time.
+   */
+  async startReceiving(): Promise<{ commitment: string; publicKey: string }> {
+    const c = await lib()
+    freeTransferKeys()
+    receiving = c.DeviceTransferReceiver.generate()
+    return { commitment: receiving.commitment, publicKey: receiving.publicKey }
+  },
+
+  /** The 8 digits the new device shows once the old one's key is known. */
+  receivingSas(senderEphemeralPub: string, sessionId: string): string {
+    if (!receiving) throw new Error(t('transfer.errors.noTransfer'))
+    return receiving.sasV2(senderEphemeralPub, sessionId)
+  },
+
+  /**
+   * Opens the sealed seed: signed by `accountSigningKey` (the key the server publishes for this
+   * account) over this exchange, and deriving that same key; only then is it unlocked here.
+   */
+  finishReceiving(sessionId: string, senderEphemeralPub: string, sealed: { sealedSeed: string; senderSignature: string }, accountSigningKey: string): PublicKeys {
+    if (!receiving) throw new Error(t('transfer.errors.noTransfer'))
+    let handle: IdentityHandle
+    try {
+      handle = receiving.openV2(sessionId, senderEphemeralPub, sealed, accountSigningKey)
+    } catch {
+      throw new Error(t('transfer.errors.openFailed'))
+    }
+    freeTransferKeys()
+    replace(handle)
+    return this.publicKeys()
+  },
+
+  /** Device transfer v2, old device: its ephemeral key (public half to publish). */
+  async startSending(): Promise<string> {
+    const c = await lib()
+    need()
+    freeTransferKeys()
+    sending = c.DeviceTransferSender.generate()
+    return sending.publicKey
+  },
+
+  /**
+   * The 8 digits the old device shows; throws when the revealed key is not the one the new
+   * device committed to (the commitment read from its screen): someone swapped it.
+   */
+  sendingSas(receiverCommitment: string, receiverEphemeralPub: string, sessionId: string): string {
+    if (!sending) throw new Error(t('transfer.errors.noTransfer'))
+    try {
+      return sending.sas(receiverCommitment, receiverEphemeralPub, sessionId)
+    } catch {
+      throw new Error(t('transfer.errors.swapped'))
+    }
+  },
+
+  /** After the user confirmed the codes match: the seed sealed to the new device, signed. */
+  sealForNewDevice(receiverCommitment: string, receiverEphemeralPub: string, sessionId: string): { sealedSeed: string; senderSignature: string } {
+    if (!sending) throw new Error(t('transfer.errors.noTransfer'))
+    const sealed = need().sealDeviceTransferV2(sending, receiverCommitment, receiverEphemeralPub, sessionId)
+    freeTransferKeys()
+    return sealed
+  },
+
+  /** Forgets any transfer key (cancel, or leaving the screen). */
+  cancelTransfer() {
+    freeTransferKeys()
   },
 
   /** Forget the unlocked identity (zeroized inside WASM). */

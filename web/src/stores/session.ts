@@ -232,6 +232,20 @@ export async function unlockWithRecoveryKey(text: string) {
   return refresh()
 }
 
+/**
+ * Unlock with the seed another device of this account sealed to this one (device transfer
+ * v2): it must be signed by, and derive, the signing key the server publishes for the account.
+ */
+export async function unlockWithTransfer(sessionId: string, senderEphemeralPub: string, sealed: { sealedSeed: string; senderSignature: string }) {
+  const signingKey = state.user?.signingKey
+  if (!signingKey) throw new Error(t('errors.signInFirst'))
+  if (state.keyRollback) throw new Error(state.keyRollback)
+  keyring.finishReceiving(sessionId, senderEphemeralPub, sealed, signingKey)
+  await rememberOnDevice()
+  state.lockReason = null
+  return refresh()
+}
+
 /** Unlock with any passkey that holds a key slot (a local PRF evaluation, nothing sent). */
 export async function unlockWithPasskey() {
   const user = state.user
