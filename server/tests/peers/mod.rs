@@ -318,6 +318,17 @@ pub struct Raw {
 }
 
 pub fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String, at: i64) -> Raw {
+    raw_between(&sender.domain(), key, &receiver.domain(), body, at)
+}
+
+/// [`raw`] between server ids (`sender` need not be a [`Peer`]: the benchmark's fake peer).
+pub fn raw_between(
+    sender: &str,
+    key: &Ed25519SecretKey,
+    receiver: &str,
+    body: String,
+    at: i64,
+) -> Raw {
     let nonce = new_nonce(&mut OsRng);
     let timestamp = format_millis(at);
     let hash = body_hash(&body);
@@ -327,8 +338,8 @@ pub fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String,
         body_hash: &hash,
         nonce: &nonce,
         timestamp: &timestamp,
-        peer_server_id: &receiver.domain(),
-        sender_server_id: &sender.domain(),
+        peer_server_id: receiver,
+        sender_server_id: sender,
         protocol_version: 2,
     }
     .sign(key);
@@ -337,7 +348,7 @@ pub fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String,
         nonce,
         timestamp,
         signature: headers.signature,
-        server_id: sender.domain(),
+        server_id: sender.to_owned(),
     }
 }
 

@@ -1,0 +1,383 @@
+//! The inbox under load (issue 18), figures not pass/fail:
+//!   cargo test --release -p parchment-server --test inbox_bench -- --ignored --nocapture
+//! A release `parchment-server` process (rate limits off) receives from a fake peer (an
+//! in-test server id with its manifest and users' documents, `fake_peer`) N distinct
+//! pre-signed v2 messages per type, each sent once, 32 in flight (32 connections, each
+//! sending its share in turn). Per type: msg/s, p50/p99/p999 latency and the non-2xx
+//! count; then the server's RSS. SQLite always, PostgreSQL when
+//! `PARCHMENT_TEST_POSTGRES_URL` is set. `BENCH_N` sets N (default 10,000).
+//!
+//! Rows: RELATIONSHIP_REVOKE to a non-friend (one sender; its first contact, the manifest
+//! and user document fetch, is part of the run); LOCATION_UPDATE between friends (32
+//! friends, one per connection, so each friend's positions arrive in the order sent and
+//! none is refused as stale); FRIEND_INVITE each from a new sender (a user document fetch
+//! per message); RESOURCE_SHARE between friends; and the revocations sent again, which must
+//! all be refused (401: transport replay).
+
+mod common;
+mod fake_peer;
+mod peers;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::Db;
+use fake_peer::FakePeer;
+use parchment_core::canonical::{Object, Value as CValue};
+use parchment_core::ecies;
+use parchment_core::encoding::to_base64;
+use parchment_core::federation::MessageType;
+use parchment_core::rand_core::OsRng;
+use parchment_core::timestamp::format_millis;
+use peers::*;
+use serde_json::json;
+
+/// Requests in flight (connections).
+const IN_FLIGHT: usize = 32;
+
+/// One pre-signed inbox request, ready to send.
+struct Prepared {
+    headers: reqwest::header::HeaderMap,
+    body: Bytes,
+}
+
+impl Prepared {
+    fn from(raw: &Raw) -> Prepared {
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "application/json"),
+            ("x-parchment-server-id", raw.server_id.as_str()),
+            ("x-parchment-protocol-version", "2"),
+            ("x-parchment-nonce", raw.nonce.as_str()),
+            ("x-parchment-timestamp", raw.timestamp.as_str()),
+            ("x-parchment-server-signature", raw.signature.as_str()),
+        ] {
+            headers.insert(name, value.parse().expect("header value"));
+        }
+        Prepared {
+            headers,
+            body: Bytes::from(raw.body.clone()),
+        }
+    }
+}
+
+/// `requests` dealt round-robin into [`IN_FLIGHT`] lanes.
+fn deal(requests: Vec<Raw>) -> Vec<Vec<Raw>> {
+    let mut lanes: Vec<Vec<Raw>> = (0..IN_FLIGHT).map(|_| Vec::new()).collect();
+    for (i, raw) in requests.into_iter().enumerate() {
+        lanes[i % IN_FLIGHT].push(raw);
+    }
+    lanes
+}
+
+/// What one run measured: wall time, (status, latency) per request in lane order, and the
+/// server's CPU time over the run.
+struct Run {
+    elapsed: Duration,
+    results: Vec<(u16, Duration)>,
+    server_cpu: Duration,
+}
+
+/// Sends every lane's requests in order, the lanes at once (one connection each).
+async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Raw>]) -> Run {
+    let lanes: Vec<Vec<Prepared>> = lanes
+        .iter()
+        .map(|lane| lane.iter().map(Prepared::from).collect())
+        .collect();
+    let cpu_before = cpu_time(peer);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for lane in lanes {
+        let (http, inbox) = (http.clone(), inbox.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut results = Vec::with_capacity(lane.len());
+            for request in lane {
+                let sent = Instant::now();
+                let status = match http
+                    .post(&inbox)
+                    .headers(request.headers)
+                    .body(request.body)
+                    .send()
+                    .await
+                {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let _ = resp.bytes().await;
+                        status
+                    }
+                    // A transport failure counts as a non-2xx answer.
+                    Err(_) => 0,
+                };
+                results.push((status, sent.elapsed()));
+            }
+            results
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.extend(task.await.expect("lane"));
+    }
+    Run {
+        elapsed: started.elapsed(),
+        results,
+        server_cpu: cpu_time(peer).saturating_sub(cpu_before),
+    }
+}
+
+/// How many requests of a run were answered 202 (each of them stored something).
+fn accepted(run: &Run) -> i64 {
+    run.results.iter().filter(|(s, _)| *s == 202).count() as i64
+}
+
+/// Nearest-rank percentile of sorted latencies, in ms.
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1000.0
+}
+
+fn report(db: Db, label: &str, run: &Run) {
+    let mut latencies: Vec<Duration> = run.results.iter().map(|(_, l)| *l).collect();
+    latencies.sort();
+    let non_2xx = run
+        .results
+        .iter()
+        .filter(|(s, _)| !(200..300).contains(s))
+        .count();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for (status, _) in &run.results {
+        *statuses.entry(*status).or_default() += 1;
+    }
+    println!(
+        "{:<9} {label:<34} {:>6} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8.0}   {statuses:?}",
+        format!("{db:?}"),
+        run.results.len(),
+        run.results.len() as f64 / run.elapsed.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 0.999),
+        non_2xx,
+        run.server_cpu.as_secs_f64() * 1e6 / run.results.len() as f64,
+    );
+}
+
+/// The server process's CPU time (user and system) so far.
+fn cpu_time(peer: &Peer) -> Duration {
+    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and
+    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// The server process's resident and peak resident memory, in KiB.
+fn memory_kib(peer: &Peer) -> (u64, u64) {
+    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn envelope(kind: MessageType, from: &User, to: &str, payload: Object) -> String {
+    let (m, signature) = message(kind, from, to, payload);
+    m.with_signature(&signature).body()
+}
+
+fn location_payload(to: &User, sent_at: i64) -> Object {
+    let sealed =
+        ecies::seal(&to.encryption.public_key(), b"52.5200,13.4050", &mut OsRng).expect("seal");
+    let mut payload = Object::new();
+    payload.insert("encryptedLocation", CValue::string(&to_base64(&sealed)));
+    payload.insert("nonce", CValue::string(&format_millis(sent_at)));
+    payload
+}
+
+fn share_payload(i: usize) -> Object {
+    let mut payload = Object::new();
+    payload.insert("resourceType", CValue::string("collection"));
+    payload.insert("resourceId", CValue::string(&format!("c{i}")));
+    payload.insert("encryptedData", CValue::string("AAAAAAAAAAAAAAAAAAAAAAAA"));
+    payload.insert("nonce", CValue::string("BBBBBBBBBBBBBBBB"));
+    payload
+}
+
+/// `alice` (at `peer`) invites `friend` (at the fake peer), who accepts through the inbox.
+async fn befriend(peer: &Peer, alice: &User, fake: &FakePeer, friend: &User) {
+    let mut body = signed(MessageType::FriendInvite, alice, &friend.handle);
+    body["handle"] = json!(friend.handle);
+    peer.call("POST", "/friends/invite", alice, Some(body))
+        .await
+        .ok();
+    let accept = envelope(
+        MessageType::FriendAccept,
+        friend,
+        &alice.handle,
+        Object::new(),
+    );
+    let reply = post_raw(peer, &fake.request(&peer.domain(), accept)).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+}
+
+async fn run(db: Db, n: usize) {
+    let peer = Peer::start_with(db, &["--rate-limits", "off"]).await;
+    let fake = FakePeer::start().await;
+    let alice = peer.user("alice").await;
+    let to = peer.domain();
+    let inbox = peer.url("/federation/inbox");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()
+        .expect("client");
+    let (rss, _) = memory_kib(&peer);
+    println!("{db:?}: server RSS at start {} KiB", rss);
+
+    // RELATIONSHIP_REVOKE to a non-friend: accepted, changes nothing.
+    let stranger = fake.user("stranger");
+    let revokes: Vec<Raw> = (0..n)
+        .map(|_| {
+            let body = envelope(
+                MessageType::RelationshipRevoke,
+                &stranger,
+                &alice.handle,
+                Object::new(),
+            );
+            fake.request(&to, body)
+        })
+        .collect();
+    let revokes = deal(revokes);
+    let run = blast(&peer, &http, &inbox, &revokes).await;
+    report(db, "RELATIONSHIP_REVOKE (non-friend)", &run);
+    let first_answers: Vec<u16> = run.results.iter().map(|(s, _)| *s).collect();
+
+    // LOCATION_UPDATE between friends: one friend per connection, positions in order.
+    let friends: Vec<User> = (0..IN_FLIGHT)
+        .map(|i| fake.user(&format!("friend{i}")))
+        .collect();
+    for friend in &friends {
+        befriend(&peer, &alice, &fake, friend).await;
+    }
+    let start = now_ms() - 60_000;
+    let lanes: Vec<Vec<Raw>> = friends
+        .iter()
+        .map(|friend| {
+            (0..n.div_ceil(IN_FLIGHT))
+                .map(|i| {
+                    let payload = location_payload(&alice, start + i as i64);
+                    let body =
+                        envelope(MessageType::LocationUpdate, friend, &alice.handle, payload);
+                    fake.request(&to, body)
+                })
+                .collect()
+        })
+        .collect();
+    let run = blast(&peer, &http, &inbox, &lanes).await;
+    report(db, "LOCATION_UPDATE (friends)", &run);
+
+    // FRIEND_INVITE, each from a sender never seen before.
+    let invites: Vec<Raw> = (0..n)
+        .map(|i| {
+            let sender = fake.user(&format!("new{i}"));
+            let body = envelope(
+                MessageType::FriendInvite,
+                &sender,
+                &alice.handle,
+                Object::new(),
+            );
+            fake.request(&to, body)
+        })
+        .collect();
+    let run = blast(&peer, &http, &inbox, &deal(invites)).await;
+    report(db, "FRIEND_INVITE (new senders)", &run);
+    let invited = accepted(&run);
+
+    // RESOURCE_SHARE between friends (the inbox benchmark before issue 18).
+    let shares: Vec<Raw> = (0..n)
+        .map(|i| {
+            let body = envelope(
+                MessageType::ResourceShare,
+                &friends[i % IN_FLIGHT],
+                &alice.handle,
+                share_payload(i),
+            );
+            fake.request(&to, body)
+        })
+        .collect();
+    let run = blast(&peer, &http, &inbox, &deal(shares)).await;
+    report(db, "RESOURCE_SHARE (friends)", &run);
+    let shared = accepted(&run);
+
+    // The revocations again: every one accepted before is a transport replay now (401).
+    let run = blast(&peer, &http, &inbox, &revokes).await;
+    report(db, "replayed requests (401 expected)", &run);
+    let twice = first_answers
+        .iter()
+        .zip(&run.results)
+        .filter(|(first, (again, _))| **first == 202 && *again != 401)
+        .count();
+
+    let (rss, peak) = memory_kib(&peer);
+    println!("{db:?}: server RSS after the loads {rss} KiB (peak {peak} KiB)");
+
+    // What the runs must have left, whatever their speed.
+    assert_eq!(
+        twice, 0,
+        "a request accepted once is refused when sent again"
+    );
+    let count = |sql: &'static str| peer.count(sql);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM friend_invitations WHERE direction = 'incoming'").await,
+        invited
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM incoming_shares").await, shared);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM friend_locations").await,
+        IN_FLIGHT as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly with --ignored --nocapture"]
+async fn inbox_throughput() {
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    println!(
+        "inbox, {IN_FLIGHT} in flight, {n} distinct pre-signed messages per row, each sent once"
+    );
+    println!(
+        "{:<9} {:<34} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}   statuses",
+        "database",
+        "message",
+        "sent",
+        "msg/s",
+        "p50 ms",
+        "p99 ms",
+        "p999 ms",
+        "non-2xx",
+        "srv µs/msg"
+    );
+    run(Db::Sqlite, n).await;
+    if std::env::var("PARCHMENT_TEST_POSTGRES_URL").is_ok() {
+        run(Db::Postgres, n).await;
+    } else {
+        println!("PARCHMENT_TEST_POSTGRES_URL not set: PostgreSQL skipped");
+    }
+}
