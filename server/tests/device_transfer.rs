@@ -86,6 +86,7 @@ async fn an_identity_moves_to_the_new_device(db: Db) {
     let seen = s.get(&path(&t.id, ""), Some(&old)).await.expect(200);
     assert_eq!(seen.json["receiverCommitment"], t.commitment.to_base64());
     assert_eq!(seen.json["isReceiver"], false);
+    assert!(seen.json["receiverSignedInAt"].is_string());
     let sender = X25519SecretKey::generate(&mut OsRng);
     let joined = s
         .post(
@@ -221,6 +222,13 @@ async fn each_step_belongs_to_one_device_and_one_moment(db: Db) {
     s.post(&path(&t.id, "/sender"), Some(&third), sender_body.clone())
         .await
         .expect_error(409, "transfer_state");
+    // …nor watch or cancel it once the old device joined.
+    s.get(&path(&t.id, ""), Some(&third))
+        .await
+        .expect_error(403, "transfer_other_device");
+    s.delete(&path(&t.id, ""), Some(&third))
+        .await
+        .expect_error(403, "transfer_other_device");
     // Only the new device reveals, and only the committed key.
     s.post(&path(&t.id, "/reveal"), Some(&old), reveal_body.clone())
         .await
@@ -454,6 +462,27 @@ async fn signing_out_the_new_device_ends_its_transfer(db: Db) {
     assert_eq!(rows(&s).await, 1);
     s.delete("/auth/sessions", Some(&new)).await.expect(204);
     assert_eq!(rows(&s).await, 0, "the transfer died with its session");
+    // The same for the old device's session once it joined.
+    let (old, new, _) = {
+        let old = s.sign_in(EMAIL).await;
+        let new = s.sign_in(EMAIL).await;
+        (old, new, ())
+    };
+    let t = start(&s, &new).await;
+    let sender = X25519SecretKey::generate(&mut OsRng);
+    s.post(
+        &path(&t.id, "/sender"),
+        Some(&old),
+        json!({ "senderEphemeralPub": sender.public_key().to_base64() }),
+    )
+    .await
+    .expect(200);
+    s.delete("/auth/sessions", Some(&old)).await.expect(204);
+    assert_eq!(
+        rows(&s).await,
+        0,
+        "the transfer died with the old device's session"
+    );
     s.stop().await;
 }
 

@@ -344,6 +344,25 @@ mod tests {
         ));
     }
 
+    /// Pins the wire format (labels, field order, digit rendering): a change here breaks
+    /// transfers between app versions. The commitment and the SAS were recomputed
+    /// independently (Python hashlib/hmac: SHA-256, HKDF-SHA256 with an empty salt).
+    #[test]
+    fn known_answers() {
+        let receiver = X25519SecretKey::from_bytes([0x11; 32]).expect("key").public_key();
+        let sender = X25519SecretKey::from_bytes([0x22; 32]).expect("key").public_key();
+        let committed = commitment(&receiver);
+        assert_eq!(committed.to_base64(), "En0VetZfaQbQJLQv70PSAatD+x6ETwvbyvSMT23TeO8=");
+        assert_eq!(sas(&receiver, &sender, "sess-123"), "66050612");
+        assert_eq!(
+            sender_signable(&receiver, &sender, "sess-123"),
+            "{\"type\":\"device-transfer-v2\",\"receiverCommitment\":\
+             \"En0VetZfaQbQJLQv70PSAatD+x6ETwvbyvSMT23TeO8=\",\"receiverEphemeralPub\":\
+             \"e06Qm75//kTEZaIgA31gjuNYl9Me+XLwf3SJLLD3PxM=\",\"senderEphemeralPub\":\
+             \"D6poTtKIZ7l/Smot7l34zpdOdrcBjj8iocTPJnhXDyA=\",\"sessionId\":\"sess-123\"}"
+        );
+    }
+
     #[test]
     fn malformed_commitments_are_refused() {
         assert_eq!(

@@ -63,6 +63,11 @@ pub struct DeviceTransfer {
     pub sender_signature: Option<String>,
     /// Whether the caller is the device that started the transfer (the new device).
     pub is_receiver: bool,
+    /// The `User-Agent` the new device signed in with: the old device shows it, so the user
+    /// sees which device the keys would go to.
+    pub receiver_user_agent: Option<String>,
+    /// When the new device signed in.
+    pub receiver_signed_in_at: DateTime<Utc>,
     /// When it is deleted whatever happened.
     pub expires_at: DateTime<Utc>,
 }
@@ -79,6 +84,8 @@ fn transfer(view: TransferView, caller_session: &str) -> DeviceTransfer {
         sealed_seed: row.sealed_seed,
         sender_signature: row.sender_signature,
         expires_at: timestamp(row.expires_at),
+        receiver_user_agent: row.receiver_user_agent,
+        receiver_signed_in_at: timestamp(row.receiver_signed_in_at),
     }
 }
 

@@ -128,6 +128,7 @@ pub async fn view(
     id: &str,
 ) -> Result<TransferView, AppError> {
     let mut row = live(state, caller, id).await?;
+    taking_part(&row, caller)?;
     let state_now = TransferState::of(&row);
     if row.receiver_session != caller.session_id {
         row.sealed_seed = None;
@@ -260,6 +261,13 @@ pub async fn upload(
 
 /// `DELETE /device-transfer/{id}`: either device ends it (after the download, or to cancel).
 pub async fn delete(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
+    // Expired or not: either device may end it.
+    let row = state
+        .store
+        .transfer(&caller.user_id, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Device transfer"))?;
+    taking_part(&row, caller)?;
     if state.store.delete_transfer(&caller.user_id, id).await? {
         Ok(())
     } else {
@@ -290,6 +298,19 @@ async fn live(state: &AppState, caller: &Principal, id: &str) -> Result<Transfer
         });
     }
     Ok(row)
+}
+
+/// Once the old device joined, only the two devices taking part see or end the transfer;
+/// before that, any session of the user may (that is how the old device finds it).
+fn taking_part(row: &TransferRow, caller: &Principal) -> Result<(), AppError> {
+    let me = caller.session_id.as_str();
+    match row.sender_session.as_deref() {
+        Some(sender) if sender != me && row.receiver_session != me => Err(other_device(
+            "Another device already joined this transfer; if that was not you, sign out your \
+             other sessions",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn receiver_only(row: &TransferRow, caller: &Principal) -> Result<(), AppError> {

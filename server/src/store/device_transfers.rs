@@ -30,6 +30,10 @@ pub struct TransferRow {
     pub created_at: i64,
     /// Unix milliseconds.
     pub expires_at: i64,
+    /// The `User-Agent` the new device signed in with (shown on the old device).
+    pub receiver_user_agent: Option<String>,
+    /// When the new device signed in, Unix milliseconds.
+    pub receiver_signed_in_at: i64,
 }
 
 /// A new transfer session.
@@ -48,8 +52,10 @@ pub struct NewTransfer<'a> {
     pub expires_at: i64,
 }
 
-const COLUMNS: &str = "id, user_id, receiver_session, receiver_commitment, sender_session, \
-     sender_public, receiver_public, sealed_seed, sender_signature, created_at, expires_at";
+const COLUMNS: &str = "t.id, t.user_id, t.receiver_session, t.receiver_commitment, \
+     t.sender_session, t.sender_public, t.receiver_public, t.sealed_seed, t.sender_signature, \
+     t.created_at, t.expires_at, s.user_agent AS receiver_user_agent, \
+     s.created_at AS receiver_signed_in_at";
 
 impl Store {
     /// Creates a session unless the user already has `max_live` unexpired ones; `false` then.
@@ -76,7 +82,8 @@ impl Store {
     /// The user's session `id`, expired or not.
     pub async fn transfer(&self, user_id: &str, id: &str) -> StoreResult<Option<TransferRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM device_transfers WHERE id = $1 AND user_id = $2"
+            "SELECT {COLUMNS} FROM device_transfers t JOIN sessions s ON s.id = t.receiver_session \
+             WHERE t.id = $1 AND t.user_id = $2"
         ))
         .bind(id)
         .bind(user_id)

@@ -1457,6 +1457,16 @@ export interface components {
             receiverCommitment: string;
             /** @description base64 X25519 ephemeral key of the new device, once revealed. */
             receiverEphemeralPub?: string | null;
+            /**
+             * Format: date-time
+             * @description When the new device signed in.
+             */
+            receiverSignedInAt: string;
+            /**
+             * @description The `User-Agent` the new device signed in with: the old device shows it, so the user
+             *     sees which device the keys would go to.
+             */
+            receiverUserAgent?: string | null;
             /** @description base64 envelope of the seed; only to the new device, once uploaded. */
             sealedSeed?: string | null;
             /** @description base64 X25519 ephemeral key of the sending device, once it joined. */

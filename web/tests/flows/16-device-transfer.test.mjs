@@ -3,7 +3,8 @@
 // code and shows a transfer code; the old one reads it, both show the same 8 digits, and only
 // "They match" on the old device sends the sealed seed. "They differ" sends nothing, an expired
 // transfer is refused, and a server that shows the old device another commitment than the new
-// device's screen is caught before the old device joins.
+// device's screen is caught before the old device joins, and so is one that swaps the old
+// device's key after the new device pinned it.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -90,6 +91,18 @@ test('a new browser gets the identity only after the user confirms the codes mat
   await neu.page.click('[data-test=transfer-cancel]')
   await neu.page.waitForSelector('[data-test=transfer-start]')
 
+  // 3b. A server that swaps the old device's key once the new device has pinned it (to
+  // deliver a seed of its own): the new device stops and unlocks nothing.
+  code = await startOnNew(neu.page)
+  await pasteOnOld(old.page, server, code)
+  await neu.page.waitForSelector('[data-test=transfer-sas]')
+  await neu.page.click('[data-test=transfer-match]')
+  tamper(server, `UPDATE device_transfers SET sender_public = '${Buffer.alloc(32, 9).toString('base64')}' WHERE id = '${code.split(':')[1]}'`)
+  await neu.page.waitForSelector('[data-test=transfer-error]')
+  assert.match(await neu.page.textContent('[data-test=transfer-error]'), /key changed/)
+  assert.equal(new URL(neu.page.url()).pathname, '/unlock', 'still locked')
+  await old.page.waitForSelector('[data-test=transfer-error], [data-test=transfer-cancelled]')
+
   // A pasted text that is not a transfer code.
   await pasteOnOld(old.page, server, 'P1-ABCD-EFGH')
   await old.page.waitForSelector('[data-test=transfer-error]')
@@ -102,7 +115,12 @@ test('a new browser gets the identity only after the user confirms the codes mat
   await old.page.waitForSelector('[data-test=transfer-sas]')
   await neu.page.waitForSelector('[data-test=transfer-sas]')
   assert.equal((await neu.page.textContent('[data-test=transfer-sas]')).trim(), (await old.page.textContent('[data-test=transfer-sas]')).trim())
+  assert.match(await old.page.textContent('[data-test=transfer-receiver]'), /Chrome on/, 'the old device names the new one')
+  await old.page.waitForSelector('[data-test=transfer-pasted-warning]')
   await shot(old.page, '16-transfer-compare-old-device')
+  await shot(neu.page, '16-transfer-compare-new-device')
+  // Both users confirm: the new device first (it opens once the seed arrives), then the old.
+  await neu.page.click('[data-test=transfer-match]')
   await old.page.click('[data-test=transfer-match]')
   await old.page.waitForSelector('[data-test=transfer-sent]')
   await neu.page.waitForURL((u) => u.pathname === '/', { timeout: 15000 })
