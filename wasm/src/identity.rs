@@ -60,25 +60,32 @@ impl Keys {
         })
     }
 
-    /// Runs `f` with the named record key (cached for personal and metadata, derived per call
-    /// for collections, whose ids are unbounded).
+    /// Runs `f` with the record key (cached for personal and metadata, derived per call for
+    /// collections, whose ids are unbounded).
     fn with_record_key<T>(
         &self,
-        name: &str,
+        key: RecordKey,
         f: impl FnOnce(&SymmetricKey) -> Result<T>,
     ) -> Result<T> {
-        match RecordKey::parse(name).map_err(error)? {
+        match key {
             RecordKey::Personal => f(self
                 .personal
                 .get_or_init(|| derive::personal_key(&self.seed))),
             RecordKey::Metadata => f(self
                 .metadata
                 .get_or_init(|| derive::metadata_key(&self.seed))),
-            RecordKey::Collection { id, version } => {
-                f(&derive::collection_key(&self.seed, id, version).map_err(error)?)
+            RecordKey::Collection { label_id, version } => {
+                f(&derive::collection_key(&self.seed, &label_id, version).map_err(error)?)
             }
         }
     }
+}
+
+/// `(kind, id, version)` of `encryptCollectionRecord` / `decryptCollectionRecord`.
+fn collection_key(kind: &JsValue, id: &JsValue, version: &JsValue) -> Result<RecordKey> {
+    let version = u32::try_from(positive_integer(version, "version")?)
+        .map_err(|_| error("version: out of range"))?;
+    RecordKey::collection(&string(kind, "kind")?, &string(id, "id")?, version).map_err(error)
 }
 
 /// An identity: a master seed and the keys derived from it, held inside WebAssembly.
@@ -257,9 +264,8 @@ impl Identity {
         parse_json(&message.sign(&keys.signing).body())
     }
 
-    /// Encrypts a record under the named derived key (`"personal"`, `"metadata"`,
-    /// `"collection:<id>"`, `"collection:<id>:v<N>"`), bound to `ctx`. Writes our default
-    /// algorithm (XChaCha20-Poly1305).
+    /// Encrypts a record under `"personal"` (D3) or `"metadata"` (D4), bound to `ctx`. Writes
+    /// our default algorithm (XChaCha20-Poly1305).
     #[wasm_bindgen(js_name = encryptRecord)]
     pub fn encrypt_record(
         &self,
@@ -267,19 +273,12 @@ impl Identity {
         #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
     ) -> Result<Uint8Array> {
-        let keys = self.keys()?;
-        let name = string(&key, "key")?;
-        let ctx = RecordContext::from_js(&ctx)?;
-        let plaintext = secret_bytes(&plaintext, "plaintext")?;
-        let mut rng = rng()?;
-        keys.with_record_key(&name, |key| {
-            let sealed = envelope::seal(key, Algorithm::DEFAULT, &ctx.aad(), &plaintext, &mut rng)
-                .map_err(error)?;
-            Ok(bytes_out(&sealed))
-        })
+        let key = RecordKey::named(&string(&key, "key")?).map_err(error)?;
+        self.seal_record(key, &ctx, &plaintext)
     }
 
-    /// Decrypts a record envelope of any algorithm (including the original's AES-256-GCM).
+    /// Decrypts a `"personal"` or `"metadata"` record envelope of any algorithm (including the
+    /// original's AES-256-GCM).
     #[wasm_bindgen(js_name = decryptRecord)]
     pub fn decrypt_record(
         &self,
@@ -287,14 +286,36 @@ impl Identity {
         #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] envelope: JsValue,
     ) -> Result<Uint8Array> {
-        let keys = self.keys()?;
-        let name = string(&key, "key")?;
-        let ctx = RecordContext::from_js(&ctx)?;
-        let sealed = bytes(&envelope, "envelope")?;
-        keys.with_record_key(&name, |key| {
-            let plaintext = envelope::open(key, &ctx.aad(), &sealed).map_err(error)?;
-            Ok(bytes_out(&plaintext))
-        })
+        let key = RecordKey::named(&string(&key, "key")?).map_err(error)?;
+        self.open_record(key, &ctx, &envelope)
+    }
+
+    /// Encrypts a record under a collection-family key (D5): `kind` is `"collection"`,
+    /// `"canvas"`, `"route"` or `"route-body"`; `id` is 1-128 letters, digits, `-` or `_`;
+    /// `version` is the key version (1 or more; always 1 except for collections).
+    #[wasm_bindgen(js_name = encryptCollectionRecord)]
+    pub fn encrypt_collection_record(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] kind: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] version: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
+    ) -> Result<Uint8Array> {
+        self.seal_record(collection_key(&kind, &id, &version)?, &ctx, &plaintext)
+    }
+
+    /// Decrypts a record sealed under a collection-family key (see `encryptCollectionRecord`).
+    #[wasm_bindgen(js_name = decryptCollectionRecord)]
+    pub fn decrypt_collection_record(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] kind: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] version: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] envelope: JsValue,
+    ) -> Result<Uint8Array> {
+        self.open_record(collection_key(&kind, &id, &version)?, &ctx, &envelope)
     }
 
     /// Wraps the seed for local storage under the device wrap secret (base64 of 32 bytes,
@@ -658,4 +679,33 @@ fn slot_to_js(slot: &KeySlot) -> Result<JsValue> {
     set(&out, "wrapAlgo", &slot.wrap_algo.as_str().into())?;
     set(&out, "slotSignature", &slot.slot_signature.as_str().into())?;
     Ok(out.into())
+}
+
+impl Identity {
+    fn seal_record(
+        &self,
+        key: RecordKey,
+        ctx: &JsValue,
+        plaintext: &JsValue,
+    ) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let ctx = RecordContext::from_js(ctx)?;
+        let plaintext = secret_bytes(plaintext, "plaintext")?;
+        let mut rng = rng()?;
+        keys.with_record_key(key, |key| {
+            let sealed = envelope::seal(key, Algorithm::DEFAULT, &ctx.aad(), &plaintext, &mut rng)
+                .map_err(error)?;
+            Ok(bytes_out(&sealed))
+        })
+    }
+
+    fn open_record(&self, key: RecordKey, ctx: &JsValue, envelope: &JsValue) -> Result<Uint8Array> {
+        let keys = self.keys()?;
+        let ctx = RecordContext::from_js(ctx)?;
+        let sealed = bytes(envelope, "envelope")?;
+        keys.with_record_key(key, |key| {
+            let plaintext = envelope::open(key, &ctx.aad(), &sealed).map_err(error)?;
+            Ok(bytes_out(&plaintext))
+        })
+    }
 }

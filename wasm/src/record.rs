@@ -1,53 +1,80 @@
-//! Names of the seed-derived record keys, as `encryptRecord` / `decryptRecord` take them
-//! (crypto.md D3–D5). Pure parsing, so it is tested on the host.
+//! Names of the seed-derived record keys (crypto.md D3–D5): `encryptRecord` / `decryptRecord`
+//! take `"personal"` or `"metadata"`; `encryptCollectionRecord` / `decryptCollectionRecord`
+//! take a kind, an id and a version as separate arguments. Pure parsing, tested on the host.
+//!
+//! Why separate arguments: a name built as `"collection:" + id` from a server-supplied id lets
+//! the server steer which key is used (`abc:v2` would get collection `abc`'s version 2 key,
+//! `route:r1` route r1's key), and once keys are wrapped for friends that is key disclosure.
+//! Ids are therefore restricted to letters, digits, `-` and `_` (never `:`), so no id of one
+//! kind can spell a label of another.
 
 /// Which derived key a record is sealed with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RecordKey<'a> {
+pub(crate) enum RecordKey {
     /// `"personal"`: D3.
     Personal,
     /// `"metadata"`: D4.
     Metadata,
-    /// `"collection:<id>"` (version 1) or `"collection:<id>:v<N>"`: D5. Canvas and route keys
-    /// are collection keys of the ids `canvas:<id>`, `route:<id>` and `route-body:<id>`.
-    Collection { id: &'a str, version: u32 },
+    /// D5 of `<prefix><id>` at `version` (the label the original derives).
+    Collection {
+        /// The D5 id: the collection id, or `canvas:`/`route:`/`route-body:` and the id.
+        label_id: String,
+        /// Key version, 1 or more (only collections have versions above 1).
+        version: u32,
+    },
 }
 
-const COLLECTION: &str = "collection:";
+/// The longest id accepted.
+const MAX_ID: usize = 128;
 
-impl<'a> RecordKey<'a> {
-    /// Parses a key name. A trailing `:v<digits>` is always the version, so an id that itself
-    /// ends in `:v<digits>` must be written with its version (`collection:x:v2:v1`).
-    pub(crate) fn parse(name: &'a str) -> Result<Self, String> {
+impl RecordKey {
+    /// `"personal"` or `"metadata"`.
+    pub(crate) fn named(name: &str) -> Result<Self, String> {
         match name {
-            "personal" => return Ok(RecordKey::Personal),
-            "metadata" => return Ok(RecordKey::Metadata),
-            _ => {}
+            "personal" => Ok(RecordKey::Personal),
+            "metadata" => Ok(RecordKey::Metadata),
+            _ => Err(format!(
+                "unknown record key {name:?}: expected \"personal\" or \"metadata\" \
+                 (collection, canvas and route keys: encryptCollectionRecord / \
+                 decryptCollectionRecord with the id and version as separate arguments)"
+            )),
         }
-        let Some(rest) = name.strip_prefix(COLLECTION) else {
-            return Err(format!(
-                "unknown record key {name:?}: expected \"personal\", \"metadata\", \
-                 \"collection:<id>\" or \"collection:<id>:v<N>\""
-            ));
-        };
-        let (id, version) = match rest.rsplit_once(":v") {
-            Some((id, digits))
-                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                let version = digits
-                    .parse::<u32>()
-                    .map_err(|_| format!("collection key version {digits} is out of range"))?;
-                (id, version)
+    }
+
+    /// A collection-family key: `kind` is `collection`, `canvas`, `route` or `route-body`.
+    pub(crate) fn collection(kind: &str, id: &str, version: u32) -> Result<Self, String> {
+        let prefix = match kind {
+            "collection" => "",
+            "canvas" => "canvas:",
+            "route" => "route:",
+            "route-body" => "route-body:",
+            _ => {
+                return Err(format!(
+                    "unknown key kind {kind:?}: expected \"collection\", \"canvas\", \"route\" \
+                     or \"route-body\""
+                ))
             }
-            _ => (rest, 1),
         };
-        if id.is_empty() {
-            return Err(format!("record key {name:?} has an empty collection id"));
+        if id.is_empty()
+            || id.len() > MAX_ID
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "{kind} id {id:?}: must be 1-{MAX_ID} letters, digits, '-' or '_'"
+            ));
         }
         if version == 0 {
-            return Err("collection key version must be at least 1".to_owned());
+            return Err("key version must be at least 1".to_owned());
         }
-        Ok(RecordKey::Collection { id, version })
+        if !prefix.is_empty() && version != 1 {
+            return Err(format!("{kind} keys have no versions: version must be 1"));
+        }
+        Ok(RecordKey::Collection {
+            label_id: format!("{prefix}{id}"),
+            version,
+        })
     }
 }
 
@@ -55,61 +82,53 @@ impl<'a> RecordKey<'a> {
 mod tests {
     use super::*;
 
+    fn collection(label_id: &str, version: u32) -> Result<RecordKey, String> {
+        Ok(RecordKey::Collection {
+            label_id: label_id.to_owned(),
+            version,
+        })
+    }
+
     #[test]
-    fn names() {
-        assert_eq!(RecordKey::parse("personal"), Ok(RecordKey::Personal));
-        assert_eq!(RecordKey::parse("metadata"), Ok(RecordKey::Metadata));
+    fn names_and_kinds() {
+        assert_eq!(RecordKey::named("personal"), Ok(RecordKey::Personal));
+        assert_eq!(RecordKey::named("metadata"), Ok(RecordKey::Metadata));
         assert_eq!(
-            RecordKey::parse("collection:col-1"),
-            Ok(RecordKey::Collection {
-                id: "col-1",
-                version: 1
-            })
+            RecordKey::collection("collection", "col-1", 3),
+            collection("col-1", 3)
         );
         assert_eq!(
-            RecordKey::parse("collection:col-1:v3"),
-            Ok(RecordKey::Collection {
-                id: "col-1",
-                version: 3
-            })
+            RecordKey::collection("canvas", "cv-1", 1),
+            collection("canvas:cv-1", 1)
         );
         assert_eq!(
-            RecordKey::parse("collection:canvas:cv-1"),
-            Ok(RecordKey::Collection {
-                id: "canvas:cv-1",
-                version: 1
-            })
-        );
-        assert_eq!(
-            RecordKey::parse("collection:x:v2:v1"),
-            Ok(RecordKey::Collection {
-                id: "x:v2",
-                version: 1
-            })
-        );
-        // `:v` not followed by digits is part of the id.
-        assert_eq!(
-            RecordKey::parse("collection:route:vx"),
-            Ok(RecordKey::Collection {
-                id: "route:vx",
-                version: 1
-            })
+            RecordKey::collection("route-body", "rt_1", 1),
+            collection("route-body:rt_1", 1)
         );
     }
 
     #[test]
-    fn bad_names_say_why() {
-        assert!(RecordKey::parse("Personal")
-            .unwrap_err()
-            .contains("unknown"));
-        assert!(RecordKey::parse("collection:")
-            .unwrap_err()
-            .contains("empty"));
-        assert!(RecordKey::parse("collection:x:v0")
+    fn names_a_server_could_steer_are_refused() {
+        // The old string form is gone: no collection key through encryptRecord.
+        assert!(RecordKey::named("collection:abc").is_err());
+        // An id can never reach another id's version or another kind's label space.
+        for id in [
+            "abc:v2",
+            "route:r1",
+            "canvas:x",
+            "a b",
+            "",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(RecordKey::collection("collection", id, 1).is_err(), "{id}");
+        }
+        assert!(RecordKey::collection("collection", "x", 0)
             .unwrap_err()
             .contains("at least 1"));
-        assert!(RecordKey::parse("collection:x:v99999999999")
+        assert!(RecordKey::collection("canvas", "x", 2)
             .unwrap_err()
-            .contains("out of range"));
+            .contains("no versions"));
+        assert!(RecordKey::collection("personal", "x", 1).is_err());
     }
 }

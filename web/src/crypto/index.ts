@@ -316,11 +316,11 @@ export const keyring = {
         return { blobType: b.blobType, encryptedBlob: toBase64(next.encryptRecord('personal', ctx, plain)) }
       })
       const collections = input.collections.map((col) => {
-        const key = `collection:${col.id}`
+        // Id and version as separate arguments: a server-supplied id cannot name another key.
         let plain: Uint8Array | null = null
         for (const ctx of collectionContexts(userId, col.id)) {
           try {
-            plain = old.decryptRecord(key, ctx, fromBase64(col.metadataEncrypted))
+            plain = old.decryptCollectionRecord('collection', col.id, 1, ctx, fromBase64(col.metadataEncrypted))
             break
           } catch {
             /* try the other binding (crypto.md gap 3) */
@@ -328,7 +328,7 @@ export const keyring = {
         }
         if (!plain) throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
         const ctx = collectionContexts(userId, col.id)[0]
-        return { id: col.id, metadataEncrypted: toBase64(next.encryptRecord(key, ctx, plain)) }
+        return { id: col.id, metadataEncrypted: toBase64(next.encryptCollectionRecord('collection', col.id, 1, ctx, plain)) }
       })
       const slots = input.slots.map((s) => next.createKeySlot(userId, s.credentialId, s.prfOutput) as KeySlot)
       // The current key proves the change: a session alone cannot replace the keys.
