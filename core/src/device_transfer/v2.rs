@@ -349,10 +349,17 @@ mod tests {
     /// independently (Python hashlib/hmac: SHA-256, HKDF-SHA256 with an empty salt).
     #[test]
     fn known_answers() {
-        let receiver = X25519SecretKey::from_bytes([0x11; 32]).expect("key").public_key();
-        let sender = X25519SecretKey::from_bytes([0x22; 32]).expect("key").public_key();
+        let receiver = X25519SecretKey::from_bytes([0x11; 32])
+            .expect("key")
+            .public_key();
+        let sender = X25519SecretKey::from_bytes([0x22; 32])
+            .expect("key")
+            .public_key();
         let committed = commitment(&receiver);
-        assert_eq!(committed.to_base64(), "En0VetZfaQbQJLQv70PSAatD+x6ETwvbyvSMT23TeO8=");
+        assert_eq!(
+            committed.to_base64(),
+            "En0VetZfaQbQJLQv70PSAatD+x6ETwvbyvSMT23TeO8="
+        );
         assert_eq!(sas(&receiver, &sender, "sess-123"), "66050612");
         assert_eq!(
             sender_signable(&receiver, &sender, "sess-123"),
