@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use parchment_core::federation::discovery::UserDocument;
 use parchment_core::keys::Ed25519PublicKey;
 use url::{Host, Url};
 
@@ -38,9 +39,10 @@ pub const FORCED_REFRESH_INTERVAL_MS: i64 = 5 * 60 * 1000;
 const MAX_CONCURRENT_FETCHES: usize = 64;
 /// Entries kept per in-memory table before it is cleared (hosts come from requests).
 const MAX_TRACKED_HOSTS: usize = 10_000;
-/// How long a peer's pinned key, as read from the database, is reused without reading it
-/// again (the inbox would otherwise read it for every message). Short, so an unpin by the
-/// admin CLI (another process) shows within seconds; a signature failure re-reads at once.
+/// How long a peer's pinned key, or a remote user's document, as read from the database, is
+/// reused without reading it again (the inbox would otherwise read it for every message).
+/// Short, so an unpin by the admin CLI (another process) shows within seconds; a signature
+/// failure re-reads at once.
 pub const PIN_MEMO_MS: i64 = 10 * 1000;
 
 /// What one inbox POST answered: the status and at most [`MAX_REPLY_BYTES`] of its body.
@@ -85,6 +87,10 @@ pub struct Client {
     manifest_budget: Arc<Tracked<(i64, u32)>>,
     /// peer (host, or `user:` handle) → when its last forced refresh was allowed.
     forced_refreshes: Arc<Tracked<i64>>,
+    /// handle key → (validated user document, valid until).
+    documents: Arc<Tracked<(UserDocument, i64)>>,
+    /// peer (host, or `user:` handle) → the lock its fetches take turns on.
+    turns: Arc<Tracked<Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Client {
@@ -120,6 +126,8 @@ impl Client {
             failures: Default::default(),
             manifest_budget: Default::default(),
             forced_refreshes: Default::default(),
+            documents: Default::default(),
+            turns: Default::default(),
         })
     }
 
@@ -164,6 +172,39 @@ impl Client {
     pub fn remember(&self, host: &str, key: &Ed25519PublicKey, until: i64) {
         self.pins
             .with(|pins| pins.insert(host.to_owned(), (*key, until)));
+    }
+
+    /// The memoized document of the remote user `handle_key`, unless stale or `refresh`
+    /// (which also forgets it).
+    pub fn memo_document(&self, handle_key: &str, now: i64, refresh: bool) -> Option<UserDocument> {
+        self.documents.with(|documents| {
+            if refresh {
+                documents.remove(handle_key);
+                return None;
+            }
+            match documents.get(handle_key) {
+                Some((document, until)) if now < *until => Some(document.clone()),
+                _ => None,
+            }
+        })
+    }
+
+    /// Memoizes `document` as `handle_key`'s until `until`: the inbox would otherwise read
+    /// and validate it again for every message of a sender who is not a friend.
+    pub fn remember_document(&self, handle_key: &str, document: &UserDocument, until: i64) {
+        self.documents
+            .with(|documents| documents.insert(handle_key.to_owned(), (document.clone(), until)));
+    }
+
+    /// Waits for `peer`'s turn (a host, or `user:` and a handle) to look its document up:
+    /// one at a time, so the requests of a first contact wait for the first one's fetch and
+    /// then find its result stored, instead of each fetching the same document (and, past
+    /// the manifest budget, being refused).
+    pub async fn turn(&self, peer: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self
+            .turns
+            .with(|turns| turns.entry(peer.to_owned()).or_default().clone());
+        lock.lock_owned().await
     }
 
     /// True (and the refresh is counted) when `peer` may be re-fetched after a signature

@@ -46,6 +46,15 @@ pub async fn resolve_peer(
     if let Some(key) = state.federation.memo(&host, now, refresh) {
         return Ok((key, true));
     }
+    let _turn = state.federation.turn(&host).await;
+    // Whoever had the turn before may have stored (and memoized) what this one would fetch.
+    if let Some(key) = state
+        .federation
+        .memo(&host, now, false)
+        .filter(|_| !refresh)
+    {
+        return Ok((key, true));
+    }
     let pinned = state.store.peer(&host).await?;
     let pinned_key = |key: &str| {
         Ed25519PublicKey::from_base64(key).map_err(|e| PeerError::Invalid {
@@ -146,14 +155,33 @@ pub async fn remote_user(
         && state
             .federation
             .allow_forced_refresh(&format!("user:{key}"), now);
-    if !refresh {
-        if let Some((doc, fetched_at)) = state.store.remote_user(&key).await? {
-            if now - fetched_at < USER_DOCUMENT_TTL_MS {
-                if let Ok(doc) = UserDocument::parse(&doc, handle) {
-                    return Ok(doc);
-                }
-            }
+    if let Some(doc) = state.federation.memo_document(&key, now, refresh) {
+        return Ok(doc);
+    }
+    let cached = || async {
+        if refresh {
+            return Ok(None);
         }
+        let Some((json, fetched_at)) = state.store.remote_user(&key).await? else {
+            return Ok(None);
+        };
+        if now - fetched_at >= USER_DOCUMENT_TTL_MS {
+            return Ok(None);
+        }
+        let Ok(doc) = UserDocument::parse(&json, handle) else {
+            return Ok(None);
+        };
+        let until = (now + PIN_MEMO_MS).min(fetched_at + USER_DOCUMENT_TTL_MS);
+        state.federation.remember_document(&key, &doc, until);
+        Ok::<_, PeerError>(Some(doc))
+    };
+    if let Some(doc) = cached().await? {
+        return Ok(doc);
+    }
+    let _turn = state.federation.turn(&format!("user:{key}")).await;
+    // Whoever had the turn before may have stored what this one would fetch.
+    if let Some(doc) = cached().await? {
+        return Ok(doc);
     }
     let host = handle.domain().to_ascii_lowercase();
     peer_key(state, &host).await?;
@@ -163,6 +191,9 @@ pub async fn remote_user(
         .await?;
     let doc = UserDocument::parse(&json, handle).map_err(|e| invalid(e.to_string()))?;
     state.store.put_remote_user(&key, &json, now).await?;
+    state
+        .federation
+        .remember_document(&key, &doc, now + PIN_MEMO_MS);
     Ok(doc)
 }
 
