@@ -1,21 +1,24 @@
-//! Group commit for the inbox's hot path. Requests verify in parallel; their friend-gated
-//! writes (live locations, location requests, shares) queue here, and one task applies
-//! whatever has queued as ONE transaction. On SQLite, where one connection writes and each
-//! statement is a hop to its thread, this turns ~6 round trips and a commit per message
-//! into ~1 per message; on PostgreSQL it shares one commit (one WAL flush) among a batch.
+//! Group commit for the inbox's hot path. Requests verify in parallel; their writes
+//! (friend-gated live locations, location requests and shares; invitations; revocations)
+//! queue here, and one task applies whatever has queued as ONE transaction of a fixed
+//! number of statements. On SQLite, where one connection writes and each statement is a hop
+//! to its thread, this turns 6 to 10 round trips and a commit per message into a few per
+//! batch; on PostgreSQL it shares one commit (one WAL flush) among a batch. Each request is
+//! answered after the transaction holding its message committed.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::SharedClock;
-use crate::store::{DeliveryOutcome, FriendDelivery, Store, StoreError, StoreResult};
+use crate::store::{Delivery, DeliveryEffect, DeliveryOutcome, Store, StoreError, StoreResult};
 
-/// Largest batch (bounds the statements' parameter count: 3 per row and nonce).
+/// Largest batch (bounds the statements' parameter count: at most 11 per delivery).
 const MAX_BATCH: usize = 64;
 
 struct Job {
-    delivery: FriendDelivery,
+    delivery: Delivery,
     reply: oneshot::Sender<StoreResult<DeliveryOutcome>>,
 }
 
@@ -38,7 +41,7 @@ impl InboxBatcher {
     }
 
     /// Applies one delivery as part of the next batch.
-    pub async fn apply(&self, delivery: FriendDelivery) -> StoreResult<DeliveryOutcome> {
+    pub async fn apply(&self, delivery: Delivery) -> StoreResult<DeliveryOutcome> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
             tokio::spawn(run(self.store.clone(), self.clock.clone(), rx));
@@ -55,18 +58,60 @@ impl InboxBatcher {
     }
 }
 
+/// The (user, peer) pairs of a batch being collected, with what their deliveries do: the
+/// deliveries of one pair must be alike (all friend-gated, all invitations or all
+/// revocations), because applied together their order would be lost; alike ones commute
+/// (the store orders friend-gated ones and counts repeated invitations and revocations once).
+#[derive(Default)]
+struct Pairs(HashMap<(String, String), Kind>);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    FriendGated,
+    Invite,
+    Revoke,
+}
+
+impl Pairs {
+    /// Adds `delivery`'s pair; `false` (nothing added) when it must wait for the next batch.
+    fn admit(&mut self, delivery: &Delivery) -> bool {
+        let kind = match delivery.effect {
+            DeliveryEffect::Friend(_) => Kind::FriendGated,
+            DeliveryEffect::Invite { .. } => Kind::Invite,
+            DeliveryEffect::Revoke => Kind::Revoke,
+        };
+        let pair = (delivery.user_id.clone(), delivery.peer_key.clone());
+        *self.0.entry(pair).or_insert(kind) == kind
+    }
+}
+
 async fn run(store: Store, clock: SharedClock, mut queue: mpsc::Receiver<Job>) {
-    while let Some(first) = queue.recv().await {
+    // A job that could not join the previous batch starts the next one.
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match queue.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut pairs = Pairs::default();
+        pairs.admit(&first.delivery);
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) if pairs.admit(&job.delivery) => jobs.push(job),
+                Ok(job) => {
+                    held = Some(job);
+                    break;
+                }
                 Err(_) => break,
             }
         }
         tracing::debug!(size = jobs.len(), "inbox batch");
-        let batch: Vec<&FriendDelivery> = jobs.iter().map(|j| &j.delivery).collect();
-        match store.apply_friend_deliveries(&batch, clock.now_ms()).await {
+        let batch: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
+        match store.apply_deliveries(&batch, clock.now_ms()).await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -83,7 +128,7 @@ async fn run(store: Store, clock: SharedClock, mut queue: mpsc::Receiver<Job>) {
                 tracing::warn!(error = %err, size = jobs.len(), "inbox batch failed; applying one by one");
                 for job in jobs {
                     let result = store
-                        .apply_friend_deliveries(&[&job.delivery], clock.now_ms())
+                        .apply_deliveries(&[&job.delivery], clock.now_ms())
                         .await
                         .and_then(|outcomes| {
                             outcomes

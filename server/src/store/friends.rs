@@ -1,10 +1,13 @@
 //! Invitations, friendships and what friends sent (ciphertext only).
 
+use std::collections::HashSet;
+
 use sqlx::{Any, AnyConnection, Executor, FromRow};
 
-use super::{InvitationDirection, InvitationStatus, Store, StoreResult};
+use super::{placeholders, InvitationDirection, InvitationStatus, Store, StoreResult};
 
-const INVITATION_COLUMNS: &str = "id, user_id, direction, from_handle, to_handle, peer_key, \
+pub(super) const INVITATION_COLUMNS: &str =
+    "id, user_id, direction, from_handle, to_handle, peer_key, \
      status, created_at, updated_at, expires_at";
 
 /// A `friend_invitations` row: one per invitation and side.
@@ -336,33 +339,51 @@ pub(super) async fn end_relationship(
     peer_key: &str,
     now: i64,
 ) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM friendships WHERE user_id = $1 AND peer_key = $2")
-        .bind(user_id)
-        .bind(peer_key)
-        .execute(&mut *conn)
-        .await?;
+    Ok(!end_relationships(conn, &[(user_id, peer_key)], now)
+        .await?
+        .is_empty())
+}
+
+/// [`end_relationship`] for many (user, peer) pairs at once, in a fixed number of statements
+/// (the inbox's group commit ends a batch's relationships together); returns the pairs
+/// whose friendship existed.
+pub(super) async fn end_relationships(
+    conn: &mut AnyConnection,
+    pairs: &[(&str, &str)],
+    now: i64,
+) -> StoreResult<HashSet<(String, String)>> {
+    if pairs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let condition = placeholders::pairs("user_id", "peer_key", pairs.len(), 0);
+    let sql = format!("DELETE FROM friendships WHERE {condition} RETURNING user_id, peer_key");
+    let mut ended = sqlx::query_as::<_, (String, String)>(&sql);
+    for (user_id, peer_key) in pairs {
+        ended = ended.bind(*user_id).bind(*peer_key);
+    }
+    let ended = ended.fetch_all(&mut *conn).await?.into_iter().collect();
     for table in [
         "friend_locations",
         "incoming_shares",
         "location_requests",
         "location_sharing",
     ] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE user_id = $1 AND peer_key = $2"
-        ))
-        .bind(user_id)
-        .bind(peer_key)
-        .execute(&mut *conn)
-        .await?;
+        let sql = format!("DELETE FROM {table} WHERE {condition}");
+        let mut query = sqlx::query(&sql);
+        for (user_id, peer_key) in pairs {
+            query = query.bind(*user_id).bind(*peer_key);
+        }
+        query.execute(&mut *conn).await?;
     }
-    sqlx::query(
-        "UPDATE friend_invitations SET status = 'cancelled', updated_at = $3 \
-         WHERE user_id = $1 AND peer_key = $2 AND status = 'pending'",
-    )
-    .bind(user_id)
-    .bind(peer_key)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let sql = format!(
+        "UPDATE friend_invitations SET status = 'cancelled', updated_at = ${} \
+         WHERE status = 'pending' AND ({condition})",
+        2 * pairs.len() + 1,
+    );
+    let mut query = sqlx::query(&sql);
+    for (user_id, peer_key) in pairs {
+        query = query.bind(*user_id).bind(*peer_key);
+    }
+    query.bind(now).execute(&mut *conn).await?;
+    Ok(ended)
 }

@@ -1,11 +1,12 @@
 //! The inbox's writes. A message's replay memory (transport and message nonce) commits with
 //! its state transition or not at all: a refused message leaves only its spent transport nonce,
 //! and a crash cannot leave a nonce without its effect.
-//! - Invitations and relationship changes: one transaction per message ([`InboxTx`]).
-//! - Friend-gated messages (locations, location requests, shares), the hot path: many
-//!   messages per transaction ([`Store::apply_friend_deliveries`], fed by
-//!   `federation::inbox`), in a fixed number of statements, because on SQLite each statement
-//!   is a hop to the writer's thread and on PostgreSQL each commit a WAL flush.
+//! - Friend-gated messages (locations, location requests, shares), invitations and
+//!   revocations, the hot path: many messages per transaction ([`Store::apply_deliveries`],
+//!   fed by `federation::inbox`), in a fixed number of statements, because on SQLite each
+//!   statement is a hop to the writer's thread and on PostgreSQL each commit a WAL flush.
+//! - Acceptances and rejections (refused unless an invitation is pending): one transaction
+//!   per message ([`InboxTx`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -189,9 +190,9 @@ impl InboxTx {
     }
 }
 
-/// A friend-gated write of the inbox's hot path (live locations, location requests,
-/// shares): applied in batches by [`Store::apply_friend_deliveries`].
-pub struct FriendDelivery {
+/// A message of the inbox's hot path (friend-gated writes, invitations, revocations):
+/// applied in batches by [`Store::apply_deliveries`].
+pub struct Delivery {
     /// The transport nonce (sending server, nonce) of the request it came in, if any.
     pub transport: Option<(String, String)>,
     /// The user-level (sender key, nonce) of a v2 message.
@@ -203,9 +204,35 @@ pub struct FriendDelivery {
     /// The sender's handle as sent.
     pub from_handle: String,
     /// What the delivery writes.
-    pub effect: FriendEffect,
-    /// The push event for the recipient, appended if the delivery is applied.
+    pub effect: DeliveryEffect,
+    /// The push event for the recipient, appended if the delivery changed something.
     pub event: Option<NewEvent>,
+}
+
+impl Delivery {
+    /// Whether it needs a friendship (refused as [`DeliveryOutcome::NotFriend`] without).
+    fn friend_gated(&self) -> bool {
+        matches!(self.effect, DeliveryEffect::Friend(_))
+    }
+}
+
+/// What a delivery does.
+pub enum DeliveryEffect {
+    /// A friend-gated write: refused unless the sender is a friend.
+    Friend(FriendEffect),
+    /// FRIEND_INVITE: a pending incoming invitation, unless they are friends already or an
+    /// invitation from them is pending (accepted either way: inviting twice is inviting once).
+    Invite {
+        /// The invitation's id.
+        id: String,
+        /// The invitee's handle as sent.
+        to_handle: String,
+        /// How long it stays pending.
+        ttl_ms: i64,
+    },
+    /// RELATIONSHIP_REVOKE: ends the relationship and everything shared in it, and cancels
+    /// pending invitations (accepted whether or not they were friends).
+    Revoke,
 }
 
 /// What a friend-gated delivery writes.
@@ -309,14 +336,16 @@ async fn insert_nonces<'e>(
 }
 
 impl Store {
-    /// Applies a batch of friend-gated deliveries in ONE transaction, each with its nonces:
-    /// the batch costs a handful of statements plus one per delivery, where one message in
-    /// a transaction of its own costs six round trips and a commit. A delivery refused for
-    /// a reason of its own (replay, not a friend, stale) is reported and leaves only its
-    /// transport nonce; a database error fails the whole batch (nothing written).
-    pub async fn apply_friend_deliveries(
+    /// Applies a batch of deliveries in ONE transaction, each with its nonces: the batch
+    /// costs a fixed number of statements, where one message in a transaction of its own
+    /// costs six to ten round trips and a commit. A delivery refused for a reason of its own
+    /// (replay, not a friend, stale) is reported and leaves only its transport nonce; a
+    /// database error fails the whole batch (nothing written). The batch must not hold an
+    /// invitation or revocation for the same (user, peer) as another delivery of it (their
+    /// order would matter; `federation::inbox` cuts batches there).
+    pub async fn apply_deliveries(
         &self,
-        batch: &[&FriendDelivery],
+        batch: &[&Delivery],
         now: i64,
     ) -> StoreResult<Vec<DeliveryOutcome>> {
         let mut tx = self.writer().begin().await?;
@@ -356,7 +385,11 @@ impl Store {
             }
         }
 
-        let pending: Vec<usize> = (0..batch.len()).filter(|&i| outcome[i].is_none()).collect();
+        // Whether an applied delivery changed something (else it makes no event).
+        let mut changed: Vec<bool> = vec![true; batch.len()];
+        let pending: Vec<usize> = (0..batch.len())
+            .filter(|&i| outcome[i].is_none() && !matches!(batch[i].effect, DeliveryEffect::Revoke))
+            .collect();
         if !pending.is_empty() {
             // A superset (users × peers), narrowed to the exact pairs below.
             let users: Vec<&str> = pending.iter().map(|&i| batch[i].user_id.as_str()).collect();
@@ -378,8 +411,12 @@ impl Store {
                 query.fetch_all(&mut *tx).await?.into_iter().collect();
             for &i in &pending {
                 let d = batch[i];
-                if !friends.contains(&(d.user_id.clone(), d.peer_key.clone())) {
-                    outcome[i] = Some(DeliveryOutcome::NotFriend);
+                let friend = friends.contains(&(d.user_id.clone(), d.peer_key.clone()));
+                match (d.friend_gated(), friend) {
+                    (true, false) => outcome[i] = Some(DeliveryOutcome::NotFriend),
+                    // An invitation from a friend: nothing to do.
+                    (false, true) => changed[i] = false,
+                    _ => {}
                 }
             }
         }
@@ -387,8 +424,10 @@ impl Store {
         apply_shares(&mut tx, batch, &outcome, now).await?;
         apply_location_requests(&mut tx, batch, &outcome, now).await?;
         apply_locations(&mut tx, batch, &mut outcome, now).await?;
+        apply_revocations(&mut tx, batch, &outcome, &mut changed, now).await?;
+        apply_invitations(&mut tx, batch, &outcome, &mut changed, now).await?;
         let applied: Vec<NewEvent> = (0..batch.len())
-            .filter(|&i| outcome[i].is_none())
+            .filter(|&i| outcome[i].is_none() && changed[i])
             .filter_map(|i| batch[i].event.clone())
             .collect();
         let woken = events::append(&mut tx, self.backend, &applied, now).await?;
@@ -422,14 +461,14 @@ impl Store {
 /// The batch's shares still pending, as one multi-row insert.
 async fn apply_shares(
     conn: &mut AnyConnection,
-    batch: &[&FriendDelivery],
+    batch: &[&Delivery],
     outcome: &[Option<DeliveryOutcome>],
     now: i64,
 ) -> StoreResult<()> {
     let rows: Vec<_> = (0..batch.len())
         .filter(|&i| outcome[i].is_none())
         .filter_map(|i| match &batch[i].effect {
-            FriendEffect::Share {
+            DeliveryEffect::Friend(FriendEffect::Share {
                 id,
                 resource_type,
                 resource_id,
@@ -437,7 +476,7 @@ async fn apply_shares(
                 data_nonce,
                 role,
                 envelope,
-            } => Some((
+            }) => Some((
                 batch[i],
                 [id, resource_type, resource_id, encrypted_data, data_nonce],
                 *role,
@@ -477,15 +516,20 @@ async fn apply_shares(
 /// twice is requesting once.
 async fn apply_location_requests(
     conn: &mut AnyConnection,
-    batch: &[&FriendDelivery],
+    batch: &[&Delivery],
     outcome: &[Option<DeliveryOutcome>],
     now: i64,
 ) -> StoreResult<()> {
     let mut seen = HashSet::new();
-    let rows: Vec<&FriendDelivery> = (0..batch.len())
+    let rows: Vec<&Delivery> = (0..batch.len())
         .filter(|&i| outcome[i].is_none())
         .map(|i| batch[i])
-        .filter(|d| matches!(d.effect, FriendEffect::LocationRequest))
+        .filter(|d| {
+            matches!(
+                d.effect,
+                DeliveryEffect::Friend(FriendEffect::LocationRequest)
+            )
+        })
         .filter(|d| seen.insert((d.user_id.as_str(), d.peer_key.as_str())))
         .collect();
     if rows.is_empty() {
@@ -518,7 +562,7 @@ type Rank = (bool, i64);
 
 async fn apply_locations(
     conn: &mut AnyConnection,
-    batch: &[&FriendDelivery],
+    batch: &[&Delivery],
     outcome: &mut [Option<DeliveryOutcome>],
     now: i64,
 ) -> StoreResult<()> {
@@ -527,11 +571,11 @@ async fn apply_locations(
     let mut newest: HashMap<(&str, &str), (usize, Rank)> = HashMap::new();
     for i in 0..batch.len() {
         let d = batch[i];
-        let FriendEffect::Location {
+        let DeliveryEffect::Friend(FriendEffect::Location {
             sent_at,
             encrypted_location,
             ..
-        } = &d.effect
+        }) = &d.effect
         else {
             continue;
         };
@@ -574,12 +618,12 @@ async fn apply_locations(
     let mut query = sqlx::query_as::<_, (String, String)>(&sql);
     for &i in &chosen {
         let d = batch[i];
-        if let FriendEffect::Location {
+        if let DeliveryEffect::Friend(FriendEffect::Location {
             encrypted_location,
             sent_at,
             expires_at,
             envelope,
-        } = &d.effect
+        }) = &d.effect
         {
             query = query
                 .bind(d.user_id.as_str())
@@ -599,6 +643,116 @@ async fn apply_locations(
         if !written.contains(&(d.user_id.clone(), d.peer_key.clone())) {
             outcome[i] = Some(DeliveryOutcome::StaleLocation);
         }
+    }
+    Ok(())
+}
+
+/// The batch's revocations still pending: every relationship ended at once; those that
+/// ended a friendship changed something (their event says so).
+async fn apply_revocations(
+    conn: &mut AnyConnection,
+    batch: &[&Delivery],
+    outcome: &[Option<DeliveryOutcome>],
+    changed: &mut [bool],
+    now: i64,
+) -> StoreResult<()> {
+    let revocations: Vec<usize> = (0..batch.len())
+        .filter(|&i| outcome[i].is_none() && matches!(batch[i].effect, DeliveryEffect::Revoke))
+        .collect();
+    if revocations.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<(&str, &str)> = revocations
+        .iter()
+        .map(|&i| (batch[i].user_id.as_str(), batch[i].peer_key.as_str()))
+        .collect();
+    let mut ended = friends::end_relationships(conn, &pairs, now).await?;
+    for i in revocations {
+        // The first revocation of a pair ended it; any other changed nothing.
+        changed[i] = ended.remove(&(batch[i].user_id.clone(), batch[i].peer_key.clone()));
+    }
+    Ok(())
+}
+
+/// The batch's invitations still pending from senders who are not friends: one row each,
+/// unless an invitation from that sender is pending already.
+async fn apply_invitations(
+    conn: &mut AnyConnection,
+    batch: &[&Delivery],
+    outcome: &[Option<DeliveryOutcome>],
+    changed: &mut [bool],
+    now: i64,
+) -> StoreResult<()> {
+    let invitations: Vec<usize> = (0..batch.len())
+        .filter(|&i| outcome[i].is_none() && changed[i])
+        .filter(|&i| matches!(batch[i].effect, DeliveryEffect::Invite { .. }))
+        .collect();
+    if invitations.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT user_id, peer_key FROM friend_invitations WHERE direction = 'incoming' \
+         AND status = 'pending' AND expires_at > $1 AND ({})",
+        placeholders::pairs("user_id", "peer_key", invitations.len(), 1)
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(now);
+    for &i in &invitations {
+        query = query
+            .bind(batch[i].user_id.as_str())
+            .bind(batch[i].peer_key.as_str());
+    }
+    let pending: HashSet<(String, String)> =
+        query.fetch_all(&mut *conn).await?.into_iter().collect();
+    // Changed only if written, below.
+    for &i in &invitations {
+        changed[i] = false;
+    }
+    // One row per pair: inviting twice is inviting once.
+    let mut seen = HashSet::new();
+    let new: Vec<usize> = invitations
+        .into_iter()
+        .filter(|&i| {
+            let pair = (batch[i].user_id.clone(), batch[i].peer_key.clone());
+            !pending.contains(&pair) && seen.insert(pair)
+        })
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    // ON CONFLICT: an expired invitation still marked pending (until housekeeping) keeps
+    // its place; then nothing new is written and nothing announced.
+    let sql = format!(
+        "INSERT INTO friend_invitations ({}) VALUES {} ON CONFLICT DO NOTHING \
+         RETURNING user_id, peer_key",
+        friends::INVITATION_COLUMNS,
+        placeholders::rows(new.len(), 10, 0)
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+    for &i in &new {
+        let d = batch[i];
+        if let DeliveryEffect::Invite {
+            id,
+            to_handle,
+            ttl_ms,
+        } = &d.effect
+        {
+            query = query
+                .bind(id.as_str())
+                .bind(d.user_id.as_str())
+                .bind(InvitationDirection::Incoming.as_str())
+                .bind(d.from_handle.as_str())
+                .bind(to_handle.as_str())
+                .bind(d.peer_key.as_str())
+                .bind(InvitationStatus::Pending.as_str())
+                .bind(now)
+                .bind(now)
+                .bind(now + ttl_ms);
+        }
+    }
+    let inserted: HashSet<(String, String)> =
+        query.fetch_all(&mut *conn).await?.into_iter().collect();
+    for i in new {
+        changed[i] = inserted.contains(&(batch[i].user_id.clone(), batch[i].peer_key.clone()));
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ pub use events::{EventRow, EventSubscription, NewEvent};
 pub use federation::{PeerManifest, PeerRow};
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};
 pub use identity::WIPED_TABLES;
-pub use inbox::{DeliveryOutcome, FriendDelivery, FriendEffect, InboxTx};
+pub use inbox::{Delivery, DeliveryEffect, DeliveryOutcome, FriendEffect, InboxTx};
 pub use key_slots::{NewSlot, SlotRow};
 pub use keys::{Commit, CommitRefused};
 pub use location_sharing::{Queued, SharingRow};

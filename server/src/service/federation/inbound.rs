@@ -13,13 +13,13 @@ use parchment_core::keys::Ed25519PublicKey;
 use parchment_core::timestamp;
 
 use super::discovery::{domain, resolve_handle};
-use super::messages::{dispatch, friend_event, transition, Transition};
+use super::messages::{delivery_event, dispatch, transition, Transition};
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::federation;
 use crate::service::rate_limit::FEDERATION_INBOX_PER_IP;
 use crate::state::AppState;
-use crate::store::{DeliveryOutcome, FriendDelivery, FriendRow};
+use crate::store::{Delivery, DeliveryOutcome, FriendRow};
 
 /// Largest canonical inbox body accepted (413 above).
 pub const MAX_INBOX_BODY: usize = 64 * 1024;
@@ -243,17 +243,20 @@ async fn process_message(
         })?;
     let sender = verify_sender(state, friend, &from, kind, envelope).await?;
     let now = state.now_ms();
+    // v2: (from, nonce) once. v1 has no nonce: (from, signature) once, so a v1 message
+    // is accepted once even within its window (the signature is deterministic, so the
+    // same message always carries the same signature).
+    let once = match envelope.nonce.as_deref() {
+        Some(nonce) if envelope.is_v2() => nonce.to_owned(),
+        _ => format!("v1:{}", envelope.signature),
+    };
     let transition = match transition(kind, envelope)? {
-        Transition::Friend(effect) => {
+        Transition::Batched(effect) => {
             // The hot path: applied with its nonces as part of the next group commit.
-            let delivery = FriendDelivery {
+            let delivery = Delivery {
                 transport: transport.map(|t| (t.sender.to_owned(), t.nonce.to_owned())),
-                message_nonce: envelope
-                    .nonce
-                    .clone()
-                    .filter(|_| envelope.is_v2())
-                    .map(|nonce| (peer.clone(), nonce)),
-                event: Some(friend_event(&user.id, &envelope.from, &effect)),
+                message_nonce: Some((peer.clone(), once)),
+                event: Some(delivery_event(&user.id, &envelope.from, &effect)),
                 user_id: user.id,
                 peer_key: peer,
                 from_handle: envelope.from.clone(),
@@ -278,13 +281,6 @@ async fn process_message(
             return Err(auth_failed("replayed nonce"));
         }
     }
-    // v2: (from, nonce) once. v1 has no nonce: (from, signature) once, so a v1 message
-    // is accepted once even within its window (the signature is deterministic, so the
-    // same message always carries the same signature).
-    let once = match envelope.nonce.as_deref() {
-        Some(nonce) if envelope.is_v2() => nonce.to_owned(),
-        _ => format!("v1:{}", envelope.signature),
-    };
     if !tx.record_message_nonce(&peer, &once, now).await? {
         return Err(replayed_message());
     }

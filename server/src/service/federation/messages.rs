@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::service::location::{MAX_SEALED_LOCATION, STOPPED};
 use crate::store::{
-    FriendEffect, InboxTx, InvitationDirection, InvitationRow, InvitationStatus, NewEvent,
+    DeliveryEffect, FriendEffect, InboxTx, InvitationDirection, InvitationStatus, NewEvent,
     NewFriendship,
 };
 
@@ -26,26 +26,31 @@ fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
 
 /// What a message does.
 pub(super) enum Transition {
-    /// Friend-gated writes, group-committed ([`crate::federation::inbox`]).
-    Friend(FriendEffect),
-    /// Invitations and relationships: each in a transaction of its own.
+    /// Friend-gated writes, invitations and revocations, group-committed
+    /// ([`crate::federation::inbox`]): none can fail once verified, except as a refusal of
+    /// its own (replay, not a friend, stale) that the batch reports.
+    Batched(DeliveryEffect),
+    /// Acceptances and rejections, refused unless an invitation is pending: each in a
+    /// transaction of its own.
     Own(OwnTransition),
 }
 
 pub(super) enum OwnTransition {
-    Invite,
     Accept,
     Reject,
-    Revoke,
 }
 
 /// The transition of a message, its payload validated.
 pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Transition, AppError> {
     Ok(match kind {
-        MessageType::FriendInvite => Transition::Own(OwnTransition::Invite),
+        MessageType::FriendInvite => Transition::Batched(DeliveryEffect::Invite {
+            id: crate::secrets::random_id(),
+            to_handle: envelope.to.clone(),
+            ttl_ms: INVITATION_TTL_MS,
+        }),
         MessageType::FriendAccept => Transition::Own(OwnTransition::Accept),
         MessageType::FriendReject => Transition::Own(OwnTransition::Reject),
-        MessageType::RelationshipRevoke => Transition::Own(OwnTransition::Revoke),
+        MessageType::RelationshipRevoke => Transition::Batched(DeliveryEffect::Revoke),
         MessageType::LocationUpdate => {
             // `payload.nonce` is the sentAt ISO timestamp in the original; else the
             // envelope's own timestamp.
@@ -81,14 +86,16 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
                 };
                 (Some(sealed), expires_at)
             };
-            Transition::Friend(FriendEffect::Location {
+            Transition::Batched(DeliveryEffect::Friend(FriendEffect::Location {
                 encrypted_location,
                 sent_at,
                 expires_at,
                 envelope: envelope.body(),
-            })
+            }))
         }
-        MessageType::LocationRequest => Transition::Friend(FriendEffect::LocationRequest),
+        MessageType::LocationRequest => {
+            Transition::Batched(DeliveryEffect::Friend(FriendEffect::LocationRequest))
+        }
         MessageType::ResourceShare => {
             let field = |name: &str| {
                 payload_string(envelope, name)
@@ -100,7 +107,7 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
                 Some("editor") => "editor",
                 _ => "viewer",
             };
-            Transition::Friend(FriendEffect::Share {
+            Transition::Batched(DeliveryEffect::Friend(FriendEffect::Share {
                 id: crate::secrets::random_id(),
                 resource_type,
                 resource_id,
@@ -108,13 +115,31 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
                 data_nonce,
                 role,
                 envelope: envelope.body(),
-            })
+            }))
         }
     })
 }
 
-/// The push event a friend-gated message makes for its recipient.
-pub(super) fn friend_event(user_id: &str, from: &str, effect: &FriendEffect) -> NewEvent {
+/// The push event a batched message makes for its recipient (appended only if it changed
+/// something).
+pub(super) fn delivery_event(user_id: &str, from: &str, effect: &DeliveryEffect) -> NewEvent {
+    let effect = match effect {
+        DeliveryEffect::Friend(effect) => effect,
+        DeliveryEffect::Invite { .. } => {
+            return event(
+                user_id,
+                "invitation",
+                serde_json::json!({ "fromHandle": from }),
+            )
+        }
+        DeliveryEffect::Revoke => {
+            return event(
+                user_id,
+                "friend-removed",
+                serde_json::json!({ "handle": from }),
+            )
+        }
+    };
     let (kind, data) = match effect {
         FriendEffect::Location {
             encrypted_location: Some(sealed),
@@ -173,8 +198,8 @@ fn event(user_id: &str, kind: &'static str, data: serde_json::Value) -> NewEvent
     }
 }
 
-/// The invitation and relationship transitions, in the message's transaction; each one
-/// that changed something is announced to the user as one event.
+/// Acceptances and rejections, in the message's transaction; each is announced to the user
+/// as one event.
 pub(super) async fn dispatch(
     store: &mut InboxTx,
     user_id: &str,
@@ -185,34 +210,6 @@ pub(super) async fn dispatch(
     now: i64,
 ) -> Result<(), AppError> {
     let (kind, data) = match transition {
-        OwnTransition::Invite => {
-            // Already friends, or already invited by them: nothing new (idempotent).
-            if store.friendship(user_id, peer).await?.is_some()
-                || store
-                    .pending_invitation(user_id, peer, InvitationDirection::Incoming, now)
-                    .await?
-                    .is_some()
-            {
-                return Ok(());
-            }
-            let row = InvitationRow {
-                id: crate::secrets::random_id(),
-                user_id: user_id.to_owned(),
-                direction: InvitationDirection::Incoming,
-                from_handle: envelope.from.clone(),
-                to_handle: envelope.to.clone(),
-                peer_key: peer.to_owned(),
-                status: InvitationStatus::Pending,
-                created_at: now,
-                updated_at: now,
-                expires_at: now + INVITATION_TTL_MS,
-            };
-            store.insert_invitation(&row).await?;
-            (
-                "invitation",
-                serde_json::json!({ "fromHandle": envelope.from }),
-            )
-        }
         OwnTransition::Accept => {
             if let Some(invitation) = store
                 .pending_invitation(user_id, peer, InvitationDirection::Outgoing, now)
@@ -253,15 +250,6 @@ pub(super) async fn dispatch(
                 .await?;
             (
                 "invitation-rejected",
-                serde_json::json!({ "handle": envelope.from }),
-            )
-        }
-        OwnTransition::Revoke => {
-            if !store.end_relationship(user_id, peer, now).await? {
-                return Ok(());
-            }
-            (
-                "friend-removed",
                 serde_json::json!({ "handle": envelope.from }),
             )
         }
