@@ -4,7 +4,9 @@
 //! in-test server id with its manifest and users' documents, `fake_peer`) N distinct
 //! pre-signed v2 messages per type, each sent once, 32 in flight (32 connections, each
 //! sending its share in turn). Per type: msg/s, p50/p99/p999 latency and the non-2xx
-//! count; then the server's RSS. SQLite always, PostgreSQL when
+//! count, the server's CPU time per message, and how busy the machine was with anything
+//! else than the server and this test (in % of one core: a run beside a build is skewed);
+//! then the server's RSS. SQLite always, PostgreSQL when
 //! `PARCHMENT_TEST_POSTGRES_URL` is set. `BENCH_N` sets N (default 10,000).
 //!
 //! Rows: RELATIONSHIP_REVOKE to a non-friend (one sender; its first contact, the manifest
@@ -70,12 +72,62 @@ fn deal(requests: Vec<Raw>) -> Vec<Vec<Raw>> {
     lanes
 }
 
-/// What one run measured: wall time, (status, latency) per request in lane order, and the
-/// server's CPU time over the run.
+/// What one run measured: wall time, (status, latency) per request in lane order, the
+/// server's CPU time over the run and the CPU time of everything else on the machine but
+/// this test process (other work skews a run: it is printed beside the figures).
 struct Run {
     elapsed: Duration,
     results: Vec<(u16, Duration)>,
     server_cpu: Duration,
+    others_cpu: Duration,
+}
+
+/// CPU time (user and system) of a `/proc/<pid>/stat` file's process.
+fn process_cpu(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and
+    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|t| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time the whole machine has been busy (all cores, `/proc/stat`; idle and iowait
+/// excluded).
+fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .map(|cpu| {
+            cpu.split_whitespace()
+                .skip(1)
+                .enumerate()
+                .filter(|(i, _)| *i != 3 && *i != 4)
+                .take(6)
+                .filter_map(|(_, t)| t.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// (server, this process, whole machine) CPU time so far.
+fn cpu_times(peer: &Peer) -> (Duration, Duration, Duration) {
+    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
+    (
+        process_cpu(&format!("/proc/{pid}/stat")),
+        process_cpu("/proc/self/stat"),
+        machine_busy(),
+    )
 }
 
 /// Sends every lane's requests in order, the lanes at once (one connection each).
@@ -84,7 +136,7 @@ async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Ra
         .iter()
         .map(|lane| lane.iter().map(Prepared::from).collect())
         .collect();
-    let cpu_before = cpu_time(peer);
+    let before = cpu_times(peer);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for lane in lanes {
@@ -117,10 +169,17 @@ async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Ra
     for task in tasks {
         results.extend(task.await.expect("lane"));
     }
+    let elapsed = started.elapsed();
+    let after = cpu_times(peer);
+    let server_cpu = after.0.saturating_sub(before.0);
+    let busy = after.2.saturating_sub(before.2);
     Run {
-        elapsed: started.elapsed(),
+        elapsed,
         results,
-        server_cpu: cpu_time(peer).saturating_sub(cpu_before),
+        server_cpu,
+        others_cpu: busy
+            .saturating_sub(server_cpu)
+            .saturating_sub(after.1.saturating_sub(before.1)),
     }
 }
 
@@ -148,7 +207,7 @@ fn report(db: Db, label: &str, run: &Run) {
         *statuses.entry(*status).or_default() += 1;
     }
     println!(
-        "{:<9} {label:<34} {:>6} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>8.0}   {statuses:?}",
+        "{:<9} {label:<34} {:>6} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>10.0} {:>8.0}   {statuses:?}",
         format!("{db:?}"),
         run.results.len(),
         run.results.len() as f64 / run.elapsed.as_secs_f64(),
@@ -157,26 +216,8 @@ fn report(db: Db, label: &str, run: &Run) {
         percentile(&latencies, 0.999),
         non_2xx,
         run.server_cpu.as_secs_f64() * 1e6 / run.results.len() as f64,
+        run.others_cpu.as_secs_f64() * 100.0 / run.elapsed.as_secs_f64(),
     );
-}
-
-/// The server process's CPU time (user and system) so far.
-fn cpu_time(peer: &Peer) -> Duration {
-    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces, hence the last ')'): utime and
-    // stime are the 12th and 13th, in clock ticks (100 a second on Linux).
-    let ticks: u64 = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .skip(11)
-                .take(2)
-                .filter_map(|t| t.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
 }
 
 /// The server process's resident and peak resident memory, in KiB.
@@ -363,7 +404,7 @@ async fn inbox_throughput() {
         "inbox, {IN_FLIGHT} in flight, {n} distinct pre-signed messages per row, each sent once"
     );
     println!(
-        "{:<9} {:<34} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}   statuses",
+        "{:<9} {:<34} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8}   statuses",
         "database",
         "message",
         "sent",
@@ -372,7 +413,8 @@ async fn inbox_throughput() {
         "p99 ms",
         "p999 ms",
         "non-2xx",
-        "srv µs/msg"
+        "srv µs/msg",
+        "others %"
     );
     run(Db::Sqlite, n).await;
     if std::env::var("PARCHMENT_TEST_POSTGRES_URL").is_ok() {
