@@ -49,38 +49,57 @@ if [ ! -x "$wasm_opt" ]; then
 fi
 
 # --- build -------------------------------------------------------------------------------
-say "cargo build (wasm32, profile wasm-release, +simd128)"
+say "cargo build (wasm32, profile wasm-release, +simd128), twice: the start module and the full one"
 # SIMD128 (every browser since 2023: Chrome 91, Firefox 89, Safari 16.4; Node 16.4): measured
 # +30 % on the AEADs and +10 % on signing, and a smaller module. Set for the wasm target only,
 # so host builds of the workspace keep their cache.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} -C target-feature=+simd128"
-cargo build -p parchment-wasm --target wasm32-unknown-unknown --profile wasm-release --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 module="$target_dir/wasm32-unknown-unknown/wasm-release/parchment_wasm.wasm"
 
 pkg="$here/pkg"
 rm -rf "$pkg"
-say "wasm-bindgen --target web"
-wasm-bindgen --target web --out-dir "$pkg" --out-name parchment_core "$module"
-
-say "wasm-opt $wasm_opt_level"
-# The features rustc enables for wasm32 today (its defaults plus simd128); wasm-opt must
-# accept them all.
-"$wasm_opt" "$wasm_opt_level" \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-reference-types --enable-multivalue --enable-mutable-globals --enable-simd \
-  "$pkg/parchment_core_bg.wasm" -o "$pkg/parchment_core_bg.wasm"
+mkdir -p "$pkg"
+# start: without the `extra` feature (what the app loads before unlock); full: everything (what
+# loadExtras() brings in). One cargo output path, so each is bound and optimized before the next.
+for variant in start full; do
+  if [ "$variant" = start ]; then features=(--no-default-features); else features=(); fi
+  cargo build -p parchment-wasm --target wasm32-unknown-unknown --profile wasm-release --locked "${features[@]}"
+  say "wasm-bindgen --target web ($variant)"
+  wasm-bindgen --target web --out-dir "$pkg/$variant" --out-name parchment_core "$module"
+  say "wasm-opt $wasm_opt_level ($variant)"
+  # The features rustc enables for wasm32 today (its defaults plus simd128); wasm-opt must
+  # accept them all.
+  "$wasm_opt" "$wasm_opt_level" \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-reference-types --enable-multivalue --enable-mutable-globals --enable-simd \
+    "$pkg/$variant/parchment_core_bg.wasm" -o "$pkg/$variant/parchment_core_bg.wasm"
+done
 
 # --- package -----------------------------------------------------------------------------
+# The entry: wasm/js/parchment_core.js, one API over both modules (see its header).
+cp "$here/js/parchment_core.js" "$pkg/parchment_core.js"
+cat >"$pkg/parchment_core.d.ts" <<'EOF'
+// The API of both modules (the full module's types), plus the two functions of the split.
+export * from './full/parchment_core.js';
+export { default, initSync } from './full/parchment_core.js';
+/** Loads the second module (key slots, friend shares, legacy static-DH, sealed boxes, device transfer, safety numbers); call once before using them. */
+export function loadExtras(): Promise<void>;
+/** Whether `loadExtras()` has resolved. */
+export function extrasLoaded(): boolean;
+EOF
 cat >"$pkg/node.js" <<'EOF'
-// Node entry of @parchment/core: Node 20's fetch cannot read file: URLs, so the module is read
-// from disk and instantiated here, once, at import. Calling the default export (init) again
-// is a no-op, so code written for browsers (`await init()`) runs unchanged.
+// Node entry of @parchment/core: Node 20's fetch cannot read file: URLs, so both modules are read
+// from disk and instantiated here, once, at import (no download to save in Node: the second
+// module is loaded at once too, so Node code never needs `loadExtras()`). Calling the default
+// export (init) or loadExtras() again is a no-op, so code written for browsers runs unchanged.
 import { readFile } from 'node:fs/promises';
-import init from './parchment_core.js';
+import init, { __setExtrasSource, loadExtras } from './parchment_core.js';
 
-await init({ module_or_path: await readFile(new URL('./parchment_core_bg.wasm', import.meta.url)) });
+await init({ module_or_path: await readFile(new URL('./start/parchment_core_bg.wasm', import.meta.url)) });
+__setExtrasSource(() => readFile(new URL('./full/parchment_core_bg.wasm', import.meta.url)));
+await loadExtras();
 
 export * from './parchment_core.js';
 export { default } from './parchment_core.js';
@@ -103,15 +122,20 @@ cat >"$pkg/package.json" <<EOF
       "node": "./node.js",
       "default": "./parchment_core.js"
     },
-    "./parchment_core_bg.wasm": "./parchment_core_bg.wasm",
+    "./start/parchment_core_bg.wasm": "./start/parchment_core_bg.wasm",
+    "./full/parchment_core_bg.wasm": "./full/parchment_core_bg.wasm",
     "./package.json": "./package.json"
   },
-  "files": ["parchment_core.js", "parchment_core.d.ts", "parchment_core_bg.wasm", "parchment_core_bg.wasm.d.ts", "node.js", "README.md"],
+  "files": ["parchment_core.js", "parchment_core.d.ts", "start", "full", "node.js", "README.md"],
   "sideEffects": ["./node.js"]
 }
 EOF
 cp "$here/README.md" "$pkg/README.md"
 
-raw=$(wc -c <"$pkg/parchment_core_bg.wasm")
-gz=$(gzip -9 -c "$pkg/parchment_core_bg.wasm" | wc -c)
-say "built $pkg: parchment_core_bg.wasm $raw bytes raw, $gz bytes gzip -9"
+for variant in start full; do
+  wasm="$pkg/$variant/parchment_core_bg.wasm"
+  raw=$(wc -c <"$wasm")
+  gz=$(gzip -9 -c "$wasm" | wc -c)
+  br=$(node -e 'const z=require("zlib");const b=require("fs").readFileSync(process.argv[1]);console.log(z.brotliCompressSync(b,{params:{[z.constants.BROTLI_PARAM_QUALITY]:11}}).length)' "$wasm")
+  say "built $pkg/$variant: parchment_core_bg.wasm $raw bytes raw, $gz gzip -9, $br brotli 11"
+done

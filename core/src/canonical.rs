@@ -549,6 +549,14 @@ fn write_value(value: &Value, out: &mut String) {
     }
 }
 
+/// `n` as JavaScript's `String(n)` writes it (`NaN` and infinities as `null`, as JSON does).
+/// Also what error messages use: Rust's own float formatting adds ~20 KB to a WASM module.
+pub fn number_text(n: f64) -> String {
+    let mut out = String::new();
+    write_number(n, &mut out);
+    out
+}
+
 fn write_number(n: f64, out: &mut String) {
     if !n.is_finite() {
         out.push_str("null");

@@ -37,6 +37,9 @@ pub enum EciesError {
     /// Decryption failed.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// A sealed seed opened to something that is not 32 bytes.
+    #[error("the sealed value is not a seed")]
+    NotASeed,
 }
 
 /// Who a friend share is from and for, and when: all bound into the AAD.
@@ -218,4 +221,20 @@ pub fn open(recipient: &X25519SecretKey, sealed: &[u8]) -> Result<Zeroizing<Vec<
         key_context: context,
     };
     Ok(envelope::open(&key, &aad, &sealed[32..])?)
+}
+
+/// Seals a seed in a [`seal`]ed box (the WASM package moves an identity between its two
+/// modules this way); [`open_seed`] opens it.
+pub fn seal_seed(
+    recipient: &X25519PublicKey,
+    seed: &crate::Seed,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, EciesError> {
+    seal(recipient, seed.as_bytes(), rng)
+}
+
+/// Opens a [`seal_seed`] box.
+pub fn open_seed(recipient: &X25519SecretKey, sealed: &[u8]) -> Result<crate::Seed, EciesError> {
+    let bytes = open(recipient, sealed)?;
+    crate::Seed::from_slice(&bytes).map_err(|_| EciesError::NotASeed)
 }

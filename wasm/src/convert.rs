@@ -39,7 +39,11 @@ pub(crate) fn positive_integer(value: &JsValue, what: &str) -> Result<u64> {
     const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
     match value.as_f64() {
         Some(n) if n.fract() == 0.0 && (1.0..=MAX_SAFE).contains(&n) => Ok(n as u64),
-        Some(n) => Err(error(format!("{what} must be a positive integer, got {n}"))),
+        // Not `{n}`: Rust's float formatting would add ~20 KB to the module.
+        Some(n) => Err(error(format!(
+            "{what} must be a positive integer, got {}",
+            canonical::number_text(n)
+        ))),
         None => Err(error(format!(
             "{what} must be a number, got {}",
             type_name(value)
@@ -138,6 +142,7 @@ pub(crate) fn parse_json(text: &str) -> Result<JsValue> {
 }
 
 /// Sets `object[name] = value` on a fresh object.
+#[cfg_attr(not(feature = "extra"), allow(dead_code))]
 pub(crate) fn set(object: &Object, name: &str, value: &JsValue) -> Result<()> {
     Reflect::set(object, &JsValue::from_str(name), value)
         .map(|_| ())

@@ -16,12 +16,17 @@
 //! WebAssembly linear memory; that is what CSP and origin isolation are for.
 
 mod convert;
+#[cfg(feature = "extra")]
+mod extra;
 mod functions;
+mod handoff;
 mod identity;
 mod record;
 mod rng;
-mod transfer;
 
+#[cfg(feature = "extra")]
+pub use extra::handoff::ModuleHandoff;
+#[cfg(feature = "extra")]
+pub use extra::transfer::{DeviceTransferReceiver, DeviceTransferSender};
 pub use functions::*;
 pub use identity::Identity;
-pub use transfer::{DeviceTransferReceiver, DeviceTransferSender};

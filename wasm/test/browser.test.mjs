@@ -24,9 +24,13 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>@parchment/core in Chromium</title>
 <script type="module">
-  import init, { Identity, verify, verifyFederationEnvelope, safetyNumber } from '/pkg/parchment_core.js';
+  import init, { Identity, verify, verifyFederationEnvelope, safetyNumber, loadExtras, extrasLoaded } from '/pkg/parchment_core.js';
   try {
     await init();
+    // The start module alone: a function of the second one says what to do.
+    let beforeExtras = null;
+    try { safetyNumber('', ''); } catch (e) { beforeExtras = e.message; }
+    const wasmBefore = performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.wasm')).map((r) => new URL(r.name).pathname);
     const input = await (await fetch('/input.json')).json();
     const fromHex = (h) => Uint8Array.from(h.match(/../g).map((b) => parseInt(b, 16)));
     const id = Identity.fromSeed(fromHex(input.seedHex));
@@ -45,7 +49,14 @@ const PAGE = `<!doctype html>
       federationVerified: verifyFederationEnvelope(signed, id.signingPublicKey),
       decrypted: new TextDecoder().decode(id.decryptRecord('metadata', input.aad, envelope)),
       roundTrip: new TextDecoder().decode(id.decryptRecord('personal', input.aad, id.encryptRecord('personal', input.aad, new TextEncoder().encode('round trip')))),
-      safety: safetyNumber(id.signingPublicKey, id.signingPublicKey),
+      beforeExtras,
+      wasmBefore,
+      extrasBefore: extrasLoaded(),
+      safety: (await loadExtras(), safetyNumber(id.signingPublicKey, id.signingPublicKey)),
+      // A start-module identity moves into the second module for a second-module method.
+      sealed: id.encryptForFriend(Identity.generate().encryptionPublicKey, new TextEncoder().encode('x'), 'parchment-share-v1').nonce.length,
+      stillSigns: verify(id.signingPublicKey, message, id.sign(message)),
+      wasmAfter: performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.wasm')).map((r) => new URL(r.name).pathname),
       generated: Identity.generate().signingPublicKey.length,
     };
     id.free();
@@ -110,6 +121,13 @@ test('Chromium loads the package, derives a vector identity, signs and verifies'
     assert.equal(result.decrypted, application.plaintext_utf8);
     assert.equal(result.roundTrip, 'round trip');
     assert.match(result.safety, /^\d{3} \d{3} \d{3} \d{3}$/);
+    // Two modules: only the start one before loadExtras(), the second one after.
+    assert.match(result.beforeExtras, /second module; call `await loadExtras\(\)` first/);
+    assert.equal(result.extrasBefore, false);
+    assert.deepEqual(result.wasmBefore, ['/pkg/start/parchment_core_bg.wasm']);
+    assert.deepEqual(result.wasmAfter, ['/pkg/start/parchment_core_bg.wasm', '/pkg/full/parchment_core_bg.wasm']);
+    assert.equal(result.sealed, 16, 'the identity moved into the second module and encrypts there');
+    assert.equal(result.stillSigns, true);
     assert.equal(result.generated, 44);
     assert.equal(result.afterFree, 'this Identity has been freed; create a new one');
   } finally {

@@ -17,7 +17,10 @@ test('package.json names @parchment/core with node and browser entries', () => {
   assert.equal(manifest.exports['.'].node, './node.js');
   assert.equal(manifest.exports['.'].default, './parchment_core.js');
   assert.equal(manifest.exports['.'].types, './parchment_core.d.ts');
-  for (const file of manifest.files) readFileSync(join(pkgDir, file));
+  for (const file of manifest.files) {
+    if (file === 'start' || file === 'full') readFileSync(join(pkgDir, file, 'parchment_core_bg.wasm'));
+    else readFileSync(join(pkgDir, file));
+  }
 });
 
 test('import "@parchment/core" works in Node 20 right after import', () => {
@@ -40,7 +43,12 @@ test('import "@parchment/core" works in Node 20 right after import', () => {
 });
 
 test('the TypeScript declarations carry the pinned API', () => {
-  const dts = readFileSync(join(pkgDir, 'parchment_core.d.ts'), 'utf8');
+  // The entry re-exports the full module's declarations and adds the split's two functions.
+  const entry = readFileSync(join(pkgDir, 'parchment_core.d.ts'), 'utf8');
+  assert.ok(entry.includes("export * from './full/parchment_core.js';"));
+  assert.ok(entry.includes('export function loadExtras(): Promise<void>;'));
+  assert.ok(entry.includes('export function extrasLoaded(): boolean;'));
+  const dts = readFileSync(join(pkgDir, 'full', 'parchment_core.d.ts'), 'utf8');
   for (const signature of [
     'static generate(): Identity;',
     'static fromSeed(seed: Uint8Array): Identity;',

@@ -31,6 +31,16 @@ async function lib(): Promise<Core> {
   return core
 }
 
+/**
+ * The package with its second module loaded (key slots, friend shares, safety numbers, device
+ * transfer): fetched on first use, so the start and unlock path downloads only the first.
+ */
+async function extras(): Promise<Core> {
+  const c = await lib()
+  await c.loadExtras()
+  return c
+}
+
 function need(): IdentityHandle {
   if (!current) throw new Error(t('errors.keysLocked'))
   return current
@@ -107,9 +117,17 @@ function checkMatches(handle: IdentityHandle, expectedSigningKey: string | null,
 }
 
 export const keyring = {
-  /** Loads the WASM module (safe to call many times). */
+  /** Loads the WASM start module (safe to call many times). */
   async ready(): Promise<void> {
     await lib()
+  },
+
+  /**
+   * Loads the second module (safe to call many times): await it before the synchronous
+   * methods that need it (createKeySlot, sealFriendShare, openFriendShare).
+   */
+  async loadExtras(): Promise<void> {
+    await extras()
   },
 
   isUnlocked(): boolean {
@@ -177,7 +195,7 @@ export const keyring = {
   },
 
   async prfSalt(): Promise<Uint8Array> {
-    return (await lib()).prfSalt()
+    return (await extras()).prfSalt()
   },
 
   /** A passkey-PRF key slot of the unlocked identity for one credential. */
@@ -187,7 +205,7 @@ export const keyring = {
 
   /** Whether a key slot opens, with this PRF output, to the unlocked identity (proves the owner is here). */
   async keySlotOpensToCurrent(slot: KeySlot, userId: string, prfOutput: Uint8Array): Promise<boolean> {
-    const c = await lib()
+    const c = await extras()
     const signingKey = need().signingPublicKey
     let handle: IdentityHandle
     try {
@@ -201,7 +219,7 @@ export const keyring = {
   },
 
   async unlockWithKeySlot(slot: KeySlot, userId: string, prfOutput: Uint8Array, signingKey: string): Promise<PublicKeys> {
-    const c = await lib()
+    const c = await extras()
     const handle = c.Identity.fromKeySlot(slot, userId, prfOutput, signingKey)
     checkMatches(handle, signingKey, () => t('errors.slotOtherAccount'))
     replace(handle)
@@ -270,13 +288,13 @@ export const keyring = {
    * payload as base64 text, which is also what the friend pastes.
    */
   async safetyV2(me: SafetyParty, friend: SafetyParty): Promise<SafetyV2> {
-    const c = await lib()
+    const c = await extras()
     return { number: c.safetyNumberV2(me, friend), code: toBase64(c.safetyQrPayload(me, friend)) }
   },
 
   /** Compares a code from the friend's screen (scanned or pasted base64) with the keys I see. */
   async compareSafetyCode(me: SafetyParty, friend: SafetyParty, code: string): Promise<SafetyComparison> {
-    const c = await lib()
+    const c = await extras()
     let scanned: Uint8Array
     try {
       scanned = fromBase64(code.replace(/\s+/g, ''))
@@ -306,7 +324,7 @@ export const keyring = {
       slots: { credentialId: string; prfOutput: Uint8Array }[]
     },
   ) {
-    const c = await lib()
+    const c = await extras()
     const old = need()
     const next = c.Identity.generate()
     try {
@@ -360,7 +378,7 @@ export const keyring = {
    * to publish (and show as QR/text) before the key itself. One transfer at a time.
    */
   async startReceiving(): Promise<{ commitment: string; publicKey: string }> {
-    const c = await lib()
+    const c = await extras()
     freeTransferKeys()
     receiving = c.DeviceTransferReceiver.generate()
     return { commitment: receiving.commitment, publicKey: receiving.publicKey }
@@ -391,7 +409,7 @@ export const keyring = {
 
   /** Device transfer v2, old device: its ephemeral key (public half to publish). */
   async startSending(): Promise<string> {
-    const c = await lib()
+    const c = await extras()
     need()
     freeTransferKeys()
     sending = c.DeviceTransferSender.generate()

@@ -93,6 +93,7 @@ export async function applySealedLocation(entry: SealedLocation, { fromSnapshot 
   }
   if (!friend?.signingKey) return false
   if (fromSnapshot && duringLoad?.stopped.has(key(friend.handle))) return false
+  await keyring.loadExtras()
   for (const timestamp of bindingTimes(entry)) {
     let bytes: Uint8Array
     try {
