@@ -68,3 +68,34 @@ test('reload stays unlocked; sign out everywhere locks the cached key', async (t
   dev.assertNoConsoleErrors()
   await dev.close()
 })
+
+test('a new browser: sign-in to unlocked fetches one WebAssembly module, and how many bytes', async (t) => {
+  const { server } = fx
+  if (!(await requireEndpoints(t, server, IDENTITY_ENDPOINTS))) return
+  const first = await newDevice(fx.browser)
+  const recoveryKey = await newUser(first.page, server, 'wren@example.com', 'wren')
+  await first.close()
+
+  // A cold browser (empty cache): sign in with an emailed code, unlock with the recovery key.
+  const dev = await newDevice(fx.browser)
+  const { page, cdp } = dev
+  await cdp.send('Network.enable')
+  let wire = 0
+  cdp.on('Network.loadingFinished', (e) => {
+    wire += e.encodedDataLength
+  })
+  await signInWithCode(page, server, 'wren@example.com')
+  await page.waitForURL('**/unlock')
+  await page.fill('[data-test=recovery-input]', recoveryKey)
+  await page.click('[data-test=unlock-recovery]')
+  await page.waitForURL((u) => u.pathname === '/')
+  await page.waitForSelector('[data-test=place-form]')
+  const wasm = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => r.name.endsWith('.wasm')).map((r) => ({ name: new URL(r.name).pathname, wire: r.transferSize, raw: r.decodedBodySize })))
+  // The start module only: key slots, friend shares, safety numbers and device transfer are in
+  // the second one, fetched on first use.
+  assert.equal(wasm.length, 1, JSON.stringify(wasm))
+  figure('cold_sign_in_to_unlocked_bytes_on_wire', wire, 'B (every response, headers included: sign-in page, code, unlock, places page)')
+  figure('start_module_bytes_on_wire', wasm[0].wire, `B (brotli; ${wasm[0].raw} B raw)`)
+  dev.assertNoConsoleErrors()
+  await dev.close()
+})
