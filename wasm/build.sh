@@ -79,7 +79,7 @@ done
 
 # --- package -----------------------------------------------------------------------------
 # The entry: wasm/js/parchment_core.js, one API over both modules (see its header).
-cp "$here/js/parchment_core.js" "$pkg/parchment_core.js"
+cp "$here/js/parchment_core.js" "$here/js/extras_source.js" "$pkg/"
 cat >"$pkg/parchment_core.d.ts" <<'EOF'
 // The API of both modules (the full module's types), plus the two functions of the split.
 export * from './full/parchment_core.js';
@@ -95,10 +95,11 @@ cat >"$pkg/node.js" <<'EOF'
 // module is loaded at once too, so Node code never needs `loadExtras()`). Calling the default
 // export (init) or loadExtras() again is a no-op, so code written for browsers runs unchanged.
 import { readFile } from 'node:fs/promises';
-import init, { __setExtrasSource, loadExtras } from './parchment_core.js';
+import init, { loadExtras } from './parchment_core.js';
+import { setExtrasSource } from './extras_source.js';
 
 await init({ module_or_path: await readFile(new URL('./start/parchment_core_bg.wasm', import.meta.url)) });
-__setExtrasSource(() => readFile(new URL('./full/parchment_core_bg.wasm', import.meta.url)));
+setExtrasSource(() => readFile(new URL('./full/parchment_core_bg.wasm', import.meta.url)));
 await loadExtras();
 
 export * from './parchment_core.js';
@@ -126,7 +127,7 @@ cat >"$pkg/package.json" <<EOF
     "./full/parchment_core_bg.wasm": "./full/parchment_core_bg.wasm",
     "./package.json": "./package.json"
   },
-  "files": ["parchment_core.js", "parchment_core.d.ts", "start", "full", "node.js", "README.md"],
+  "files": ["parchment_core.js", "extras_source.js", "parchment_core.d.ts", "start", "full", "node.js", "README.md"],
   "sideEffects": ["./node.js"]
 }
 EOF

@@ -154,22 +154,36 @@ pub mod friend_share {
     }
 }
 
-const SEAL_INFO: &str = "parchment-seal-v1";
+/// What a sealed box is for: its HKDF label and AAD record type, so a box made for one use
+/// never opens as another (a module handoff is not a `sealTo` box, and back).
+#[derive(Clone, Copy)]
+struct SealDomain {
+    info: &'static str,
+    record_type: &'static str,
+}
+
+/// `sealTo` / `openSealed`.
+const SEALED_BOX: SealDomain = SealDomain {
+    info: "parchment-seal-v1",
+    record_type: "sealed-box",
+};
+/// A seed moving between the WebAssembly package's two modules.
+const MODULE_HANDOFF: SealDomain = SealDomain {
+    info: "parchment-module-handoff-v1",
+    record_type: "module-handoff",
+};
 
 fn seal_key(
+    domain: SealDomain,
     shared: &[u8; 32],
     ephemeral: &X25519PublicKey,
     recipient: &X25519PublicKey,
 ) -> SymmetricKey {
-    let mut info = Vec::with_capacity(SEAL_INFO.len() + 64);
-    info.extend_from_slice(SEAL_INFO.as_bytes());
+    let mut info = Vec::with_capacity(domain.info.len() + 64);
+    info.extend_from_slice(domain.info.as_bytes());
     info.extend_from_slice(ephemeral.as_bytes());
     info.extend_from_slice(recipient.as_bytes());
     SymmetricKey::from_bytes(*hkdf::<32>(shared, &info))
-}
-
-fn seal_aad(recipient: &X25519PublicKey) -> (String, &'static str) {
-    (recipient.to_base64(), SEAL_INFO)
 }
 
 /// Anonymous sealed box: `ephPub (32) ‖ envelope (XChaCha20-Poly1305)`.
@@ -178,27 +192,54 @@ pub fn seal(
     plaintext: &[u8],
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, EciesError> {
-    recipient.validate()?;
-    let ephemeral = X25519SecretKey::generate(rng);
-    let ephemeral_public = ephemeral.public_key();
-    let key = seal_key(
-        ephemeral.diffie_hellman(recipient)?.as_bytes(),
-        &ephemeral_public,
-        recipient,
-    );
-    let (user_id, context) = seal_aad(recipient);
-    let aad = Aad {
-        user_id: &user_id,
-        record_type: "sealed-box",
-        record_id: "",
-        key_context: context,
-    };
-    let env = envelope::seal(&key, Algorithm::DEFAULT, &aad, plaintext, rng)?;
-    Ok([ephemeral_public.as_bytes().as_slice(), &env].concat())
+    seal_in(SEALED_BOX, recipient, plaintext, rng)
 }
 
 /// Opens a [`seal`]ed box with the recipient's key.
 pub fn open(recipient: &X25519SecretKey, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, EciesError> {
+    open_in(SEALED_BOX, recipient, sealed)
+}
+
+fn box_aad<'a>(domain: SealDomain, recipient: &'a str) -> Aad<'a> {
+    Aad {
+        user_id: recipient,
+        record_type: domain.record_type,
+        record_id: "",
+        key_context: domain.info,
+    }
+}
+
+fn seal_in(
+    domain: SealDomain,
+    recipient: &X25519PublicKey,
+    plaintext: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<u8>, EciesError> {
+    recipient.validate()?;
+    let ephemeral = X25519SecretKey::generate(rng);
+    let ephemeral_public = ephemeral.public_key();
+    let key = seal_key(
+        domain,
+        ephemeral.diffie_hellman(recipient)?.as_bytes(),
+        &ephemeral_public,
+        recipient,
+    );
+    let recipient_b64 = recipient.to_base64();
+    let env = envelope::seal(
+        &key,
+        Algorithm::DEFAULT,
+        &box_aad(domain, &recipient_b64),
+        plaintext,
+        rng,
+    )?;
+    Ok([ephemeral_public.as_bytes().as_slice(), &env].concat())
+}
+
+fn open_in(
+    domain: SealDomain,
+    recipient: &X25519SecretKey,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, EciesError> {
     let minimum = 32 + Algorithm::Aes256Gcm.minimum_length();
     if sealed.len() < minimum {
         return Err(EciesError::TooShort {
@@ -209,32 +250,54 @@ pub fn open(recipient: &X25519SecretKey, sealed: &[u8]) -> Result<Zeroizing<Vec<
     let ephemeral_public = X25519PublicKey::from_slice(&sealed[..32])?;
     let recipient_public = recipient.public_key();
     let key = seal_key(
+        domain,
         recipient.diffie_hellman(&ephemeral_public)?.as_bytes(),
         &ephemeral_public,
         &recipient_public,
     );
-    let (user_id, context) = seal_aad(&recipient_public);
-    let aad = Aad {
-        user_id: &user_id,
-        record_type: "sealed-box",
-        record_id: "",
-        key_context: context,
-    };
-    Ok(envelope::open(&key, &aad, &sealed[32..])?)
+    let recipient_b64 = recipient_public.to_base64();
+    Ok(envelope::open(
+        &key,
+        &box_aad(domain, &recipient_b64),
+        &sealed[32..],
+    )?)
 }
 
-/// Seals a seed in a [`seal`]ed box (the WASM package moves an identity between its two
-/// modules this way); [`open_seed`] opens it.
+/// Seals a seed for the WebAssembly package's other module (its own domain: neither [`open`]
+/// opens it nor does [`open_seed`] open a [`seal`]ed box); [`open_seed`] opens it.
 pub fn seal_seed(
     recipient: &X25519PublicKey,
     seed: &crate::Seed,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>, EciesError> {
-    seal(recipient, seed.as_bytes(), rng)
+    seal_in(MODULE_HANDOFF, recipient, seed.as_bytes(), rng)
 }
 
 /// Opens a [`seal_seed`] box.
 pub fn open_seed(recipient: &X25519SecretKey, sealed: &[u8]) -> Result<crate::Seed, EciesError> {
-    let bytes = open(recipient, sealed)?;
+    let bytes = open_in(MODULE_HANDOFF, recipient, sealed)?;
     crate::Seed::from_slice(&bytes).map_err(|_| EciesError::NotASeed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::OsRng;
+
+    #[test]
+    fn a_module_handoff_and_a_sealed_box_never_open_as_each_other() {
+        let key = X25519SecretKey::generate(&mut OsRng);
+        let seed = crate::Seed::generate(&mut OsRng);
+        let handoff = seal_seed(&key.public_key(), &seed, &mut OsRng).expect("seal");
+        assert!(open_seed(&key, &handoff).expect("opens") == seed);
+        assert!(
+            open(&key, &handoff).is_err(),
+            "openSealed must not reveal a handoff"
+        );
+        let boxed = seal(&key.public_key(), &[7u8; 32], &mut OsRng).expect("seal");
+        assert!(
+            open_seed(&key, &boxed).is_err(),
+            "a sealTo box is not a handoff"
+        );
+    }
 }

@@ -19,8 +19,9 @@
 //! The AAD binds every ciphertext to who owns it and what it is: four u16-length-prefixed
 //! UTF-8 fields, `userId ‖ recordType ‖ recordId ‖ keyContext`.
 
-use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
+#[cfg(feature = "aes-gcm")]
 use aes_gcm::Aes256Gcm;
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
@@ -50,6 +51,10 @@ pub enum EnvelopeError {
     /// Unknown algorithm byte.
     #[error("Unsupported algorithm 0x{0:02x}")]
     UnsupportedAlgorithm(u8),
+    /// An AES-256-GCM envelope in a build without AES (the WebAssembly start module: the
+    /// package's second module has it).
+    #[error("AES-256-GCM is not in this build (the WebAssembly package's second module has it)")]
+    AesUnavailable,
     /// Wrong key, wrong AAD, or tampered bytes.
     #[error("authentication failed: wrong key, wrong context or tampered ciphertext")]
     Authentication,
@@ -191,9 +196,12 @@ pub fn seal_with_nonce(
     out.extend_from_slice(plaintext);
     let body = &mut out[header..];
     let tag = match algorithm {
+        #[cfg(feature = "aes-gcm")]
         Algorithm::Aes256Gcm => Aes256Gcm::new(key.as_bytes().into())
             .encrypt_in_place_detached(nonce.into(), &aad, body)
             .map(|t| t.to_vec()),
+        #[cfg(not(feature = "aes-gcm"))]
+        Algorithm::Aes256Gcm => return Err(EnvelopeError::AesUnavailable),
         Algorithm::XChaCha20Poly1305 => XChaCha20Poly1305::new(key.as_bytes().into())
             .encrypt_in_place_detached(nonce.into(), &aad, body)
             .map(|t| t.to_vec()),
@@ -242,9 +250,12 @@ pub fn open(
         aad: &aad,
     };
     let plaintext = match algorithm {
+        #[cfg(feature = "aes-gcm")]
         Algorithm::Aes256Gcm => {
             Aes256Gcm::new(key.as_bytes().into()).decrypt(nonce.into(), payload)
         }
+        #[cfg(not(feature = "aes-gcm"))]
+        Algorithm::Aes256Gcm => return Err(EnvelopeError::AesUnavailable),
         Algorithm::XChaCha20Poly1305 => {
             XChaCha20Poly1305::new(key.as_bytes().into()).decrypt(nonce.into(), payload)
         }
@@ -298,6 +309,7 @@ impl LegacyCiphertext {
     }
 
     /// Encrypts with a given nonce (test vectors only; never reuse a nonce).
+    #[cfg(feature = "aes-gcm")]
     pub fn seal_with_nonce(
         key: &SymmetricKey,
         nonce: &[u8; 12],
@@ -312,7 +324,18 @@ impl LegacyCiphertext {
         })
     }
 
+    /// Encrypts: not in this build.
+    #[cfg(not(feature = "aes-gcm"))]
+    pub fn seal_with_nonce(
+        _key: &SymmetricKey,
+        _nonce: &[u8; 12],
+        _plaintext: &[u8],
+    ) -> Result<Self, EnvelopeError> {
+        Err(EnvelopeError::AesUnavailable)
+    }
+
     /// Decrypts.
+    #[cfg(feature = "aes-gcm")]
     pub fn open(&self, key: &SymmetricKey) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
         let b64 = |s: &str| from_base64(s).map_err(|e| EnvelopeError::Base64(e.to_string()));
         let nonce = b64(&self.nonce)?;
@@ -333,6 +356,12 @@ impl LegacyCiphertext {
             .decrypt(nonce.as_slice().into(), sealed.as_slice())
             .map(Zeroizing::new)
             .map_err(|_| EnvelopeError::Authentication)
+    }
+
+    /// Decrypts: not in this build.
+    #[cfg(not(feature = "aes-gcm"))]
+    pub fn open(&self, _key: &SymmetricKey) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
+        Err(EnvelopeError::AesUnavailable)
     }
 }
 

@@ -8,15 +8,18 @@
 // function of the second module called before `loadExtras()` has resolved throws an Error that
 // says so. (The Node entry loads both at import, so Node code needs neither call.)
 //
+// AES-256-GCM is in the second module too: `decryptRecord` of the original's records (algorithm
+// byte 0x01) needs `loadExtras()` first, like the rest of the legacy formats.
+//
 // An Identity created by the start module moves into the second module the first time one of
 // the second module's methods is called on it: the second module makes an ephemeral X25519 key,
 // the start module seals the seed to it, the second module opens it. The seed is never a
 // JavaScript value on the way.
 import initStart, * as start from './start/parchment_core.js';
+import { extrasSource } from './extras_source.js';
 
 let full = null;
 let loadingFull = null;
-let fullSource;
 
 /** Loads the start module (the same options as wasm-bindgen's init). */
 export default function init(options) {
@@ -33,7 +36,9 @@ export function loadExtras() {
   if (full) return Promise.resolve();
   loadingFull ??= (async () => {
     const module = await import('./full/parchment_core.js');
-    const source = typeof fullSource === 'function' ? await fullSource() : fullSource;
+    // Where the second module's bytes come from: next to its glue (browsers, bundlers), or
+    // what the Node entry set (extras_source.js, not exported by the package).
+    const source = await extrasSource();
     await module.default(source === undefined ? undefined : { module_or_path: source });
     full = module;
   })().catch((e) => {
@@ -48,17 +53,12 @@ export function extrasLoaded() {
   return full !== null;
 }
 
-/** For the Node entry: where the second module's bytes come from (a value or a function). */
-export function __setExtrasSource(source) {
-  fullSource = source;
-}
-
 function second(name) {
   if (!full) throw new Error(`@parchment/core: ${name} is in the second module; call \`await loadExtras()\` first`);
   return full;
 }
 
-export { verify, verifyFederationEnvelope, canonicalJson } from './start/parchment_core.js';
+export { verify, verifyFederationEnvelope, canonicalJson, prfSalt } from './start/parchment_core.js';
 
 const secondFunction = (name) => (...args) => second(name)[name](...args);
 export const safetyNumber = secondFunction('safetyNumber');
@@ -67,7 +67,6 @@ export const safetyQrPayload = secondFunction('safetyQrPayload');
 export const compareSafetyQr = secondFunction('compareSafetyQr');
 export const deviceSas = secondFunction('deviceSas');
 export const sealTo = secondFunction('sealTo');
-export const prfSalt = secondFunction('prfSalt');
 export const verifyKeySlot = secondFunction('verifyKeySlot');
 
 const HANDLE = Symbol('handle');
@@ -104,7 +103,9 @@ export class Identity {
     return new Identity(start.Identity.fromRecoveryKey(text));
   }
   static unwrapSeed(deviceSecret, deviceId, wrapped) {
-    return new Identity(start.Identity.unwrapSeed(deviceSecret, deviceId, wrapped));
+    // Our wraps are XChaCha20-Poly1305; one written with AES-256-GCM opens in the second module.
+    const module = isAesText(wrapped) ? second('Identity.unwrapSeed of an AES-256-GCM wrap') : start;
+    return new Identity(module.Identity.unwrapSeed(deviceSecret, deviceId, wrapped));
   }
   static fromKeySlot(slot, userId, prfOutput, signingPublicKey) {
     return new Identity(second('Identity.fromKeySlot').Identity.fromKeySlot(slot, userId, prfOutput, signingPublicKey));
@@ -124,9 +125,28 @@ export class Identity {
   }
 }
 
-for (const name of ['sign', 'signFederationEnvelope', 'signKeyChange', 'encryptRecord', 'decryptRecord', 'encryptCollectionRecord', 'decryptCollectionRecord', 'wrapSeed', 'exportRecoveryKey', 'exportRecoveryCode']) {
+for (const name of ['sign', 'signFederationEnvelope', 'signKeyChange', 'encryptRecord', 'encryptCollectionRecord', 'wrapSeed', 'exportRecoveryKey', 'exportRecoveryCode']) {
   Identity.prototype[name] = function (...args) {
     return this[HANDLE][name](...args);
+  };
+}
+
+// AES-256-GCM (the original's records, algorithm byte 0x01) is in the second module only: an
+// envelope of it is opened there; every other envelope where the identity is.
+const AES_256_GCM = 0x01;
+/** Whether base64 `text` starts like an AES-256-GCM envelope (anything unreadable: no). */
+function isAesText(text) {
+  try {
+    return typeof text === 'string' && atob(text.slice(0, 4)).charCodeAt(1) === AES_256_GCM;
+  } catch {
+    return false;
+  }
+}
+const isAes = (envelope) => envelope instanceof Uint8Array && envelope.length > 1 && envelope[1] === AES_256_GCM;
+for (const [name, at] of [['decryptRecord', 2], ['decryptCollectionRecord', 4]]) {
+  Identity.prototype[name] = function (...args) {
+    const handle = isAes(args[at]) ? inSecond(this, `${name} of an AES-256-GCM envelope`) : this[HANDLE];
+    return handle[name](...args);
   };
 }
 for (const name of ['createKeySlot', 'signKeySlot', 'openSealed', 'sealFriendShare', 'openFriendShare', 'sealDeviceTransfer', 'sealDeviceTransferV2', 'encryptForFriend', 'decryptFromFriend']) {

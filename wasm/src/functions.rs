@@ -1,11 +1,13 @@
 //! Free functions: everything that needs no secret.
 
+use js_sys::Uint8Array;
 use parchment_core::canonical;
+use parchment_core::derive;
 use parchment_core::federation::{Envelope, FederationError};
 use parchment_core::keys::{Ed25519PublicKey, Ed25519Signature, KeyError};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{bytes, error, json_text, json_value, object, string, Result};
+use crate::convert::{bytes, bytes_out, error, json_text, json_value, object, string, Result};
 
 /// TypeScript shapes of the object arguments and results.
 #[wasm_bindgen(typescript_custom_section)]
@@ -145,4 +147,10 @@ pub fn verify_federation_envelope(
 #[wasm_bindgen(js_name = canonicalJson)]
 pub fn canonical_json(value: JsValue) -> Result<String> {
     canonical::canonicalize(&json_text(&value, "value")?).map_err(|e| error(format!("value: {e}")))
+}
+
+/// The constant WebAuthn PRF salt (`prf.eval.first`), 32 bytes, identical for every user.
+#[wasm_bindgen(js_name = prfSalt)]
+pub fn prf_salt() -> Uint8Array {
+    bytes_out(&derive::prf_salt())
 }

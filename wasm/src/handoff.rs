@@ -1,4 +1,4 @@
-//! Moving an identity from the start module into the second module (`loadExtras()`), without
+//! (Start module only.) Moving an identity from the start module into the second module (`loadExtras()`), without
 //! the seed ever being a JavaScript value: the second module makes an ephemeral X25519 key
 //! ([`crate::extra::handoff::ModuleHandoff`]), the start module seals the seed to it (an ECIES
 //! sealed box, `__sealForModule`), and only the second module can open it. JavaScript carries
@@ -19,7 +19,7 @@ use crate::rng::rng;
 impl Identity {
     /// Internal to the package (the start → second module handoff): the seed sealed to the
     /// second module's ephemeral `publicKey`. Not part of the documented API.
-    #[wasm_bindgen(js_name = __sealForModule)]
+    #[wasm_bindgen(js_name = __sealForModule, skip_typescript)]
     pub fn seal_for_module(
         &self,
         #[wasm_bindgen(js_name = publicKey, unchecked_param_type = "string")] public_key: JsValue,

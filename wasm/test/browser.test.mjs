@@ -47,12 +47,14 @@ const PAGE = `<!doctype html>
       tamperedVerified: verify(id.signingPublicKey, new TextEncoder().encode('signed in the browseR'), signature),
       federationSignature: signed.signature,
       federationVerified: verifyFederationEnvelope(signed, id.signingPublicKey),
-      decrypted: new TextDecoder().decode(id.decryptRecord('metadata', input.aad, envelope)),
+      // The vector record is the original's AES-256-GCM: the second module opens it.
+      decryptedBefore: (() => { try { id.decryptRecord('metadata', input.aad, envelope); return 'opened'; } catch (e) { return e.message; } })(),
       roundTrip: new TextDecoder().decode(id.decryptRecord('personal', input.aad, id.encryptRecord('personal', input.aad, new TextEncoder().encode('round trip')))),
       beforeExtras,
       wasmBefore,
       extrasBefore: extrasLoaded(),
       safety: (await loadExtras(), safetyNumber(id.signingPublicKey, id.signingPublicKey)),
+      decrypted: new TextDecoder().decode(id.decryptRecord('metadata', input.aad, envelope)),
       // A start-module identity moves into the second module for a second-module method.
       sealed: id.encryptForFriend(Identity.generate().encryptionPublicKey, new TextEncoder().encode('x'), 'parchment-share-v1').nonce.length,
       stillSigns: verify(id.signingPublicKey, message, id.sign(message)),
@@ -119,6 +121,7 @@ test('Chromium loads the package, derives a vector identity, signs and verifies'
     assert.equal(result.federationSignature, federation.signature);
     assert.equal(result.federationVerified, true);
     assert.equal(result.decrypted, application.plaintext_utf8);
+    assert.match(result.decryptedBefore, /AES-256-GCM envelope is in the second module/);
     assert.equal(result.roundTrip, 'round trip');
     assert.match(result.safety, /^\d{3} \d{3} \d{3} \d{3}$/);
     // Two modules: only the start one before loadExtras(), the second one after.

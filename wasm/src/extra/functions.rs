@@ -2,7 +2,6 @@
 //! boxes and key-slot checks.
 
 use js_sys::Uint8Array;
-use parchment_core::derive;
 use parchment_core::ecies;
 use parchment_core::key_slot::KeySlotError;
 use parchment_core::keys::{Ed25519PublicKey, KeyError, X25519PublicKey};
@@ -132,12 +131,6 @@ pub fn seal_to(
     let plaintext = bytes(&plaintext, "plaintext")?;
     let sealed = ecies::seal(&recipient, &plaintext, &mut rng()?).map_err(error)?;
     Ok(bytes_out(&sealed))
-}
-
-/// The constant WebAuthn PRF salt (`prf.eval.first`), 32 bytes, identical for every user.
-#[wasm_bindgen(js_name = prfSalt)]
-pub fn prf_salt() -> Uint8Array {
-    bytes_out(&derive::prf_salt())
 }
 
 /// Checks a key slot's signature against the account's signing key (as the server does before

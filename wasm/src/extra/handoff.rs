@@ -11,8 +11,9 @@ use crate::rng::rng;
 
 const USED: &str = "this ModuleHandoff has been used; create a new one";
 
-/// Internal to the package: receives an identity from the start module.
-#[wasm_bindgen]
+/// Internal to the package: receives an identity from the start module. Left out of the
+/// TypeScript declarations (the package's entry does not export it).
+#[wasm_bindgen(skip_typescript)]
 pub struct ModuleHandoff {
     secret: Option<X25519SecretKey>,
 }

@@ -180,6 +180,7 @@ export const keyring = {
   /** Unwraps the device's cached seed; what happened decides whether the envelope is kept. */
   async unlockFromDevice(deviceSecret: string, deviceId: string, wrapped: string, expectedSigningKey: string | null): Promise<DeviceUnwrap> {
     const c = await lib()
+    if (this.needsExtras(wrapped)) await c.loadExtras()
     let handle: IdentityHandle
     try {
       handle = c.Identity.unwrapSeed(deviceSecret, deviceId, wrapped)
@@ -195,7 +196,8 @@ export const keyring = {
   },
 
   async prfSalt(): Promise<Uint8Array> {
-    return (await extras()).prfSalt()
+    // In the start module: a passkey ceremony must follow the click without a download.
+    return (await lib()).prfSalt()
   },
 
   /** A passkey-PRF key slot of the unlocked identity for one credential. */
@@ -224,6 +226,18 @@ export const keyring = {
     checkMatches(handle, signingKey, () => t('errors.slotOtherAccount'))
     replace(handle)
     return this.publicKeys()
+  },
+
+  /**
+   * Whether opening this base64 envelope needs the second module (the original's AES-256-GCM
+   * records do): then `await loadExtras()` before the synchronous decrypt.
+   */
+  needsExtras(envelopeB64: string): boolean {
+    try {
+      return atob(envelopeB64.slice(0, 4)).charCodeAt(1) === 0x01
+    } catch {
+      return false
+    }
   },
 
   /** Encrypts a JSON value as a personal blob (key D3, AAD bound to user and blob type). */
@@ -279,7 +293,7 @@ export const keyring = {
 
   /** Version 1 (the original's): 12 digits over the two signing keys only. For interop; the app shows v2. */
   async safetyNumber(a: string, b: string): Promise<string> {
-    return (await lib()).safetyNumber(a, b)
+    return (await extras()).safetyNumber(a, b)
   },
 
   /**

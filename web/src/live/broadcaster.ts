@@ -69,9 +69,9 @@ export function sendingPaused(friend: { handle: string; signingKey?: string; enc
 
 /** Seals `fix` for the friend and hands it to our server, ending at `expiresAt` (ISO) or not. */
 async function sendSealed(me: string, friend: Friend, fix: LocationFix, expiresAt: string | null) {
+  await keyring.loadExtras()
   if (sendingPaused(friend)) throw new Error(t('sharing.pausedKeysChanged'))
   if (!friend.encryptionKey) throw new Error(t('live.noEncryptionKey', { handle: friend.handle }))
-  await keyring.loadExtras()
   const sentAt = new Date().toISOString()
   const encryptedLocation = keyring.sealFriendShare(friend.encryptionKey, encodeFix(fix), { senderId: me, recipientId: friend.handle, timestamp: sentAt })
   // `nonce` is the binding time (the original's wire shape); `expiresAt` lets both servers

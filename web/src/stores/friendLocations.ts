@@ -82,6 +82,13 @@ let duringLoad: { stopped: Set<string>; arrived: Set<string> } | null = null
  * dropped (not a friend, not openable, not a position, expired, or older).
  */
 export async function applySealedLocation(entry: SealedLocation, { fromSnapshot = false } = {}): Promise<boolean> {
+  // Friend shares open in the package's second module: fetched on first use, before any check
+  // below, so a stop that arrives meanwhile is seen by them.
+  try {
+    await keyring.loadExtras()
+  } catch {
+    return false
+  }
   const me = session.handle
   if (!me || !keyring.isUnlocked()) return false
   if (isExpired(entry.expiresAt)) return false
@@ -93,7 +100,6 @@ export async function applySealedLocation(entry: SealedLocation, { fromSnapshot 
   }
   if (!friend?.signingKey) return false
   if (fromSnapshot && duringLoad?.stopped.has(key(friend.handle))) return false
-  await keyring.loadExtras()
   for (const timestamp of bindingTimes(entry)) {
     let bytes: Uint8Array
     try {

@@ -26,6 +26,8 @@ export async function loadPlaces(): Promise<{ places: Place[]; ciphertextLength:
   const blob = await blobs.get(PLACES_BLOB)
   if (!blob?.encryptedBlob) return { places: [], ciphertextLength: 0 }
   let doc: PlacesDoc
+  // Written by the original (AES-256-GCM): opened by the package's second module.
+  if (keyring.needsExtras(blob.encryptedBlob)) await keyring.loadExtras()
   try {
     doc = keyring.decryptPersonal<PlacesDoc>(userId(), PLACES_BLOB, blob.encryptedBlob)
   } catch {
