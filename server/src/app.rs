@@ -28,6 +28,7 @@ use crate::api::keys::KeysApi;
 use crate::api::library::LibraryApi;
 use crate::api::location::LocationApi;
 use crate::api::revocations::RevocationsApi;
+use crate::api::sharing::SharingApi;
 use crate::api::users::UsersApi;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::ServeArgs;
@@ -51,6 +52,7 @@ pub const API_PREFIXES: &[&str] = &[
     "/events",
     "/config",
     "/device-transfer",
+    "/sharing",
 ];
 
 /// Every handler group of the API, as poem-openapi's service takes them.
@@ -66,7 +68,7 @@ pub type Api = (
     FederationApi,
     // Nested: `Default` (which the service needs) exists for tuples of up to 12.
     (FriendsApi, LocationApi, EventsApi, ConfigApi),
-    LibraryApi,
+    (LibraryApi, SharingApi),
     RevocationsApi,
 );
 

@@ -81,6 +81,7 @@ error_codes! {
     RateLimited = "rate_limited",
     RecipientNotFound = "recipient_not_found",
     Replay = "replay",
+    ShareAccepted = "share_accepted",
     StaleLocation = "stale_location",
     StaleMessage = "stale_message",
     TooManyCollections = "too_many_collections",

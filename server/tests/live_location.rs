@@ -29,43 +29,6 @@ db_tests!(
     the_map_configuration_reaches_the_app_and_its_policy,
 );
 
-/// alice@A invites bob@B and bob accepts; returns when both see the friendship.
-async fn befriend(a: &Peer, alice: &User, b: &Peer, bob: &User) {
-    let mut body = signed(MessageType::FriendInvite, alice, &bob.handle);
-    body["handle"] = json!(bob.handle);
-    a.call("POST", "/friends/invite", alice, Some(body))
-        .await
-        .ok();
-    let id = poll("the invitation", || async {
-        let incoming = b
-            .call("GET", "/friends/invitations?direction=incoming", bob, None)
-            .await
-            .ok();
-        incoming["invitations"]
-            .as_array()?
-            .iter()
-            .find(|i| i["fromHandle"] == alice.handle && i["status"] == "pending")
-            .map(|i| i["id"].clone())
-    })
-    .await;
-    let id = id.as_str().unwrap_or_default();
-    b.call(
-        "POST",
-        &format!("/friends/invitations/{id}/accept"),
-        bob,
-        Some(signed(MessageType::FriendAccept, bob, &alice.handle)),
-    )
-    .await
-    .ok();
-    eventually("the friendship at A", || async {
-        let friends = a.call("GET", "/friends", alice, None).await.ok();
-        friends["friends"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|f| f["handle"] == bob.handle))
-    })
-    .await;
-}
-
 fn location(to: &X25519SecretKey, text: &str, sent_at: i64, expires_at: Option<i64>) -> Object {
     let sealed = ecies::seal(&to.public_key(), text.as_bytes(), &mut OsRng).expect("seal");
     let mut payload = Object::new();

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod library;
 pub mod location;
 pub mod revocations;
+pub mod sharing;
 pub mod users;
 
 use chrono::{DateTime, TimeZone, Utc};

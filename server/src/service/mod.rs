@@ -19,4 +19,5 @@ pub mod rate_limit;
 pub mod revocations;
 pub mod roles;
 pub mod sessions;
+pub mod sharing;
 pub mod users;

@@ -52,6 +52,10 @@ pub const SOCIAL_READ: &str = "social:read";
 pub const SOCIAL_WRITE: &str = "social:write";
 /// Share one's live location with friends and see theirs.
 pub const LOCATION_SHARING: &str = "location:sharing";
+/// See what friends shared (`/sharing/incoming`).
+pub const SHARING_READ: &str = "sharing:read";
+/// Accept, decline or remove what friends shared.
+pub const SHARING_WRITE: &str = "sharing:write";
 
 /// The role with every permission.
 pub const ADMIN: &str = "admin";

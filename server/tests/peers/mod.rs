@@ -377,3 +377,40 @@ pub async fn post_raw_to(http: &reqwest::Client, inbox: &str, raw: &Raw) -> Repl
         text,
     }
 }
+
+/// alice@A invites bob@B and bob accepts; returns when both see the friendship.
+pub async fn befriend(a: &Peer, alice: &User, b: &Peer, bob: &User) {
+    let mut body = signed(MessageType::FriendInvite, alice, &bob.handle);
+    body["handle"] = json!(bob.handle);
+    a.call("POST", "/friends/invite", alice, Some(body))
+        .await
+        .ok();
+    let id = poll("the invitation", || async {
+        let incoming = b
+            .call("GET", "/friends/invitations?direction=incoming", bob, None)
+            .await
+            .ok();
+        incoming["invitations"]
+            .as_array()?
+            .iter()
+            .find(|i| i["fromHandle"] == alice.handle && i["status"] == "pending")
+            .map(|i| i["id"].clone())
+    })
+    .await;
+    let id = id.as_str().unwrap_or_default();
+    b.call(
+        "POST",
+        &format!("/friends/invitations/{id}/accept"),
+        bob,
+        Some(signed(MessageType::FriendAccept, bob, &alice.handle)),
+    )
+    .await
+    .ok();
+    eventually("the friendship at A", || async {
+        let friends = a.call("GET", "/friends", alice, None).await.ok();
+        friends["friends"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["handle"] == bob.handle))
+    })
+    .await;
+}
