@@ -23,6 +23,7 @@ db_tests!(
     changed_server_key_is_refused_until_unpinned,
     local_friends_reject_and_cancel,
     concurrent_deliveries_are_applied_or_refused_each_alone,
+    invitations_and_revocations_arriving_together_count_once,
     shares_are_rate_limited_per_user,
     the_seed_inbox_body_is_accepted_as_written,
 );
@@ -761,6 +762,79 @@ async fn concurrent_deliveries_are_applied_or_refused_each_alone(db: Db) {
             .await,
         0
     );
+}
+
+/// Invitations and revocations are group-committed too: arriving together, repeated
+/// invitations from one sender leave one pending invitation and one event, repeated
+/// revocations end the friendship once (one event), an invitation and a revocation of one
+/// pair are applied one after the other (whichever first), and a request sent twice is
+/// accepted once.
+async fn invitations_and_revocations_arriving_together_count_once(db: Db) {
+    let a = Peer::start(db).await;
+    let b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let carol = b.user("carol").await;
+    let dave = b.user("dave").await;
+    befriend(&b, &bob, &a, &alice).await;
+    let signed_body = |kind, from: &User| {
+        let (m, signature) = message(kind, from, &alice.handle, Object::new());
+        m.with_signature(&signature).body()
+    };
+    let mut requests = Vec::new();
+    for _ in 0..6 {
+        let body = signed_body(MessageType::FriendInvite, &carol);
+        requests.push(raw(&b, &b.key, &a, body, now_ms()));
+    }
+    for _ in 0..4 {
+        let body = signed_body(MessageType::RelationshipRevoke, &bob);
+        requests.push(raw(&b, &b.key, &a, body, now_ms()));
+    }
+    for kind in [MessageType::FriendInvite, MessageType::RelationshipRevoke] {
+        let body = signed_body(kind, &dave);
+        requests.push(raw(&b, &b.key, &a, body, now_ms()));
+    }
+    let twice = raw(
+        &b,
+        &b.key,
+        &a,
+        signed_body(MessageType::FriendInvite, &carol),
+        now_ms(),
+    );
+    requests.push(twice.clone());
+    requests.push(twice);
+    let count = |sql: &'static str| a.count(sql);
+    let removed = "SELECT COUNT(*) FROM user_events WHERE kind = 'friend-removed'";
+    let invited = "SELECT COUNT(*) FROM user_events WHERE kind = 'invitation'";
+    let nonces = "SELECT COUNT(*) FROM federation_message_nonces";
+    let before = (
+        count(removed).await,
+        count(invited).await,
+        count(nonces).await,
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for request in requests {
+        let (http, inbox) = (a.http.clone(), a.url("/federation/inbox"));
+        tasks.spawn(async move { post_raw_to(&http, &inbox, &request).await });
+    }
+    let mut statuses: Vec<u16> = tasks.join_all().await.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(&statuses[..13], &[202; 13], "{statuses:?}");
+    assert_eq!(statuses[13], 401, "the request sent twice: {statuses:?}");
+    assert_eq!(count("SELECT COUNT(*) FROM friendships").await, 0);
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM friend_invitations WHERE status = 'pending' \
+             AND peer_key LIKE 'carol@%'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(removed).await, before.0 + 1);
+    // carol's and dave's (dave's is cancelled or pending, by the order they were applied in).
+    assert_eq!(count(invited).await, before.1 + 2);
+    // Every message's (from, nonce) is remembered: none can be delivered again.
+    assert_eq!(count(nonces).await, before.2 + 13);
 }
 
 /// A user's RESOURCE_SHAREs are capped per minute (each is a row at the friend's server):

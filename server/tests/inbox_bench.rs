@@ -4,9 +4,9 @@
 //! in-test server id with its manifest and users' documents, `fake_peer`) N distinct
 //! pre-signed v2 messages per type, each sent once, 32 in flight (32 connections, each
 //! sending its share in turn). Per type: msg/s, p50/p99/p999 latency and the non-2xx
-//! count, the server's CPU time per message, and how busy the machine was with anything
-//! else than the server and this test (in % of one core: a run beside a build is skewed);
-//! then the server's RSS. SQLite always, PostgreSQL when
+//! count; the CPU time per message of the server and of this test (the client and the fake
+//! peer), and how busy the machine was with anything else (in % of one core: PostgreSQL's
+//! backends on PostgreSQL, and any other work, which skews a row); then the server's RSS. SQLite always, PostgreSQL when
 //! `PARCHMENT_TEST_POSTGRES_URL` is set. `BENCH_N` sets N (default 10,000).
 //!
 //! Rows: RELATIONSHIP_REVOKE to a non-friend (one sender; its first contact, the manifest
@@ -79,6 +79,7 @@ struct Run {
     elapsed: Duration,
     results: Vec<(u16, Duration)>,
     server_cpu: Duration,
+    client_cpu: Duration,
     others_cpu: Duration,
 }
 
@@ -172,14 +173,14 @@ async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Ra
     let elapsed = started.elapsed();
     let after = cpu_times(peer);
     let server_cpu = after.0.saturating_sub(before.0);
+    let client_cpu = after.1.saturating_sub(before.1);
     let busy = after.2.saturating_sub(before.2);
     Run {
         elapsed,
         results,
         server_cpu,
-        others_cpu: busy
-            .saturating_sub(server_cpu)
-            .saturating_sub(after.1.saturating_sub(before.1)),
+        client_cpu,
+        others_cpu: busy.saturating_sub(server_cpu).saturating_sub(client_cpu),
     }
 }
 
@@ -207,7 +208,7 @@ fn report(db: Db, label: &str, run: &Run) {
         *statuses.entry(*status).or_default() += 1;
     }
     println!(
-        "{:<9} {label:<34} {:>6} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>10.0} {:>8.0}   {statuses:?}",
+        "{:<9} {label:<34} {:>6} {:>8.0} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>10.0} {:>10.0} {:>8.0}   {statuses:?}",
         format!("{db:?}"),
         run.results.len(),
         run.results.len() as f64 / run.elapsed.as_secs_f64(),
@@ -216,6 +217,7 @@ fn report(db: Db, label: &str, run: &Run) {
         percentile(&latencies, 0.999),
         non_2xx,
         run.server_cpu.as_secs_f64() * 1e6 / run.results.len() as f64,
+        run.client_cpu.as_secs_f64() * 1e6 / run.results.len() as f64,
         run.others_cpu.as_secs_f64() * 100.0 / run.elapsed.as_secs_f64(),
     );
 }
@@ -404,7 +406,7 @@ async fn inbox_throughput() {
         "inbox, {IN_FLIGHT} in flight, {n} distinct pre-signed messages per row, each sent once"
     );
     println!(
-        "{:<9} {:<34} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>8}   statuses",
+        "{:<9} {:<34} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>8}   statuses",
         "database",
         "message",
         "sent",
@@ -414,6 +416,7 @@ async fn inbox_throughput() {
         "p999 ms",
         "non-2xx",
         "srv µs/msg",
+        "cli µs/msg",
         "others %"
     );
     run(Db::Sqlite, n).await;

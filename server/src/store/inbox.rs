@@ -340,9 +340,10 @@ impl Store {
     /// costs a fixed number of statements, where one message in a transaction of its own
     /// costs six to ten round trips and a commit. A delivery refused for a reason of its own
     /// (replay, not a friend, stale) is reported and leaves only its transport nonce; a
-    /// database error fails the whole batch (nothing written). The batch must not hold an
-    /// invitation or revocation for the same (user, peer) as another delivery of it (their
-    /// order would matter; `federation::inbox` cuts batches there).
+    /// database error fails the whole batch (nothing written). The deliveries of one (user,
+    /// peer) pair must be alike, all friend-gated, all invitations or all revocations
+    /// (applied together, the order of unlike ones would be lost; `federation::inbox` cuts
+    /// batches there); alike ones count once (one invitation, one ended friendship).
     pub async fn apply_deliveries(
         &self,
         batch: &[&Delivery],
