@@ -371,3 +371,25 @@ export async function readRecoveryKey(page, scope = '') {
   const el = await page.waitForSelector(`${scope} [data-test=recovery-key]`.trim())
   return (await el.textContent()).replace(/\s+/g, '')
 }
+
+/** Writes to a server's database behind its back (what a compromised or lying server could serve, or time passing). */
+export function tamper(server, sql) {
+  execFileSync('sqlite3', ['-cmd', '.timeout 5000', server.db, sql])
+}
+
+/** `from` invites `to`, `to` accepts; both lists show the other. */
+export async function befriend(from, fromServer, to, toServer, toHandle) {
+  await from.page.goto(`${fromServer.url}/people`)
+  await from.page.fill('[data-test=invite-handle]', toHandle)
+  await from.page.click('[data-test=invite]')
+  await from.page.waitForSelector('[data-test=outgoing-invite]')
+  await to.page.goto(`${toServer.url}/people`)
+  await to.page.waitForSelector('[data-test=incoming-invite]', { timeout: 20000 })
+  await to.page.click('[data-test=accept]')
+  await to.page.waitForSelector('[data-test=friend]')
+  for (let i = 0; i < 40 && !(await from.page.locator('[data-test=friend]').count()); i++) {
+    await from.page.reload()
+    await from.page.waitForTimeout(250)
+  }
+  await from.page.waitForSelector('[data-test=friend]')
+}

@@ -129,3 +129,11 @@ export const deviceTransfer = {
     callBody(http.POST('/device-transfer/{id}/upload', { params: { path: { id } }, body: { sealedSeed, senderSignature } })),
   remove: (id: string) => call(http.DELETE('/device-transfer/{id}', { params: { path: { id } } })),
 }
+
+/** What friends shared with me (`/sharing/incoming*`): pending until I accept; declining deletes it. */
+export const sharing = {
+  incoming: () => callBody(http.GET('/sharing/incoming')),
+  accept: (shareId: string) => callBody(http.POST('/sharing/incoming/{shareId}/accept', { params: { path: { shareId } } })),
+  reject: (shareId: string) => callBody(http.POST('/sharing/incoming/{shareId}/reject', { params: { path: { shareId } } })),
+  remove: (shareId: string) => callBody(http.DELETE('/sharing/incoming/{shareId}', { params: { path: { shareId } } })),
+}

@@ -456,6 +456,35 @@ export const keyring = {
     freeTransferKeys()
   },
 
+  /**
+   * What a friend's RESOURCE_SHARE describes (crypto.md §4: the legacy static-DH ciphertext
+   * under `parchment-share-collection-v1`, `{collectionId, scheme, metadata: {name, …}}`), or
+   * `null` when it does not open with that friend's key or is not such a description.
+   */
+  async openShareDescription(encryptedData: string, nonce: string, friendEncryptionKey: string): Promise<{ name: string | null; collectionId: string | null } | null> {
+    await extras()
+    try {
+      const bytes = need().decryptFromFriend({ ciphertext: encryptedData, nonce }, friendEncryptionKey, 'parchment-share-collection-v1')
+      const doc = JSON.parse(decoder.decode(bytes)) as { collectionId?: unknown; metadata?: { name?: unknown } }
+      return {
+        name: typeof doc.metadata?.name === 'string' ? doc.metadata.name : null,
+        collectionId: typeof doc.collectionId === 'string' ? doc.collectionId : null,
+      }
+    } catch {
+      return null
+    }
+  },
+
+  /** Whether a signed federation message (JSON text) verifies under `signingKey`. */
+  async verifyEnvelope(envelope: string, signingKey: string): Promise<boolean> {
+    const c = await lib()
+    try {
+      return c.verifyFederationEnvelope(JSON.parse(envelope), signingKey)
+    } catch {
+      return false
+    }
+  },
+
   /** Forget the unlocked identity (zeroized inside WASM). */
   lock() {
     replace(null)

@@ -6,9 +6,8 @@
 // away except comparing anew ("Verify again", then "Mark as verified").
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import QRCode from 'qrcode'
-import { startServer, launch, newDevice, newUser, createIdentity, shot, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
+import { startServer, launch, newDevice, newUser, createIdentity, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
 
 const ENDPOINTS = [...IDENTITY_ENDPOINTS, ['GET', '/friends'], ['POST', '/friends/invite'], ['POST', '/users/me/identity/reset']]
 const V2 = /^\d{5}( \d{5}){11}$/
@@ -23,28 +22,6 @@ after(async () => {
   await A?.stop()
   await B?.stop()
 })
-
-/** Writes to a server's database behind its back (what a compromised server could serve). */
-function tamper(server, sql) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 5000', server.db, sql])
-}
-
-/** `from` invites `to`, `to` accepts; both lists show the other. */
-async function befriend(from, fromServer, to, toServer, toHandle) {
-  await from.page.goto(`${fromServer.url}/people`)
-  await from.page.fill('[data-test=invite-handle]', toHandle)
-  await from.page.click('[data-test=invite]')
-  await from.page.waitForSelector('[data-test=outgoing-invite]')
-  await to.page.goto(`${toServer.url}/people`)
-  await to.page.waitForSelector('[data-test=incoming-invite]', { timeout: 20000 })
-  await to.page.click('[data-test=accept]')
-  await to.page.waitForSelector('[data-test=friend]')
-  for (let i = 0; i < 40 && !(await from.page.locator('[data-test=friend]').count()); i++) {
-    await from.page.reload()
-    await from.page.waitForTimeout(250)
-  }
-  await from.page.waitForSelector('[data-test=friend]')
-}
 
 /** Opens the safety panel and reads the number and the code as text. */
 async function safety(page) {

@@ -7,8 +7,7 @@
 // device's key after the new device pinned it.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { fixture, newDevice, newUser, signInWithCode, addPlace, shot, requireEndpoints, IDENTITY_ENDPOINTS, figure } from '../harness.mjs'
+import { fixture, newDevice, newUser, signInWithCode, addPlace, shot, requireEndpoints, IDENTITY_ENDPOINTS, figure, tamper } from '../harness.mjs'
 
 const EMAIL = 'tess@example.com'
 const SAS = /^\d{4} \d{4}$/
@@ -19,11 +18,6 @@ before(async () => {
 after(async () => {
   await fx?.close()
 })
-
-/** Writes to the server's database behind its back (expiry, or a lying server). */
-function tamper(server, sql) {
-  execFileSync('sqlite3', ['-cmd', '.timeout 5000', server.db, sql])
-}
 
 function transfers(server) {
   return server.sql('SELECT id, sender_public, sealed_seed FROM device_transfers')
