@@ -1,5 +1,5 @@
 //! `/sharing/incoming*`: RESOURCE_SHAREs friends sent, pending until accepted; declining leaves
-//! no row; a resource shared again shows once (the newest). Two real server processes;
+//! no row; a resource shared again updates its one row (and stays accepted). Two real server processes;
 //! SQLite always, PostgreSQL when `PARCHMENT_TEST_POSTGRES_URL` is set.
 
 mod common;
@@ -128,12 +128,33 @@ async fn shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row(db: 
     assert_eq!(late.status, 409, "{}", late.text);
     assert_eq!(late.json["code"], "share_accepted");
 
-    // Declined: every row of it is gone.
+    // Shared again after it was accepted: updated in place, still accepted.
+    send_share(&a, &alice, &bob, share("col-1", "editor", 5)).await;
+    poll("the update at B", || async {
+        let list = b.call("GET", "/sharing/incoming", &bob, None).await.ok();
+        list["shares"]
+            .as_array()?
+            .iter()
+            .find(|s| s["resourceId"] == "col-1" && s["role"] == "editor")
+            .cloned()
+    })
+    .await;
+    let listed = b.call("GET", "/sharing/incoming", &bob, None).await.ok();
+    assert_eq!(
+        listed["shares"][0]["id"],
+        id.as_str(),
+        "same share, same id"
+    );
+    assert_eq!(listed["shares"][0]["status"], "accepted");
+    assert_eq!(listed["shares"][0]["encryptedData"], to_base64(&[5u8; 48]));
+    assert_eq!(shares_at_b(&b, "bob").await, 1);
+
+    // Declined: gone, and repeats never made more than one row.
     send_share(&a, &alice, &bob, share("col-2", "viewer", 3)).await;
     send_share(&a, &alice, &bob, share("col-2", "editor", 4)).await;
     let second = pending_of(&b, &bob, "col-2", "editor").await;
     let second_id = second["id"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(shares_at_b(&b, "bob").await, 3);
+    assert_eq!(shares_at_b(&b, "bob").await, 2);
     b.call(
         "POST",
         &format!("/sharing/incoming/{second_id}/reject"),

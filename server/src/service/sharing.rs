@@ -1,6 +1,6 @@
 //! `/sharing/incoming*`: what friends shared with the caller (RESOURCE_SHARE). A share is
-//! pending until the caller accepts it; declining deletes it, so it leaves no row. When a
-//! friend shared the same resource several times, the newest message is the share.
+//! pending until the caller accepts it; declining deletes it, so it leaves no row. A friend
+//! sharing the same resource again updates the share (it stays accepted if it was).
 
 use super::roles;
 use super::sessions::Principal;
@@ -29,8 +29,7 @@ impl ShareStatus {
     }
 }
 
-/// `GET /sharing/incoming` (`pending_only`: `/sharing/incoming/pending`): the newest message
-/// of each shared resource, newest first.
+/// `GET /sharing/incoming` (`pending_only`: `/sharing/incoming/pending`): newest first.
 pub async fn incoming(
     state: &AppState,
     caller: &Principal,
@@ -38,21 +37,13 @@ pub async fn incoming(
 ) -> Result<Vec<IncomingShareRow>, AppError> {
     let user_id = caller.require(roles::SHARING_READ)?;
     let rows = state.store.incoming_shares(user_id).await?;
-    let mut seen = std::collections::HashSet::new();
     Ok(rows
         .into_iter()
-        .filter(|r| {
-            seen.insert((
-                r.peer_key.clone(),
-                r.resource_type.clone(),
-                r.resource_id.clone(),
-            ))
-        })
         .filter(|r| !pending_only || ShareStatus::of(r) == ShareStatus::Pending)
         .collect())
 }
 
-async fn newest(state: &AppState, user_id: &str, id: &str) -> Result<IncomingShareRow, AppError> {
+async fn share(state: &AppState, user_id: &str, id: &str) -> Result<IncomingShareRow, AppError> {
     state
         .store
         .incoming_share(user_id, id)
@@ -60,39 +51,40 @@ async fn newest(state: &AppState, user_id: &str, id: &str) -> Result<IncomingSha
         .ok_or_else(|| AppError::not_found("Share"))
 }
 
-/// `POST /sharing/incoming/{id}/accept`: accepts the share (again is fine); older messages of
-/// the same resource go.
+/// `POST /sharing/incoming/{id}/accept`: accepts the share (again is fine).
 pub async fn accept(
     state: &AppState,
     caller: &Principal,
     id: &str,
 ) -> Result<IncomingShareRow, AppError> {
     let user_id = caller.require(roles::SHARING_WRITE)?;
-    let share = newest(state, user_id, id).await?;
-    if !state.store.accept_incoming_share(user_id, &share).await? {
+    if !state.store.accept_incoming_share(user_id, id).await? {
         return Err(AppError::not_found("Share"));
     }
-    newest(state, user_id, id).await
+    share(state, user_id, id).await
 }
 
-/// `POST /sharing/incoming/{id}/reject`: declines a pending share; every message of that
-/// resource from that friend is deleted. An accepted share is removed with `DELETE`.
+/// `POST /sharing/incoming/{id}/reject`: declines a pending share, which deletes it. An
+/// accepted share is removed with `DELETE` (409 here).
 pub async fn reject(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
     let user_id = caller.require(roles::SHARING_WRITE)?;
-    let share = newest(state, user_id, id).await?;
-    if ShareStatus::of(&share) == ShareStatus::Accepted {
-        return Err(AppError::Conflict {
-            code: ErrorCode::ShareAccepted,
-            message: "This share was accepted; remove it with DELETE /sharing/incoming/{id}".into(),
-        });
+    if state.store.decline_incoming_share(user_id, id).await? {
+        return Ok(());
     }
-    Ok(state.store.drop_incoming_share(user_id, &share).await?)
+    // Not pending: accepted (409) or not there (404).
+    share(state, user_id, id).await?;
+    Err(AppError::Conflict {
+        code: ErrorCode::ShareAccepted,
+        message: "This share was accepted; remove it with DELETE /sharing/incoming/{id}".into(),
+    })
 }
 
-/// `DELETE /sharing/incoming/{id}`: removes a share, accepted or not (every message of that
-/// resource from that friend).
+/// `DELETE /sharing/incoming/{id}`: removes a share, accepted or not.
 pub async fn remove(state: &AppState, caller: &Principal, id: &str) -> Result<(), AppError> {
     let user_id = caller.require(roles::SHARING_WRITE)?;
-    let share = newest(state, user_id, id).await?;
-    Ok(state.store.drop_incoming_share(user_id, &share).await?)
+    if state.store.remove_incoming_share(user_id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::not_found("Share"))
+    }
 }

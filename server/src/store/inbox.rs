@@ -459,14 +459,20 @@ impl Store {
     }
 }
 
-/// The batch's shares still pending, as one multi-row insert.
+/// The most pending shares one friend can have waiting for a user: a flood of distinct
+/// resources pushes that friend's oldest pending ones out (accepted ones stay).
+pub const MAX_PENDING_SHARES_PER_FRIEND: i64 = 200;
+
+/// The batch's shares still pending: one row per (user, friend, resource), so a resource shared
+/// again replaces its row (its description, role and message; not its id or whether the user
+/// accepted it), and at most [`MAX_PENDING_SHARES_PER_FRIEND`] pending per friend.
 async fn apply_shares(
     conn: &mut AnyConnection,
     batch: &[&Delivery],
     outcome: &[Option<DeliveryOutcome>],
     now: i64,
 ) -> StoreResult<()> {
-    let rows: Vec<_> = (0..batch.len())
+    let mut rows: Vec<_> = (0..batch.len())
         .filter(|&i| outcome[i].is_none())
         .filter_map(|i| match &batch[i].effect {
             DeliveryEffect::Friend(FriendEffect::Share {
@@ -486,16 +492,35 @@ async fn apply_shares(
             _ => None,
         })
         .collect();
+    // One upsert may not touch a row twice (PostgreSQL refuses): the batch's last message of a
+    // resource is the newest.
+    let mut seen = HashSet::new();
+    rows.reverse();
+    rows.retain(|(d, [_, kind, resource, ..], _, _)| {
+        seen.insert((
+            d.user_id.clone(),
+            d.peer_key.clone(),
+            (*kind).clone(),
+            (*resource).clone(),
+        ))
+    });
+    rows.reverse();
     if rows.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
-         resource_id, encrypted_data, data_nonce, role, envelope, received_at) VALUES {}",
+         resource_id, encrypted_data, data_nonce, role, envelope, received_at) VALUES {} \
+         ON CONFLICT (user_id, peer_key, resource_type, resource_id) DO UPDATE SET \
+         from_handle = excluded.from_handle, encrypted_data = excluded.encrypted_data, \
+         data_nonce = excluded.data_nonce, role = excluded.role, envelope = excluded.envelope, \
+         received_at = excluded.received_at",
         placeholders::rows(rows.len(), 11, 0)
     );
     let mut query = sqlx::query(&sql);
+    let mut friends = HashSet::new();
     for (d, [id, resource_type, resource_id, encrypted_data, data_nonce], role, envelope) in rows {
+        friends.insert((d.user_id.as_str(), d.peer_key.as_str()));
         query = query
             .bind(id.as_str())
             .bind(d.user_id.as_str())
@@ -510,6 +535,19 @@ async fn apply_shares(
             .bind(now);
     }
     query.execute(&mut *conn).await?;
+    for (user_id, peer_key) in friends {
+        sqlx::query(
+            "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
+             AND status = 'pending' AND id NOT IN (SELECT id FROM incoming_shares \
+             WHERE user_id = $1 AND peer_key = $2 AND status = 'pending' \
+             ORDER BY received_at DESC, id DESC LIMIT $3)",
+        )
+        .bind(user_id)
+        .bind(peer_key)
+        .bind(MAX_PENDING_SHARES_PER_FRIEND)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

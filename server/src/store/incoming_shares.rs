@@ -1,7 +1,6 @@
 //! `/sharing/incoming*`: what friends shared with the user (RESOURCE_SHARE, ciphertext only),
-//! pending until accepted. A friend who shares the same resource again (a new name, a new key
-//! version) sends a new message; only the newest per (friend, resource) is kept once the user
-//! acts on it.
+//! pending until accepted. One row per (user, friend, resource): the inbox replaces it when the
+//! friend shares the resource again (a new name, a new key version).
 
 use sqlx::FromRow;
 
@@ -38,8 +37,7 @@ const COLUMNS: &str = "id, from_handle, peer_key, resource_type, resource_id, en
      data_nonce, role, status, envelope, received_at";
 
 impl Store {
-    /// The user's received shares, newest first (several per resource when a friend shared it
-    /// again; the service keeps the newest).
+    /// The user's received shares, newest first.
     pub async fn incoming_shares(&self, user_id: &str) -> StoreResult<Vec<IncomingShareRow>> {
         self.all_by(
             &format!(
@@ -66,55 +64,35 @@ impl Store {
         .await?)
     }
 
-    /// Accepts `share` and drops the older messages of the same resource, in one transaction.
-    /// `false` when the row is gone meanwhile.
-    pub async fn accept_incoming_share(
-        &self,
-        user_id: &str,
-        share: &IncomingShareRow,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer().begin().await?;
+    /// Accepts the share (one row per resource: a newer message of it replaced the row, so
+    /// the newest is what is accepted). `false` when the row is gone.
+    pub async fn accept_incoming_share(&self, user_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE incoming_shares SET status = 'accepted' WHERE user_id = $1 AND id = $2",
         )
         .bind(user_id)
-        .bind(&share.id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
-             AND resource_type = $3 AND resource_id = $4 AND id <> $5",
-        )
-        .bind(user_id)
-        .bind(&share.peer_key)
-        .bind(&share.resource_type)
-        .bind(&share.resource_id)
-        .bind(&share.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// Deletes every message of `share`'s resource from that friend (declined or removed).
-    pub async fn drop_incoming_share(
-        &self,
-        user_id: &str,
-        share: &IncomingShareRow,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
-             AND resource_type = $3 AND resource_id = $4",
-        )
-        .bind(user_id)
-        .bind(&share.peer_key)
-        .bind(&share.resource_type)
-        .bind(&share.resource_id)
+        .bind(id)
         .execute(self.writer())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the share if it is still pending, in one statement (an accept in between
+    /// wins). `false` when it was not pending (accepted, or gone).
+    pub async fn decline_incoming_share(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM incoming_shares WHERE user_id = $1 AND id = $2 AND status = 'pending'",
+        )
+        .bind(user_id)
+        .bind(id)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the share, accepted or not. `false` when there was none.
+    pub async fn remove_incoming_share(&self, user_id: &str, id: &str) -> StoreResult<bool> {
+        self.delete_owned("incoming_shares", "id", user_id, id)
+            .await
     }
 }

@@ -79,6 +79,14 @@ test('bob accepts one share from alice@A and declines another; a forged one is f
   await flagged.locator('[data-test=share-decline]').click()
   await bob.page.waitForFunction(() => !document.querySelector('[data-test=share-untrusted]'))
 
+  // A server that changes a field beside a message alice really signed (the role) is caught.
+  await share(alice, aliceIdentity, bobHandle, bobKey, 'col-role', 'Role swap', 'viewer')
+  for (let i = 0; i < 100 && !B.sql("SELECT id FROM incoming_shares WHERE resource_id = 'col-role'").length; i++) await bob.page.waitForTimeout(100)
+  tamper(B, "UPDATE incoming_shares SET role = 'editor' WHERE resource_id = 'col-role'")
+  await bob.page.reload()
+  await bob.page.waitForSelector('[data-test=share-untrusted]')
+  assert.equal(await bob.page.locator('[data-test=incoming-share]', { hasText: 'Role swap' }).count(), 0, 'its name is not even opened')
+
   // The names travelled sealed: B's files never held them.
   const raw = B.dataDirBytes().bytes
   for (const name of ['Cafés in Lisbon', 'Sunday walks']) assert.equal(raw.includes(Buffer.from(name)), false, `${name} is not in B's files`)

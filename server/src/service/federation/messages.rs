@@ -24,6 +24,15 @@ fn payload_string(envelope: &Envelope, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Longest `resourceType` of a RESOURCE_SHARE (`collection`, `route`, `map`, `layer`).
+const MAX_SHARE_KIND: usize = 32;
+/// Longest `resourceId`.
+const MAX_SHARE_ID: usize = 128;
+/// Longest `encryptedData` (base64): a description or a wrapped key, a few hundred in practice.
+const MAX_SHARE_DATA: usize = 8192;
+/// Longest `nonce` (base64 of 12 bytes is 16).
+const MAX_SHARE_NONCE: usize = 64;
+
 /// What a message does.
 pub(super) enum Transition {
     /// Friend-gated writes, invitations and revocations, group-committed
@@ -103,6 +112,23 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
             };
             let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
             let (encrypted_data, data_nonce) = (field("encryptedData")?, field("nonce")?);
+            // Each share is a row at the recipient's: bounded fields (a description and a
+            // wrapped key are a few hundred characters).
+            let fits = |value: &str, max: usize| !value.is_empty() && value.len() <= max;
+            if !fits(&resource_type, MAX_SHARE_KIND)
+                || !resource_type
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-')
+                || !fits(&resource_id, MAX_SHARE_ID)
+                || !fits(&encrypted_data, MAX_SHARE_DATA)
+                || !fits(&data_nonce, MAX_SHARE_NONCE)
+            {
+                return Err(bad(
+                    ErrorCode::InvalidPayload,
+                    "Resource data out of bounds (resourceType 1-32 of a-z and -, resourceId \
+                     1-128, encryptedData 1-8192, nonce 1-64 characters)",
+                ));
+            }
             let role = match payload_string(envelope, "role").as_deref() {
                 Some("editor") => "editor",
                 _ => "viewer",
