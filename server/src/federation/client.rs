@@ -53,19 +53,36 @@ pub struct Reply {
     pub body: String,
 }
 
-/// A table of host → value, cleared when it grows past [`MAX_TRACKED_HOSTS`].
-struct Tracked<V>(Mutex<HashMap<String, V>>);
+/// Memoized user documents kept at most (each ~0.6 KB with its key): a memo for the
+/// senders of the moment, not a second cache (the database holds every fetched document).
+const MAX_MEMOIZED_DOCUMENTS: usize = 1024;
+/// Above this many entries, the table of fetch turns drops those nobody holds or awaits.
+const TURNS_KEPT: usize = 64;
+
+/// A table of host → value, cleared when it grows past its capacity
+/// ([`MAX_TRACKED_HOSTS`] unless made [`Tracked::with_capacity`]).
+struct Tracked<V> {
+    map: Mutex<HashMap<String, V>>,
+    capacity: usize,
+}
 
 impl<V> Default for Tracked<V> {
     fn default() -> Self {
-        Tracked(Mutex::new(HashMap::new()))
+        Self::with_capacity(MAX_TRACKED_HOSTS)
     }
 }
 
 impl<V> Tracked<V> {
+    fn with_capacity(capacity: usize) -> Self {
+        Tracked {
+            map: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, V>) -> R) -> R {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED_HOSTS {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
             map.clear();
         }
         f(&mut map)
@@ -126,7 +143,7 @@ impl Client {
             failures: Default::default(),
             manifest_budget: Default::default(),
             forced_refreshes: Default::default(),
-            documents: Default::default(),
+            documents: Arc::new(Tracked::with_capacity(MAX_MEMOIZED_DOCUMENTS)),
             turns: Default::default(),
         })
     }
@@ -201,9 +218,14 @@ impl Client {
     /// then find its result stored, instead of each fetching the same document (and, past
     /// the manifest budget, being refused).
     pub async fn turn(&self, peer: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self
-            .turns
-            .with(|turns| turns.entry(peer.to_owned()).or_default().clone());
+        let lock = self.turns.with(|turns| {
+            if turns.len() > TURNS_KEPT {
+                // A lock only this table holds is nobody's turn: a first contact with each
+                // of thousands of senders leaves nothing behind.
+                turns.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            turns.entry(peer.to_owned()).or_default().clone()
+        });
         lock.lock_owned().await
     }
 
