@@ -388,7 +388,10 @@ async fn run(db: Db, n: usize) {
         count("SELECT COUNT(*) FROM friend_invitations WHERE direction = 'incoming'").await,
         invited
     );
-    assert_eq!(count("SELECT COUNT(*) FROM incoming_shares").await, shared);
+    // Each share was stored, but a friend's pending shares are capped (a flood pushes out
+    // that friend's oldest), so fewer may remain.
+    let stored = count("SELECT COUNT(*) FROM incoming_shares").await;
+    assert!(stored > 0 && stored <= shared, "{stored} of {shared}");
     assert_eq!(
         count("SELECT COUNT(*) FROM friend_locations").await,
         IN_FLIGHT as i64
