@@ -95,6 +95,7 @@ fn transfer(view: TransferView, caller_session: &str) -> DeviceTransfer {
 pub struct NewTransfer {
     /// base64 of `SHA-256("parchment-device-transfer-commit-v2" ‖ receiverEphemeralPub)`:
     /// the new device commits to its key before it sees the other device's.
+    #[oai(validator(pattern = r"^[A-Za-z0-9+/]{43}=$"))]
     pub receiver_commitment: String,
 }
 
@@ -103,6 +104,7 @@ pub struct NewTransfer {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SenderKey {
     /// base64 X25519 ephemeral key of the sending device.
+    #[oai(validator(pattern = r"^[A-Za-z0-9+/]{43}=$"))]
     pub sender_ephemeral_pub: String,
 }
 
@@ -111,6 +113,7 @@ pub struct SenderKey {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReceiverKey {
     /// base64 X25519 ephemeral key of the new device; must match the commitment.
+    #[oai(validator(pattern = r"^[A-Za-z0-9+/]{43}=$"))]
     pub receiver_ephemeral_pub: String,
 }
 
@@ -119,8 +122,10 @@ pub struct ReceiverKey {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SealedSeed {
     /// base64 envelope of the seed under the key both ephemeral keys agree on.
+    #[oai(validator(min_length = 1, max_length = 512))]
     pub sealed_seed: String,
     /// base64 Ed25519 signature by the account's identity key over the exchange.
+    #[oai(validator(pattern = r"^[A-Za-z0-9+/]{86}==$"))]
     pub sender_signature: String,
 }
 

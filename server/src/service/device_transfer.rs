@@ -147,8 +147,9 @@ pub async fn join(
     id: &str,
     sender_public: &str,
 ) -> Result<TransferView, AppError> {
-    let key = x25519("senderEphemeralPub", sender_public)?;
+    // Which transfer first (404), then what is asked of it.
     let row = live(state, caller, id).await?;
+    let key = x25519("senderEphemeralPub", sender_public)?;
     if row.receiver_session == caller.session_id {
         return Err(other_device(
             "The device that started the transfer cannot also send; open it on the device that \
@@ -171,8 +172,8 @@ pub async fn reveal(
     id: &str,
     receiver_public: &str,
 ) -> Result<TransferView, AppError> {
-    let key = x25519("receiverEphemeralPub", receiver_public)?;
     let row = live(state, caller, id).await?;
+    let key = x25519("receiverEphemeralPub", receiver_public)?;
     receiver_only(&row, caller)?;
     expect(&row, TransferState::AwaitingReveal)?;
     let committed = Commitment::from_base64(&row.receiver_commitment)
@@ -200,6 +201,7 @@ pub async fn upload(
     sealed_seed: &str,
     sender_signature: &str,
 ) -> Result<TransferView, AppError> {
+    let row = live(state, caller, id).await?;
     if sealed_seed.len() > MAX_SEALED_SEED {
         return Err(AppError::validation(
             "sealedSeed",
@@ -212,7 +214,6 @@ pub async fn upload(
         .map_err(|e| AppError::validation("sealedSeed", format!("not an envelope: {e}")))?;
     let signature = Ed25519Signature::from_base64(sender_signature)
         .map_err(|e| AppError::validation("senderSignature", e))?;
-    let row = live(state, caller, id).await?;
     if row.sender_session.as_deref() != Some(caller.session_id.as_str()) {
         return Err(other_device(
             "Only the device that joined this transfer as the sender can upload",
