@@ -184,6 +184,49 @@ async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Ra
     }
 }
 
+/// `n` authenticated GETs of `url`, [`IN_FLIGHT`] at a time, timed like [`blast`].
+async fn blast_get(peer: &Peer, http: &reqwest::Client, url: &str, token: &str, n: usize) -> Run {
+    let before = cpu_times(peer);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for lane in 0..IN_FLIGHT {
+        let (http, url, token) = (http.clone(), url.to_owned(), token.to_owned());
+        let count = n / IN_FLIGHT + usize::from(lane < n % IN_FLIGHT);
+        tasks.push(tokio::spawn(async move {
+            let mut results = Vec::with_capacity(count);
+            for _ in 0..count {
+                let sent = Instant::now();
+                let status = match http.get(&url).bearer_auth(&token).send().await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let _ = resp.bytes().await;
+                        status
+                    }
+                    Err(_) => 0,
+                };
+                results.push((status, sent.elapsed()));
+            }
+            results
+        }));
+    }
+    let mut results = Vec::new();
+    for task in tasks {
+        results.extend(task.await.expect("lane"));
+    }
+    let elapsed = started.elapsed();
+    let after = cpu_times(peer);
+    let server_cpu = after.0.saturating_sub(before.0);
+    let client_cpu = after.1.saturating_sub(before.1);
+    let busy = after.2.saturating_sub(before.2);
+    Run {
+        elapsed,
+        results,
+        server_cpu,
+        client_cpu,
+        others_cpu: busy.saturating_sub(server_cpu).saturating_sub(client_cpu),
+    }
+}
+
 /// How many requests of a run were answered 202 (each of them stored something).
 fn accepted(run: &Run) -> i64 {
     run.results.iter().filter(|(s, _)| *s == 202).count() as i64
@@ -374,6 +417,22 @@ async fn run(db: Db, n: usize) {
         .zip(&run.results)
         .filter(|(first, (again, _))| **first == 202 && *again != 401)
         .count();
+
+    // The read row: authenticated GET /users/me/identity, 32 in flight.
+    let run = blast_get(
+        &peer,
+        &http,
+        &peer.url("/users/me/identity"),
+        &alice.token,
+        n,
+    )
+    .await;
+    report(db, "GET /users/me/identity (bearer)", &run);
+    assert_eq!(
+        run.results.iter().filter(|(s, _)| *s == 200).count(),
+        run.results.len(),
+        "every read answered 200"
+    );
 
     let (rss, peak) = memory_kib(&peer);
     println!("{db:?}: server RSS after the loads {rss} KiB (peak {peak} KiB)");
