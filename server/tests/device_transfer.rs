@@ -69,6 +69,49 @@ async fn start(s: &TestServer, new: &str) -> Started {
     }
 }
 
+impl Started {
+    /// What the old device uploads: `seed` sealed to this transfer's receiver by `sender`,
+    /// signed by `signing`, bound to `session`.
+    fn seal(
+        &self,
+        seed: &Seed,
+        signing: &parchment_core::keys::Ed25519SecretKey,
+        sender: &X25519SecretKey,
+        session: &str,
+    ) -> v2::Sealed {
+        v2::seal(
+            seed,
+            signing,
+            sender,
+            &self.commitment,
+            &self.receiver.public_key(),
+            session,
+            &mut OsRng,
+        )
+        .expect("seal")
+    }
+}
+
+/// The old device joins with a fresh key and the new one reveals; returns the old device's key.
+async fn join_and_reveal(s: &TestServer, t: &Started, old: &str, new: &str) -> X25519SecretKey {
+    let sender = X25519SecretKey::generate(&mut OsRng);
+    s.post(
+        &path(&t.id, "/sender"),
+        Some(old),
+        json!({ "senderEphemeralPub": sender.public_key().to_base64() }),
+    )
+    .await
+    .expect(200);
+    s.post(
+        &path(&t.id, "/reveal"),
+        Some(new),
+        json!({ "receiverEphemeralPub": t.receiver.public_key().to_base64() }),
+    )
+    .await
+    .expect(200);
+    sender
+}
+
 fn path(id: &str, step: &str) -> String {
     format!("/device-transfer/{id}{step}")
 }
@@ -248,16 +291,7 @@ async fn each_step_belongs_to_one_device_and_one_moment(db: Db) {
     // Only the joined sender uploads, and only a signature by the account's key over this
     // exchange.
     let keys = IdentityKeys::derive(&seed);
-    let sealed = v2::seal(
-        &seed,
-        &keys.signing,
-        &sender,
-        &t.commitment,
-        &t.receiver.public_key(),
-        &t.id,
-        &mut OsRng,
-    )
-    .expect("seal");
+    let sealed = t.seal(&seed, &keys.signing, &sender, &t.id);
     let body =
         json!({ "sealedSeed": sealed.sealed_seed, "senderSignature": sealed.sender_signature });
     for token in [&new, &third] {
@@ -267,26 +301,8 @@ async fn each_step_belongs_to_one_device_and_one_moment(db: Db) {
     }
     // Signed by another key (a stolen session without the seed), or for another session.
     let thief = IdentityKeys::derive(&Seed::generate(&mut OsRng));
-    let forged = v2::seal(
-        &seed,
-        &thief.signing,
-        &sender,
-        &t.commitment,
-        &t.receiver.public_key(),
-        &t.id,
-        &mut OsRng,
-    )
-    .expect("seal");
-    let other_session = v2::seal(
-        &seed,
-        &keys.signing,
-        &sender,
-        &t.commitment,
-        &t.receiver.public_key(),
-        "another-session",
-        &mut OsRng,
-    )
-    .expect("seal");
+    let forged = t.seal(&seed, &thief.signing, &sender, &t.id);
+    let other_session = t.seal(&seed, &keys.signing, &sender, "another-session");
     for bad in [forged, other_session] {
         s.post(
             &path(&t.id, "/upload"),
@@ -367,21 +383,7 @@ async fn hostile_input_is_refused_and_changes_nothing(db: Db) {
     }
     let still = s.get(&path(&t.id, ""), Some(&old)).await.expect(200);
     assert_eq!(still.json["state"], "awaiting-sender");
-    let sender = X25519SecretKey::generate(&mut OsRng);
-    s.post(
-        &path(&t.id, "/sender"),
-        Some(&old),
-        json!({ "senderEphemeralPub": sender.public_key().to_base64() }),
-    )
-    .await
-    .expect(200);
-    s.post(
-        &path(&t.id, "/reveal"),
-        Some(&new),
-        json!({ "receiverEphemeralPub": t.receiver.public_key().to_base64() }),
-    )
-    .await
-    .expect(200);
+    join_and_reveal(&s, &t, &old, &new).await;
     // Oversized, non-base64 and non-envelope uploads.
     for sealed in ["A".repeat(600), "%%%".into(), to_base64(&[9u8; 40])] {
         s.post(
@@ -490,32 +492,9 @@ async fn an_expired_upload_is_scrubbed(db: Db) {
     let s = TestServer::start(db).await;
     let (old, new, seed) = user_on_two_devices(&s).await;
     let t = start(&s, &new).await;
-    let sender = X25519SecretKey::generate(&mut OsRng);
-    s.post(
-        &path(&t.id, "/sender"),
-        Some(&old),
-        json!({ "senderEphemeralPub": sender.public_key().to_base64() }),
-    )
-    .await
-    .expect(200);
-    s.post(
-        &path(&t.id, "/reveal"),
-        Some(&new),
-        json!({ "receiverEphemeralPub": t.receiver.public_key().to_base64() }),
-    )
-    .await
-    .expect(200);
+    let sender = join_and_reveal(&s, &t, &old, &new).await;
     let keys = IdentityKeys::derive(&seed);
-    let sealed = v2::seal(
-        &seed,
-        &keys.signing,
-        &sender,
-        &t.commitment,
-        &t.receiver.public_key(),
-        &t.id,
-        &mut OsRng,
-    )
-    .expect("seal");
+    let sealed = t.seal(&seed, &keys.signing, &sender, &t.id);
     s.post(
         &path(&t.id, "/upload"),
         Some(&old),

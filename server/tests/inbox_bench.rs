@@ -133,75 +133,49 @@ fn cpu_times(peer: &Peer) -> (Duration, Duration, Duration) {
 
 /// Sends every lane's requests in order, the lanes at once (one connection each).
 async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Raw>]) -> Run {
-    let lanes: Vec<Vec<Prepared>> = lanes
+    let lanes = lanes
         .iter()
-        .map(|lane| lane.iter().map(Prepared::from).collect())
+        .map(|lane| {
+            lane.iter()
+                .map(Prepared::from)
+                .map(|request| http.post(inbox).headers(request.headers).body(request.body))
+                .collect()
+        })
         .collect();
+    timed(peer, lanes).await
+}
+
+/// `n` authenticated GETs of `url`, [`IN_FLIGHT`] at a time.
+async fn blast_get(peer: &Peer, http: &reqwest::Client, url: &str, token: &str, n: usize) -> Run {
+    let lanes = (0..IN_FLIGHT)
+        .map(|lane| {
+            let count = n / IN_FLIGHT + usize::from(lane < n % IN_FLIGHT);
+            (0..count)
+                .map(|_| http.get(url).bearer_auth(token))
+                .collect()
+        })
+        .collect();
+    timed(peer, lanes).await
+}
+
+/// Sends each lane's built requests in order, the lanes at once, timing each answer and the
+/// CPU the server, the client and everything else used meanwhile.
+async fn timed(peer: &Peer, lanes: Vec<Vec<reqwest::RequestBuilder>>) -> Run {
     let before = cpu_times(peer);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for lane in lanes {
-        let (http, inbox) = (http.clone(), inbox.to_owned());
         tasks.push(tokio::spawn(async move {
             let mut results = Vec::with_capacity(lane.len());
             for request in lane {
                 let sent = Instant::now();
-                let status = match http
-                    .post(&inbox)
-                    .headers(request.headers)
-                    .body(request.body)
-                    .send()
-                    .await
-                {
+                let status = match request.send().await {
                     Ok(resp) => {
                         let status = resp.status().as_u16();
                         let _ = resp.bytes().await;
                         status
                     }
                     // A transport failure counts as a non-2xx answer.
-                    Err(_) => 0,
-                };
-                results.push((status, sent.elapsed()));
-            }
-            results
-        }));
-    }
-    let mut results = Vec::new();
-    for task in tasks {
-        results.extend(task.await.expect("lane"));
-    }
-    let elapsed = started.elapsed();
-    let after = cpu_times(peer);
-    let server_cpu = after.0.saturating_sub(before.0);
-    let client_cpu = after.1.saturating_sub(before.1);
-    let busy = after.2.saturating_sub(before.2);
-    Run {
-        elapsed,
-        results,
-        server_cpu,
-        client_cpu,
-        others_cpu: busy.saturating_sub(server_cpu).saturating_sub(client_cpu),
-    }
-}
-
-/// `n` authenticated GETs of `url`, [`IN_FLIGHT`] at a time, timed like [`blast`].
-async fn blast_get(peer: &Peer, http: &reqwest::Client, url: &str, token: &str, n: usize) -> Run {
-    let before = cpu_times(peer);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for lane in 0..IN_FLIGHT {
-        let (http, url, token) = (http.clone(), url.to_owned(), token.to_owned());
-        let count = n / IN_FLIGHT + usize::from(lane < n % IN_FLIGHT);
-        tasks.push(tokio::spawn(async move {
-            let mut results = Vec::with_capacity(count);
-            for _ in 0..count {
-                let sent = Instant::now();
-                let status = match http.get(&url).bearer_auth(&token).send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        let _ = resp.bytes().await;
-                        status
-                    }
                     Err(_) => 0,
                 };
                 results.push((status, sent.elapsed()));

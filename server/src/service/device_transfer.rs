@@ -14,7 +14,8 @@ use parchment_core::encoding::from_base64;
 use parchment_core::envelope::check_shape;
 use parchment_core::keys::{Ed25519PublicKey, Ed25519Signature, X25519PublicKey};
 
-use super::rate_limit::{Limit, DEVICE_TRANSFER_CREATE};
+use super::devices::limit;
+use super::rate_limit::DEVICE_TRANSFER_CREATE;
 use super::sessions::Principal;
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
@@ -274,10 +275,6 @@ pub async fn delete(state: &AppState, caller: &Principal, id: &str) -> Result<()
     } else {
         Err(AppError::not_found("Device transfer"))
     }
-}
-
-async fn limit(state: &AppState, limit: Limit, user_id: &str) -> Result<(), AppError> {
-    state.limiter.check(limit, user_id, state.now_ms()).await
 }
 
 /// The caller's transfer `id`, refused once expired.
