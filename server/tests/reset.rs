@@ -22,51 +22,6 @@ db_tests!(
     reset_racing_a_commit_is_consistent,
 );
 
-/// `inviter` invites `invitee` and they accept; returns when both see the friendship.
-async fn befriend(a: &Peer, inviter: &User, b: &Peer, invitee: &User) {
-    let mut body = signed(MessageType::FriendInvite, inviter, &invitee.handle);
-    body["handle"] = json!(invitee.handle);
-    a.call("POST", "/friends/invite", inviter, Some(body))
-        .await
-        .ok();
-    let id = poll("the invitation", || async {
-        let incoming = b
-            .call(
-                "GET",
-                "/friends/invitations?direction=incoming",
-                invitee,
-                None,
-            )
-            .await
-            .ok();
-        incoming["invitations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["fromHandle"] == inviter.handle.as_str() && i["status"] == "pending")
-            .map(|i| i["id"].clone())
-    })
-    .await;
-    let id = id.as_str().unwrap().to_string();
-    b.call(
-        "POST",
-        &format!("/friends/invitations/{id}/accept"),
-        invitee,
-        Some(signed(MessageType::FriendAccept, invitee, &inviter.handle)),
-    )
-    .await
-    .ok();
-    eventually("the friendship at the inviter", || async {
-        let friends = a.call("GET", "/friends", inviter, None).await.ok();
-        friends["friends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["handle"] == invitee.handle.as_str())
-    })
-    .await;
-}
-
 fn location_payload(bob: &User, text: &str, sent_at: i64) -> Object {
     let sealed = ecies::seal(&bob.encryption.public_key(), text.as_bytes(), &mut OsRng).unwrap();
     let mut payload = Object::new();
