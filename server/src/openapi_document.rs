@@ -366,7 +366,8 @@ fn envelope_v2() -> Value {
                 "type": "string",
                 "enum": [
                     "FRIEND_INVITE", "FRIEND_ACCEPT", "FRIEND_REJECT", "RELATIONSHIP_REVOKE",
-                    "LOCATION_UPDATE", "LOCATION_REQUEST", "RESOURCE_SHARE", "REALTIME_EVENT"
+                    "LOCATION_UPDATE", "LOCATION_REQUEST", "RESOURCE_SHARE", "RESOURCE_UNSHARE",
+                    "REALTIME_EVENT"
                 ]
             },
             "message_version": { "type": "integer", "minimum": 1, "default": 1 },
@@ -376,7 +377,8 @@ fn envelope_v2() -> Value {
                     Not signed in v2 and never read there: `message_type` is the message's type.",
                 "enum": [
                     "FRIEND_INVITE", "FRIEND_ACCEPT", "FRIEND_REJECT", "RELATIONSHIP_REVOKE",
-                    "LOCATION_UPDATE", "LOCATION_REQUEST", "RESOURCE_SHARE", "REALTIME_EVENT"
+                    "LOCATION_UPDATE", "LOCATION_REQUEST", "RESOURCE_SHARE", "RESOURCE_UNSHARE",
+                    "REALTIME_EVENT"
                 ]
             },
             "from": { "type": "string", "description": "Sender handle `alias@domain`.", "pattern": HANDLE_PATTERN },

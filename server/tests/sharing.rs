@@ -7,12 +7,19 @@ mod peers;
 
 use common::Db;
 use parchment_core::canonical::{Object, Value as CValue};
+use parchment_core::derive::SymmetricKey;
 use parchment_core::encoding::to_base64;
+use parchment_core::envelope::{self, Aad, Algorithm};
 use parchment_core::federation::MessageType;
+use parchment_core::rand_core::OsRng;
 use peers::*;
+use serde_json::json;
 use serde_json::Value;
 
-db_tests!(shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row);
+db_tests!(
+    shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row,
+    a_collection_is_shared_updated_and_withdrawn_by_revision
+);
 
 fn share(resource_id: &str, role: &str, name_bytes: u8) -> Object {
     let mut payload = Object::new();
@@ -183,6 +190,389 @@ async fn shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row(db: 
         )
         .await;
     assert_eq!(gone.status, 404);
+    a.stop();
+    b.stop();
+}
+
+/// A v2 envelope of `len` bytes of plaintext (the server only checks its shape).
+fn sealed(len: usize) -> String {
+    let aad = Aad {
+        user_id: "owner@a",
+        record_type: "collection-content",
+        record_id: "c",
+        key_context: "parchment-collection-c-v1",
+    };
+    let key = SymmetricKey::from_bytes([7; 32]);
+    to_base64(&envelope::seal(&key, Algorithm::DEFAULT, &aad, &vec![1; len], &mut OsRng).unwrap())
+}
+
+/// A collection's RESOURCE_SHARE (our members beside the original's four).
+fn collection_share(id: &str, revision: f64, content: &str) -> Object {
+    let mut payload = share(id, "viewer", revision as u8);
+    payload.insert("keyVersion", CValue::Number(1.0));
+    payload.insert("keyWrap", CValue::string(&to_base64(&[9u8; 60])));
+    payload.insert("keyWrapNonce", CValue::string(&to_base64(&[3u8; 12])));
+    payload.insert("content", CValue::string(content));
+    payload.insert("revision", CValue::Number(revision));
+    payload
+}
+
+fn unshare(id: &str, revision: f64) -> Object {
+    let mut payload = Object::new();
+    payload.insert("resourceType", CValue::string("collection"));
+    payload.insert("resourceId", CValue::string(id));
+    payload.insert("revision", CValue::Number(revision));
+    payload
+}
+
+async fn send(a: &Peer, alice: &User, bob: &User, kind: MessageType, payload: Object) -> Reply {
+    a.call(
+        "POST",
+        &format!("/friends/{}/messages", bob.handle),
+        alice,
+        Some(send_body(kind, alice, &bob.handle, payload)),
+    )
+    .await
+}
+
+/// Bob's visible shares of `id`, as (status, encryptedData).
+async fn visible(b: &Peer, bob: &User, id: &str) -> Vec<(String, String)> {
+    let list = b.call("GET", "/sharing/incoming", bob, None).await.ok();
+    list["shares"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["resourceId"] == id)
+        .map(|s| {
+            (
+                s["status"].as_str().unwrap_or_default().to_owned(),
+                s["encryptedData"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
+    let mut a = Peer::start(db).await;
+    let mut b = Peer::start(db).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let carol = a.user("carol").await;
+    befriend(&a, &alice, &b, &bob).await;
+
+    // The owner's side: content under a revision, shares that bump it.
+    let id = a
+        .call("POST", "/library/collections", &alice, Some(json!({})))
+        .await
+        .ok()["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = format!("/library/collections/{id}");
+    let content = sealed(200);
+    let write = |revision: i64, key_version: i64, content: &str| json!({ "contentEncrypted": content, "keyVersion": key_version, "revision": revision });
+    let r1 = a
+        .call(
+            "PUT",
+            &format!("{path}/content"),
+            &alice,
+            Some(write(0, 1, &content)),
+        )
+        .await
+        .ok();
+    assert_eq!(r1["revision"], 1);
+    let stale = a
+        .call(
+            "PUT",
+            &format!("{path}/content"),
+            &alice,
+            Some(write(0, 1, &content)),
+        )
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert_eq!(stale.json["code"], "collection_changed");
+    let jump = a
+        .call(
+            "PUT",
+            &format!("{path}/content"),
+            &alice,
+            Some(write(1, 3, &content)),
+        )
+        .await;
+    assert_eq!(
+        jump.status, 422,
+        "a key version moves one step: {}",
+        jump.text
+    );
+    let not_envelope = a
+        .call(
+            "PUT",
+            &format!("{path}/content"),
+            &alice,
+            Some(write(1, 1, "aGVsbG8=")),
+        )
+        .await;
+    assert_eq!(not_envelope.status, 400, "{}", not_envelope.text);
+    let huge = a
+        .call(
+            "PUT",
+            &format!("{path}/content"),
+            &alice,
+            Some(write(1, 1, &sealed(40_000))),
+        )
+        .await;
+    assert!(matches!(huge.status, 413 | 422), "{}", huge.text);
+    let other = a
+        .call(
+            "PUT",
+            &format!("{path}/content"),
+            &carol,
+            Some(write(1, 1, &content)),
+        )
+        .await;
+    assert_eq!(other.status, 404, "not carol's collection");
+    let stranger = a
+        .call(
+            "PUT",
+            &format!("{path}/shares/{}", carol.handle),
+            &alice,
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
+    assert_eq!(
+        stranger.status, 404,
+        "carol is no friend: {}",
+        stranger.text
+    );
+    let r2 = a
+        .call(
+            "PUT",
+            &format!("{path}/shares/{}", bob.handle),
+            &alice,
+            Some(json!({"role": "editor"})),
+        )
+        .await
+        .ok();
+    assert_eq!(r2["revision"], 2);
+    let listed = a
+        .call("GET", "/library/collections", &alice, None)
+        .await
+        .ok();
+    let mine = &listed["collections"][0];
+    assert_eq!(mine["revision"], 2);
+    assert_eq!(mine["keyVersion"], 1);
+    assert_eq!(mine["contentEncrypted"], content.as_str());
+    assert_eq!(mine["shares"][0]["handle"], bob.handle.as_str());
+    assert_eq!(mine["shares"][0]["role"], "editor");
+
+    // Hostile payloads are refused at the sender already.
+    for (name, value) in [
+        ("revision", CValue::Number(-1.0)),
+        ("revision", CValue::Number(1.5)),
+        ("revision", CValue::string("2")),
+        ("keyVersion", CValue::Number(9.1e15)),
+        ("content", CValue::string(&"A".repeat(49_153))),
+        ("keyWrap", CValue::string(&"A".repeat(129))),
+    ] {
+        let mut payload = collection_share(&id, 2.0, &content);
+        payload.insert(name, value);
+        let refused = send(&a, &alice, &bob, MessageType::ResourceShare, payload).await;
+        assert!(
+            matches!(refused.status, 400 | 413),
+            "{name}: {} {}",
+            refused.status,
+            refused.text
+        );
+    }
+    let mut no_revision = unshare(&id, 1.0);
+    no_revision.insert("revision", CValue::Null);
+    assert_eq!(
+        send(&a, &alice, &bob, MessageType::ResourceUnshare, no_revision)
+            .await
+            .status,
+        400
+    );
+
+    // Revision 2 arrives, then a late revision 1: bob keeps revision 2.
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        collection_share(&id, 2.0, &content),
+    )
+    .await
+    .ok();
+    let rev2 = to_base64(&[2u8; 48]);
+    eventually("revision 2 at B", || async {
+        visible(&b, &bob, &id).await == [("pending".to_owned(), rev2.clone())]
+    })
+    .await;
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        collection_share(&id, 1.0, &content),
+    )
+    .await
+    .ok();
+    // Something after it, to know it was processed.
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        share("marker", "viewer", 1),
+    )
+    .await
+    .ok();
+    pending_of(&b, &bob, "marker", "viewer").await;
+    assert_eq!(
+        visible(&b, &bob, &id).await,
+        [("pending".to_owned(), rev2.clone())]
+    );
+    let share_id = b.call("GET", "/sharing/incoming", &bob, None).await.ok()["shares"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["resourceId"] == id.as_str())
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    b.call(
+        "POST",
+        &format!("/sharing/incoming/{share_id}/accept"),
+        &bob,
+        None,
+    )
+    .await
+    .ok();
+
+    // Withdrawn at revision 3: gone from bob's lists, its ciphertext cleared; a late revision 2
+    // does not bring it back; a newer share (revision 4) does, pending again.
+    let r3 = a
+        .call(
+            "DELETE",
+            &format!("{path}/shares/{}", bob.handle),
+            &alice,
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(r3["revision"], 3);
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceUnshare,
+        unshare(&id, 3.0),
+    )
+    .await
+    .ok();
+    eventually("the withdrawal at B", || async {
+        visible(&b, &bob, &id).await.is_empty()
+    })
+    .await;
+    let cleared = b
+        .count(&format!(
+            "SELECT COUNT(*) FROM incoming_shares WHERE resource_id = '{id}' \
+             AND status = 'revoked' AND encrypted_data = '' AND envelope LIKE '%RESOURCE_UNSHARE%'"
+        ))
+        .await;
+    assert_eq!(cleared, 1);
+    let hidden = b
+        .call(
+            "POST",
+            &format!("/sharing/incoming/{share_id}/accept"),
+            &bob,
+            None,
+        )
+        .await;
+    assert_eq!(hidden.status, 404, "a withdrawn share cannot be accepted");
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        collection_share(&id, 2.0, &content),
+    )
+    .await
+    .ok();
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        share("marker2", "viewer", 1),
+    )
+    .await
+    .ok();
+    pending_of(&b, &bob, "marker2", "viewer").await;
+    assert!(
+        visible(&b, &bob, &id).await.is_empty(),
+        "a late older share stays withdrawn"
+    );
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        collection_share(&id, 4.0, &content),
+    )
+    .await
+    .ok();
+    let rev4 = to_base64(&[4u8; 48]);
+    eventually("revision 4 at B", || async {
+        visible(&b, &bob, &id).await == [("pending".to_owned(), rev4.clone())]
+    })
+    .await;
+
+    // A withdrawal of something never shared leaves nothing.
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceUnshare,
+        unshare("never-shared", 9.0),
+    )
+    .await
+    .ok();
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        share("marker3", "viewer", 1),
+    )
+    .await
+    .ok();
+    pending_of(&b, &bob, "marker3", "viewer").await;
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM incoming_shares WHERE resource_id = 'never-shared'")
+            .await,
+        0
+    );
+
+    // Ending the friendship ends the owner's share list too.
+    a.call(
+        "PUT",
+        &format!("{path}/shares/{}", bob.handle),
+        &alice,
+        Some(json!({"role": "viewer"})),
+    )
+    .await
+    .ok();
+    assert_eq!(a.count("SELECT COUNT(*) FROM collection_shares").await, 1);
+    a.call(
+        "DELETE",
+        &format!("/friends/{}", bob.handle),
+        &alice,
+        Some(signed(MessageType::RelationshipRevoke, &alice, &bob.handle)),
+    )
+    .await
+    .ok();
+    assert_eq!(a.count("SELECT COUNT(*) FROM collection_shares").await, 0);
     a.stop();
     b.stop();
 }

@@ -66,19 +66,22 @@ pub enum MessageType {
     LocationRequest,
     /// Share a resource (collection, route, …).
     ResourceShare,
+    /// Stop sharing a resource (ours; the original has no such message).
+    ResourceUnshare,
     /// End the relationship.
     RelationshipRevoke,
 }
 
 impl MessageType {
     /// Every type.
-    pub const ALL: [MessageType; 7] = [
+    pub const ALL: [MessageType; 8] = [
         MessageType::FriendInvite,
         MessageType::FriendAccept,
         MessageType::FriendReject,
         MessageType::LocationUpdate,
         MessageType::LocationRequest,
         MessageType::ResourceShare,
+        MessageType::ResourceUnshare,
         MessageType::RelationshipRevoke,
     ];
 
@@ -91,6 +94,7 @@ impl MessageType {
             MessageType::LocationUpdate => "LOCATION_UPDATE",
             MessageType::LocationRequest => "LOCATION_REQUEST",
             MessageType::ResourceShare => "RESOURCE_SHARE",
+            MessageType::ResourceUnshare => "RESOURCE_UNSHARE",
             MessageType::RelationshipRevoke => "RELATIONSHIP_REVOKE",
         }
     }

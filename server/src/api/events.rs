@@ -29,7 +29,7 @@ pub struct PushEvent {
     /// expiresAt}`, `location-stopped` `{fromHandle}`, `location-request` `{fromHandle}`,
     /// `invitation` `{fromHandle}`, `friend-added` `{handle}`, `invitation-rejected`
     /// `{handle}`, `friend-removed` `{handle}`, `share` `{fromHandle, resourceType,
-    /// resourceId}`.
+    /// resourceId}`, `share-withdrawn` `{fromHandle, resourceType, resourceId}`.
     pub event: String,
     /// The event's JSON data.
     pub data: serde_json::Value,

@@ -53,9 +53,12 @@ pub struct SignedRequest {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageRequest {
     /// `LOCATION_UPDATE` (payload `{encryptedLocation, nonce: <sentAt ISO>}`),
-    /// `LOCATION_REQUEST` (`{}`) or `RESOURCE_SHARE` (`{resourceType, resourceId,
-    /// encryptedData, nonce, role}`).
-    #[oai(validator(pattern = "^(LOCATION_UPDATE|LOCATION_REQUEST|RESOURCE_SHARE)$"))]
+    /// `LOCATION_REQUEST` (`{}`), `RESOURCE_SHARE` (`{resourceType, resourceId,
+    /// encryptedData, nonce, role}`, for a collection also `{keyVersion, keyWrap, keyWrapNonce,
+    /// content, revision}`) or `RESOURCE_UNSHARE` (`{resourceType, resourceId, revision}`).
+    #[oai(validator(
+        pattern = "^(LOCATION_UPDATE|LOCATION_REQUEST|RESOURCE_SHARE|RESOURCE_UNSHARE)$"
+    ))]
     pub message_type: String,
     /// The payload exactly as signed.
     pub payload: serde_json::Value,
@@ -309,8 +312,8 @@ impl FriendsApi {
         Ok(Json(Success { success: true }))
     }
 
-    /// Send a friend a LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE with the payload
-    /// the caller signed; queued for delivery.
+    /// Send a friend a LOCATION_UPDATE, LOCATION_REQUEST, RESOURCE_SHARE or RESOURCE_UNSHARE
+    /// with the payload the caller signed; queued for delivery.
     #[oai(path = "/friends/:handle/messages", method = "post")]
     async fn send(
         &self,

@@ -381,12 +381,17 @@ pub async fn friends(state: &AppState, caller: &Principal) -> Result<Vec<FriendR
 }
 
 /// The caller's friendship with `handle` (404 if none).
+/// The lowercase key of a handle (how friendships and shares are keyed).
+pub(super) fn peer_key(handle: &str) -> Result<String, AppError> {
+    Ok(federation::handle_key(&parse_handle(handle)?))
+}
+
 pub(super) async fn friend(
     state: &AppState,
     user_id: &str,
     handle: &str,
 ) -> Result<FriendRow, AppError> {
-    let peer = federation::handle_key(&parse_handle(handle)?);
+    let peer = peer_key(handle)?;
     state
         .store
         .friendship(user_id, &peer)
@@ -422,8 +427,8 @@ pub async fn remove(
     Ok(())
 }
 
-/// `POST /friends/{handle}/messages`: LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE
-/// to a friend, with the payload the client signed. Returns the outbox id.
+/// `POST /friends/{handle}/messages`: LOCATION_UPDATE, LOCATION_REQUEST, RESOURCE_SHARE or
+/// RESOURCE_UNSHARE to a friend, with the payload the client signed. Returns the outbox id.
 pub async fn send(
     state: &AppState,
     caller: &Principal,
@@ -438,11 +443,14 @@ pub async fn send(
         .map_err(|_| AppError::validation("messageType", "unknown message type"))?;
     if !matches!(
         kind,
-        MessageType::LocationUpdate | MessageType::LocationRequest | MessageType::ResourceShare
+        MessageType::LocationUpdate
+            | MessageType::LocationRequest
+            | MessageType::ResourceShare
+            | MessageType::ResourceUnshare
     ) {
         return Err(AppError::validation(
             "messageType",
-            "must be LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE",
+            "must be LOCATION_UPDATE, LOCATION_REQUEST, RESOURCE_SHARE or RESOURCE_UNSHARE",
         ));
     }
     let now = state.now_ms();
@@ -450,7 +458,10 @@ pub async fn send(
         .limiter
         .check(FRIEND_MESSAGES_PER_USER, user_id, now)
         .await?;
-    if kind == MessageType::ResourceShare {
+    if matches!(
+        kind,
+        MessageType::ResourceShare | MessageType::ResourceUnshare
+    ) {
         state
             .limiter
             .check(FRIEND_SHARES_PER_USER, user_id, now)
@@ -462,6 +473,12 @@ pub async fn send(
     };
     let friend = friend(state, user_id, handle).await?;
     let envelope = signed_message(state, user_id, kind, &friend, payload, &signed).await?;
+    if matches!(
+        kind,
+        MessageType::ResourceShare | MessageType::ResourceUnshare
+    ) {
+        fed::messages::check_payload(kind, &envelope)?;
+    }
     if kind == MessageType::LocationUpdate {
         return super::location::send_update(state, caller, &friend, &envelope).await;
     }

@@ -363,6 +363,7 @@ pub(super) async fn end_relationships(
     }
     let ended = ended.fetch_all(&mut *conn).await?.into_iter().collect();
     for table in [
+        "collection_shares",
         "friend_locations",
         "incoming_shares",
         "location_requests",

@@ -11,6 +11,7 @@ pub const WIPED_TABLES: &[&str] = &[
     "wrapped_master_keys",
     "device_wrap_secrets",
     "encrypted_user_blobs",
+    "collection_shares",
     "collections",
     "friend_locations",
     "incoming_shares",

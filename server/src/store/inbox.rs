@@ -265,6 +265,21 @@ pub enum FriendEffect {
         data_nonce: String,
         /// `editor` or `viewer`.
         role: &'static str,
+        /// The sender's revision of the resource (0 from senders that have none): an older one
+        /// never replaces a newer one.
+        revision: i64,
+        /// The signed envelope as received (canonical JSON).
+        envelope: String,
+    },
+    /// The friend stopped sharing a resource (RESOURCE_UNSHARE): its row is kept as withdrawn,
+    /// its ciphertext cleared.
+    Unshare {
+        /// What kind of resource.
+        resource_type: String,
+        /// The resource's id at the sender.
+        resource_id: String,
+        /// The sender's revision of the resource at the withdrawal.
+        revision: i64,
         /// The signed envelope as received (canonical JSON).
         envelope: String,
     },
@@ -460,93 +475,138 @@ impl Store {
 }
 
 /// The most pending shares one friend can have waiting for a user: a flood of distinct
-/// resources pushes that friend's oldest pending ones out (accepted ones stay).
+/// resources pushes that friend's oldest pending (or withdrawn) ones out; accepted ones stay.
 pub const MAX_PENDING_SHARES_PER_FRIEND: i64 = 200;
 
 /// The batch's shares still pending: one row per (user, friend, resource), so a resource shared
-/// again replaces its row (its description, role and message; not its id or whether the user
-/// accepted it), and at most [`MAX_PENDING_SHARES_PER_FRIEND`] pending per friend.
+/// again replaces its row (its description, role, revision and message; not its id or whether
+/// the user accepted it) unless the row holds a newer revision, and at most
+/// [`MAX_PENDING_SHARES_PER_FRIEND`] not accepted per friend. Then the withdrawals.
 async fn apply_shares(
     conn: &mut AnyConnection,
     batch: &[&Delivery],
     outcome: &[Option<DeliveryOutcome>],
     now: i64,
 ) -> StoreResult<()> {
-    let mut rows: Vec<_> = (0..batch.len())
-        .filter(|&i| outcome[i].is_none())
-        .filter_map(|i| match &batch[i].effect {
-            DeliveryEffect::Friend(FriendEffect::Share {
+    // Per resource, the batch's newest revision (the later message on a tie): one upsert may
+    // not touch a row twice (PostgreSQL refuses), and messages can arrive out of order.
+    let mut newest: HashMap<(&str, &str, &str, &str), (usize, i64)> = HashMap::new();
+    for i in (0..batch.len()).filter(|&i| outcome[i].is_none()) {
+        if let DeliveryEffect::Friend(FriendEffect::Share {
+            resource_type,
+            resource_id,
+            revision,
+            ..
+        }) = &batch[i].effect
+        {
+            let d = batch[i];
+            let key = (
+                d.user_id.as_str(),
+                d.peer_key.as_str(),
+                resource_type.as_str(),
+                resource_id.as_str(),
+            );
+            match newest.get(&key) {
+                Some(&(_, best)) if best > *revision => {}
+                _ => {
+                    newest.insert(key, (i, *revision));
+                }
+            }
+        }
+    }
+    let mut chosen: Vec<usize> = newest.values().map(|&(i, _)| i).collect();
+    chosen.sort_unstable();
+    if !chosen.is_empty() {
+        // A withdrawn row comes back only with a newer revision than its withdrawal's.
+        let sql = format!(
+            "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
+             resource_id, encrypted_data, data_nonce, role, envelope, received_at, revision) \
+             VALUES {} \
+             ON CONFLICT (user_id, peer_key, resource_type, resource_id) DO UPDATE SET \
+             from_handle = excluded.from_handle, encrypted_data = excluded.encrypted_data, \
+             data_nonce = excluded.data_nonce, role = excluded.role, envelope = excluded.envelope, \
+             received_at = excluded.received_at, revision = excluded.revision, \
+             status = CASE WHEN incoming_shares.status = 'revoked' THEN 'pending' \
+             ELSE incoming_shares.status END \
+             WHERE excluded.revision > incoming_shares.revision \
+             OR (excluded.revision = incoming_shares.revision \
+             AND incoming_shares.status <> 'revoked')",
+            placeholders::rows(chosen.len(), 12, 0)
+        );
+        let mut query = sqlx::query(&sql);
+        let mut friends = HashSet::new();
+        for &i in &chosen {
+            let d = batch[i];
+            let DeliveryEffect::Friend(FriendEffect::Share {
                 id,
                 resource_type,
                 resource_id,
                 encrypted_data,
                 data_nonce,
                 role,
+                revision,
                 envelope,
-            }) => Some((
-                batch[i],
-                [id, resource_type, resource_id, encrypted_data, data_nonce],
-                *role,
-                envelope,
-            )),
-            _ => None,
-        })
-        .collect();
-    // One upsert may not touch a row twice (PostgreSQL refuses): the batch's last message of a
-    // resource is the newest.
-    let mut seen = HashSet::new();
-    rows.reverse();
-    rows.retain(|(d, [_, kind, resource, ..], _, _)| {
-        seen.insert((
-            d.user_id.clone(),
-            d.peer_key.clone(),
-            (*kind).clone(),
-            (*resource).clone(),
-        ))
-    });
-    rows.reverse();
-    if rows.is_empty() {
-        return Ok(());
+            }) = &d.effect
+            else {
+                continue;
+            };
+            friends.insert((d.user_id.as_str(), d.peer_key.as_str()));
+            query = query
+                .bind(id.as_str())
+                .bind(d.user_id.as_str())
+                .bind(d.peer_key.as_str())
+                .bind(d.from_handle.as_str())
+                .bind(resource_type.as_str())
+                .bind(resource_id.as_str())
+                .bind(encrypted_data.as_str())
+                .bind(data_nonce.as_str())
+                .bind(*role)
+                .bind(envelope.as_str())
+                .bind(now)
+                .bind(*revision);
+        }
+        query.execute(&mut *conn).await?;
+        for (user_id, peer_key) in friends {
+            sqlx::query(
+                "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
+                 AND status <> 'accepted' AND id NOT IN (SELECT id FROM incoming_shares \
+                 WHERE user_id = $1 AND peer_key = $2 AND status <> 'accepted' \
+                 ORDER BY received_at DESC, id DESC LIMIT $3)",
+            )
+            .bind(user_id)
+            .bind(peer_key)
+            .bind(MAX_PENDING_SHARES_PER_FRIEND)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
-    let sql = format!(
-        "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
-         resource_id, encrypted_data, data_nonce, role, envelope, received_at) VALUES {} \
-         ON CONFLICT (user_id, peer_key, resource_type, resource_id) DO UPDATE SET \
-         from_handle = excluded.from_handle, encrypted_data = excluded.encrypted_data, \
-         data_nonce = excluded.data_nonce, role = excluded.role, envelope = excluded.envelope, \
-         received_at = excluded.received_at",
-        placeholders::rows(rows.len(), 11, 0)
-    );
-    let mut query = sqlx::query(&sql);
-    let mut friends = HashSet::new();
-    for (d, [id, resource_type, resource_id, encrypted_data, data_nonce], role, envelope) in rows {
-        friends.insert((d.user_id.as_str(), d.peer_key.as_str()));
-        query = query
-            .bind(id.as_str())
+    // Withdrawals are rare: one statement each. Only an existing row changes (a withdrawal of
+    // something never shared leaves nothing), and only if it is not newer than the withdrawal.
+    for i in (0..batch.len()).filter(|&i| outcome[i].is_none()) {
+        let d = batch[i];
+        if let DeliveryEffect::Friend(FriendEffect::Unshare {
+            resource_type,
+            resource_id,
+            revision,
+            envelope,
+        }) = &d.effect
+        {
+            sqlx::query(
+                "UPDATE incoming_shares SET status = 'revoked', encrypted_data = '', \
+                 data_nonce = '', role = 'viewer', envelope = $5, revision = $6, \
+                 received_at = $7 WHERE user_id = $1 AND peer_key = $2 \
+                 AND resource_type = $3 AND resource_id = $4 AND revision <= $6",
+            )
             .bind(d.user_id.as_str())
             .bind(d.peer_key.as_str())
-            .bind(d.from_handle.as_str())
             .bind(resource_type.as_str())
             .bind(resource_id.as_str())
-            .bind(encrypted_data.as_str())
-            .bind(data_nonce.as_str())
-            .bind(role)
             .bind(envelope.as_str())
-            .bind(now);
-    }
-    query.execute(&mut *conn).await?;
-    for (user_id, peer_key) in friends {
-        sqlx::query(
-            "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
-             AND status = 'pending' AND id NOT IN (SELECT id FROM incoming_shares \
-             WHERE user_id = $1 AND peer_key = $2 AND status = 'pending' \
-             ORDER BY received_at DESC, id DESC LIMIT $3)",
-        )
-        .bind(user_id)
-        .bind(peer_key)
-        .bind(MAX_PENDING_SHARES_PER_FRIEND)
-        .execute(&mut *conn)
-        .await?;
+            .bind(*revision)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `/sharing/incoming*`: what friends shared with the user (RESOURCE_SHARE, ciphertext only),
 //! pending until accepted. One row per (user, friend, resource): the inbox replaces it when the
-//! friend shares the resource again (a new name, a new key version).
+//! friend shares the resource again (a new name, a new key version). A share its owner withdrew
+//! (RESOURCE_UNSHARE) stays as a `revoked` row with no ciphertext that nothing here reads.
 
 use sqlx::FromRow;
 
@@ -25,7 +26,7 @@ pub struct IncomingShareRow {
     pub data_nonce: String,
     /// `viewer` or `editor`.
     pub role: String,
-    /// `pending` or `accepted`.
+    /// `pending` or `accepted` (`revoked` rows, withdrawn by their owner, are never read).
     pub status: String,
     /// The signed message as received (the recipient's client verifies it).
     pub envelope: String,
@@ -42,7 +43,7 @@ impl Store {
         self.all_by(
             &format!(
                 "SELECT {COLUMNS} FROM incoming_shares WHERE user_id = $1 \
-                 ORDER BY received_at DESC, id DESC"
+                 AND status <> 'revoked' ORDER BY received_at DESC, id DESC"
             ),
             user_id,
         )
@@ -56,7 +57,8 @@ impl Store {
         id: &str,
     ) -> StoreResult<Option<IncomingShareRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM incoming_shares WHERE user_id = $1 AND id = $2"
+            "SELECT {COLUMNS} FROM incoming_shares WHERE user_id = $1 AND id = $2 \
+             AND status <> 'revoked'"
         ))
         .bind(user_id)
         .bind(id)
@@ -68,7 +70,8 @@ impl Store {
     /// the newest is what is accepted). `false` when the row is gone.
     pub async fn accept_incoming_share(&self, user_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE incoming_shares SET status = 'accepted' WHERE user_id = $1 AND id = $2",
+            "UPDATE incoming_shares SET status = 'accepted' WHERE user_id = $1 AND id = $2 \
+             AND status <> 'revoked'",
         )
         .bind(user_id)
         .bind(id)
@@ -90,9 +93,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deletes the share, accepted or not. `false` when there was none.
+    /// Deletes the share, accepted or not. `false` when there was none (a withdrawn share is
+    /// none: its row stays, so a late older message cannot bring it back).
     pub async fn remove_incoming_share(&self, user_id: &str, id: &str) -> StoreResult<bool> {
-        self.delete_owned("incoming_shares", "id", user_id, id)
-            .await
+        let done = sqlx::query(
+            "DELETE FROM incoming_shares WHERE user_id = $1 AND id = $2 AND status <> 'revoked'",
+        )
+        .bind(user_id)
+        .bind(id)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

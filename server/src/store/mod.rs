@@ -27,7 +27,7 @@ pub mod states;
 mod users;
 
 pub use blobs::{BlobInfoRow, BlobRow};
-pub use collections::CollectionRow;
+pub use collections::{CollectionRow, CollectionShareRow, ContentWrite};
 pub use device_transfers::{NewTransfer, TransferRow};
 pub use events::{EventRow, EventSubscription, NewEvent};
 pub use federation::{PeerManifest, PeerRow};

@@ -540,8 +540,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Send a friend a LOCATION_UPDATE, LOCATION_REQUEST or RESOURCE_SHARE with the payload
-         *     the caller signed; queued for delivery.
+         * Send a friend a LOCATION_UPDATE, LOCATION_REQUEST, RESOURCE_SHARE or RESOURCE_UNSHARE
+         *     with the payload the caller signed; queued for delivery.
          */
         post: operations["postFriendsByHandleMessages"];
         delete?: never;
@@ -730,6 +730,47 @@ export interface paths {
         post?: never;
         /** Delete one of the caller's collections (404 when it is not theirs). */
         delete: operations["deleteLibraryCollectionsById"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/library/collections/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a collection's content (sealed by the client under the collection key). */
+        put: operations["putLibraryCollectionsByIdContent"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/library/collections/{id}/shares/{handle}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Share a collection with a friend, or change their role. The caller's client then sends
+         *     them the signed RESOURCE_SHARE (`POST /friends/{handle}/messages`).
+         */
+        put: operations["putLibraryCollectionsByIdSharesByHandle"];
+        post?: never;
+        /**
+         * Stop sharing a collection with a friend. The caller's client then rotates the key,
+         *     sends the others their new key and this friend a signed RESOURCE_UNSHARE.
+         */
+        delete: operations["deleteLibraryCollectionsByIdSharesByHandle"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1409,12 +1450,22 @@ export interface components {
          */
         Collection: {
             /**
+             * @description base64 v2 envelope of the content (name and places), sealed under the collection key
+             *     `keyVersion` (crypto.md D5); `null` until the owner writes it.
+             */
+            contentEncrypted?: string | null;
+            /**
              * Format: date-time
              * @description When the collection was created.
              */
             createdAt: string;
             /** @description Collection id. */
             id: string;
+            /**
+             * Format: int64
+             * @description Collection key version, 1 or more.
+             */
+            keyVersion: number;
             /** @description base64 v2 envelope of the name and description; `null` when none was given. */
             metadataEncrypted?: string | null;
             /**
@@ -1422,6 +1473,14 @@ export interface components {
              * @description Master-key generation the metadata is sealed under.
              */
             metadataKeyVersion: number;
+            /**
+             * Format: int64
+             * @description Bumped by every change of content or of who it is shared with; RESOURCE_SHARE and
+             *     RESOURCE_UNSHARE carry it.
+             */
+            revision: number;
+            /** @description The friends it is shared with, oldest first. */
+            shares: components["schemas"]["CollectionShare"][];
             /**
              * Format: date-time
              * @description When it was last changed (e.g. re-sealed by a master-key rotation).
@@ -1443,6 +1502,21 @@ export interface components {
         CollectionList: {
             /** @description Oldest first. */
             collections: components["schemas"]["Collection"][];
+        };
+        /**
+         * CollectionShare
+         * @description A friend a collection is shared with.
+         */
+        CollectionShare: {
+            /** @description The friend's handle. */
+            handle: string;
+            /** @description What they may do. */
+            role: components["schemas"]["Role"] & unknown;
+            /**
+             * Format: date-time
+             * @description When it was first shared with them.
+             */
+            sharedAt: string;
         };
         /**
          * CommitBlob
@@ -1474,6 +1548,28 @@ export interface components {
              * @description The new master-key generation.
              */
             kmVersion: number;
+        };
+        /**
+         * ContentUpdate
+         * @description New content of a collection.
+         */
+        ContentUpdate: {
+            /**
+             * @description base64 v2 envelope of the content, sealed under the collection key `keyVersion`; at most
+             *     49,152 characters (it travels to friends inside one federation message).
+             */
+            contentEncrypted: string;
+            /**
+             * Format: int64
+             * @description The collection's key version, or the next one (a rotation, after a friend was removed).
+             */
+            keyVersion: number;
+            /**
+             * Format: int64
+             * @description The `revision` the client read: the write is refused (409 `collection_changed`) when the
+             *     collection changed since.
+             */
+            revision: number;
         };
         /**
          * CreatedUser
@@ -1596,7 +1692,7 @@ export interface components {
             /** @description Sender handle `alias@domain`. */
             from: string;
             /** @enum {string} */
-            message_type: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "REALTIME_EVENT";
+            message_type: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "RESOURCE_UNSHARE" | "REALTIME_EVENT";
             /** @default 1 */
             message_version: number;
             /** @description Unique per sender: a (from, nonce) pair is accepted once. */
@@ -1618,7 +1714,7 @@ export interface components {
              * @description Optional, as in the seed's sample (the v1 name of the type). Not signed in v2 and never read there: `message_type` is the message's type.
              * @enum {string}
              */
-            type?: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "REALTIME_EVENT";
+            type?: "FRIEND_INVITE" | "FRIEND_ACCEPT" | "FRIEND_REJECT" | "RELATIONSHIP_REVOKE" | "LOCATION_UPDATE" | "LOCATION_REQUEST" | "RESOURCE_SHARE" | "RESOURCE_UNSHARE" | "REALTIME_EVENT";
         };
         /**
          * FlushRequest
@@ -1954,8 +2050,9 @@ export interface components {
         MessageRequest: {
             /**
              * @description `LOCATION_UPDATE` (payload `{encryptedLocation, nonce: <sentAt ISO>}`),
-             *     `LOCATION_REQUEST` (`{}`) or `RESOURCE_SHARE` (`{resourceType, resourceId,
-             *     encryptedData, nonce, role}`).
+             *     `LOCATION_REQUEST` (`{}`), `RESOURCE_SHARE` (`{resourceType, resourceId,
+             *     encryptedData, nonce, role}`, for a collection also `{keyVersion, keyWrap, keyWrapNonce,
+             *     content, revision}`) or `RESOURCE_UNSHARE` (`{resourceType, resourceId, revision}`).
              */
             messageType: string;
             /** @description The nonce as signed: 8–64 characters (base64 of 16 random bytes). */
@@ -2220,7 +2317,7 @@ export interface components {
              *     expiresAt}`, `location-stopped` `{fromHandle}`, `location-request` `{fromHandle}`,
              *     `invitation` `{fromHandle}`, `friend-added` `{handle}`, `invitation-rejected`
              *     `{handle}`, `friend-removed` `{handle}`, `share` `{fromHandle, resourceType,
-             *     resourceId}`.
+             *     resourceId}`, `share-withdrawn` `{fromHandle, resourceType, resourceId}`.
              */
             event: string;
             /**
@@ -2271,6 +2368,22 @@ export interface components {
              */
             confirm?: "erase-all-my-data" | null;
         };
+        /**
+         * Revision
+         * @description The collection's revision after a change.
+         */
+        Revision: {
+            /**
+             * Format: int64
+             * @description The new revision: what the messages about this change carry.
+             */
+            revision: number;
+        };
+        /**
+         * @description What a friend may do with a shared collection.
+         * @enum {string}
+         */
+        Role: "viewer" | "editor";
         /**
          * RoleInfo
          * @description A role as listed by `GET /users/roles`.
@@ -2382,6 +2495,14 @@ export interface components {
          * @enum {string}
          */
         ShareRole: "viewer" | "editor";
+        /**
+         * ShareUpdate
+         * @description A friend to share a collection with.
+         */
+        ShareUpdate: {
+            /** @description What they may do. */
+            role: components["schemas"]["Role"] & unknown;
+        };
         /**
          * SignedIn
          * @description A new session and its user.
@@ -7432,6 +7553,355 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putLibraryCollectionsByIdContent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ContentUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Revision"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putLibraryCollectionsByIdSharesByHandle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handle: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ShareUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Revision"];
+                };
+            };
+            /** @description The request is malformed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session (or a failed sign-in). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Signed in, but without the permission. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist (or is not yours). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A unique value is taken. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or breaks a rule; the message names it. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limit reached. */
+            429: {
+                headers: {
+                    /** @description Seconds until the window resets. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unexpected failure; details are in the server log only. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency (mail, passkeys configuration) is not available. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteLibraryCollectionsByIdSharesByHandle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                handle: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Revision"];
+                };
             };
             /** @description The request is malformed. */
             400: {

@@ -1,6 +1,6 @@
 //! What each federation message does once verified: the invitation, relationship and
 //! friend-gated transitions (`FRIEND_*`, `RELATIONSHIP_REVOKE`, `LOCATION_*`,
-//! `RESOURCE_SHARE`).
+//! `RESOURCE_SHARE`, `RESOURCE_UNSHARE`).
 
 use parchment_core::canonical;
 use parchment_core::federation::{Envelope, MessageType};
@@ -32,6 +32,52 @@ const MAX_SHARE_ID: usize = 128;
 const MAX_SHARE_DATA: usize = 8192;
 /// Longest `nonce` (base64 of 12 bytes is 16).
 const MAX_SHARE_NONCE: usize = 64;
+/// Longest `keyWrap` (base64 of a wrapped 32-byte key in its base64 form, 60 bytes: 80).
+const MAX_KEY_WRAP: usize = 128;
+/// Longest `content`: the collection's sealed content, which must leave room in an inbox body
+/// for the rest of the message.
+pub const MAX_SHARE_CONTENT: usize = 48 * 1024;
+/// Highest `keyVersion` and `revision` (exact in a JavaScript number).
+const MAX_COUNTER: i64 = (1 << 53) - 1;
+
+/// An optional integer member in `0..=MAX_COUNTER` (absent: `None`).
+fn payload_counter(envelope: &Envelope, name: &str) -> Result<Option<i64>, AppError> {
+    match envelope.payload.as_ref().and_then(|p| p.get(name)) {
+        None | Some(canonical::Value::Null) => Ok(None),
+        Some(canonical::Value::Number(n))
+            if n.fract() == 0.0 && (0.0..=MAX_COUNTER as f64).contains(n) =>
+        {
+            Ok(Some(*n as i64))
+        }
+        Some(_) => Err({
+            bad(
+                ErrorCode::InvalidPayload,
+                format!("{name}: must be an integer from 0 to 2^53-1"),
+            )
+        }),
+    }
+}
+
+/// `resourceType` and `resourceId` of a RESOURCE_SHARE or RESOURCE_UNSHARE, bounded.
+fn resource(envelope: &Envelope) -> Result<(String, String), AppError> {
+    let field = |name: &str| {
+        payload_string(envelope, name)
+            .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing resource data"))
+    };
+    let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
+    if resource_type.len() > MAX_SHARE_KIND
+        || !resource_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-')
+        || resource_id.len() > MAX_SHARE_ID
+    {
+        return Err(bad(
+            ErrorCode::InvalidPayload,
+            "Resource out of bounds (resourceType 1-32 of a-z and -, resourceId 1-128 characters)",
+        ));
+    }
+    Ok((resource_type, resource_id))
+}
 
 /// What a message does.
 pub(super) enum Transition {
@@ -47,6 +93,12 @@ pub(super) enum Transition {
 pub(super) enum OwnTransition {
     Accept,
     Reject,
+}
+
+/// Refuses a payload its recipient's server would refuse (the sender hears it at once, not
+/// through a failed delivery).
+pub fn check_payload(kind: MessageType, envelope: &Envelope) -> Result<(), AppError> {
+    transition(kind, envelope).map(|_| ())
 }
 
 /// The transition of a message, its payload validated.
@@ -106,29 +158,31 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
             Transition::Batched(DeliveryEffect::Friend(FriendEffect::LocationRequest))
         }
         MessageType::ResourceShare => {
+            let (resource_type, resource_id) = resource(envelope)?;
             let field = |name: &str| {
                 payload_string(envelope, name)
                     .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing resource data"))
             };
-            let (resource_type, resource_id) = (field("resourceType")?, field("resourceId")?);
             let (encrypted_data, data_nonce) = (field("encryptedData")?, field("nonce")?);
             // Each share is a row at the recipient's: bounded fields (a description and a
-            // wrapped key are a few hundred characters).
-            let fits = |value: &str, max: usize| !value.is_empty() && value.len() <= max;
-            if !fits(&resource_type, MAX_SHARE_KIND)
-                || !resource_type
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'-')
-                || !fits(&resource_id, MAX_SHARE_ID)
-                || !fits(&encrypted_data, MAX_SHARE_DATA)
-                || !fits(&data_nonce, MAX_SHARE_NONCE)
+            // wrapped key are a few hundred characters; a collection's content up to 48 KiB).
+            let within = |name: &str, max: usize| {
+                payload_string(envelope, name).is_none_or(|value| value.len() <= max)
+            };
+            if encrypted_data.len() > MAX_SHARE_DATA
+                || data_nonce.len() > MAX_SHARE_NONCE
+                || !within("keyWrap", MAX_KEY_WRAP)
+                || !within("keyWrapNonce", MAX_SHARE_NONCE)
+                || !within("content", MAX_SHARE_CONTENT)
             {
                 return Err(bad(
                     ErrorCode::InvalidPayload,
-                    "Resource data out of bounds (resourceType 1-32 of a-z and -, resourceId \
-                     1-128, encryptedData 1-8192, nonce 1-64 characters)",
+                    "Resource data out of bounds (encryptedData 1-8192, nonce 1-64, keyWrap \
+                     1-128, keyWrapNonce 1-64, content 1-49152 characters)",
                 ));
             }
+            payload_counter(envelope, "keyVersion")?;
+            let revision = payload_counter(envelope, "revision")?.unwrap_or(0);
             let role = match payload_string(envelope, "role").as_deref() {
                 Some("editor") => "editor",
                 _ => "viewer",
@@ -140,6 +194,18 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
                 encrypted_data,
                 data_nonce,
                 role,
+                revision,
+                envelope: envelope.body(),
+            }))
+        }
+        MessageType::ResourceUnshare => {
+            let (resource_type, resource_id) = resource(envelope)?;
+            let revision = payload_counter(envelope, "revision")?
+                .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing revision"))?;
+            Transition::Batched(DeliveryEffect::Friend(FriendEffect::Unshare {
+                resource_type,
+                resource_id,
+                revision,
                 envelope: envelope.body(),
             }))
         }
@@ -201,13 +267,25 @@ pub(super) fn delivery_event(user_id: &str, from: &str, effect: &DeliveryEffect)
                 "resourceId": resource_id,
             }),
         ),
+        FriendEffect::Unshare {
+            resource_type,
+            resource_id,
+            ..
+        } => (
+            "share-withdrawn",
+            serde_json::json!({
+                "fromHandle": from,
+                "resourceType": resource_type,
+                "resourceId": resource_id,
+            }),
+        ),
     };
     // Only a friend's newest position (or stop) and newest request matter: each replaces
     // the older ones in the log, which so keeps no trail of positions.
     let topic = match effect {
         FriendEffect::Location { .. } => Some(format!("location:{}", from.to_lowercase())),
         FriendEffect::LocationRequest => Some(format!("location-request:{}", from.to_lowercase())),
-        FriendEffect::Share { .. } => None,
+        FriendEffect::Share { .. } | FriendEffect::Unshare { .. } => None,
     };
     NewEvent {
         topic,
