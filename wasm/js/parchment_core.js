@@ -149,7 +149,7 @@ for (const [name, at] of [['decryptRecord', 2], ['decryptCollectionRecord', 4]])
     return handle[name](...args);
   };
 }
-for (const name of ['createKeySlot', 'signKeySlot', 'openSealed', 'sealFriendShare', 'openFriendShare', 'sealDeviceTransfer', 'sealDeviceTransferV2', 'encryptForFriend', 'decryptFromFriend']) {
+for (const name of ['createKeySlot', 'signKeySlot', 'openSealed', 'sealFriendShare', 'openFriendShare', 'sealDeviceTransfer', 'sealDeviceTransferV2', 'encryptForFriend', 'decryptFromFriend', 'wrapCollectionKey', 'decryptSharedCollectionRecord', 'encryptSharedCollectionRecord']) {
   Identity.prototype[name] = function (...args) {
     return inSecond(this, name)[name](...args);
   };

@@ -80,7 +80,7 @@ impl Keys {
 }
 
 /// `(kind, id, version)` of `encryptCollectionRecord` / `decryptCollectionRecord`.
-fn collection_key(kind: &JsValue, id: &JsValue, version: &JsValue) -> Result<RecordKey> {
+pub(crate) fn collection_key(kind: &JsValue, id: &JsValue, version: &JsValue) -> Result<RecordKey> {
     let version = u32::try_from(positive_integer(version, "version")?)
         .map_err(|_| error("version: out of range"))?;
     RecordKey::collection(&string(kind, "kind")?, &string(id, "id")?, version).map_err(error)
@@ -101,7 +101,7 @@ pub struct Identity {
 const FREED: &str = "this Identity has been freed; create a new one";
 
 /// The AAD of a record context `{userId, recordType, recordId, keyContext}`.
-struct RecordContext {
+pub(crate) struct RecordContext {
     user_id: String,
     record_type: String,
     record_id: String,
@@ -109,7 +109,7 @@ struct RecordContext {
 }
 
 impl RecordContext {
-    fn from_js(value: &JsValue) -> Result<Self> {
+    pub(crate) fn from_js(value: &JsValue) -> Result<Self> {
         let ctx = object(value, "ctx")?;
         Ok(Self {
             user_id: string_field(ctx, "userId", "ctx")?,
@@ -119,7 +119,7 @@ impl RecordContext {
         })
     }
 
-    fn aad(&self) -> Aad<'_> {
+    pub(crate) fn aad(&self) -> Aad<'_> {
         Aad {
             user_id: &self.user_id,
             record_type: &self.record_type,

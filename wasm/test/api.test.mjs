@@ -170,6 +170,34 @@ test('legacy static-DH friend encryption round trips under each context', () => 
   b.free();
 });
 
+test('a collection key wrapped for a friend opens their records inside wasm, and only theirs', () => {
+  const owner = Identity.generate();
+  const friend = Identity.generate();
+  const stranger = Identity.generate();
+  const ctx = { userId: 'owner@a.example', recordType: 'collection-content', recordId: 'col-1', keyContext: 'parchment-collection-col-1-v2' };
+  const sealed = owner.encryptCollectionRecord('collection', 'col-1', 2, ctx, utf8('places'));
+  const wrap = owner.wrapCollectionKey('col-1', 2, friend.encryptionPublicKey);
+  assert.deepEqual(Object.keys(wrap).sort(), ['ciphertext', 'nonce']);
+  assert.equal(fromUtf8(friend.decryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', ctx, sealed)), 'places');
+  // An editor's change opens for the owner under their own key.
+  const edit = friend.encryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', ctx, utf8('edited'));
+  assert.equal(fromUtf8(owner.decryptCollectionRecord('collection', 'col-1', 2, ctx, edit)), 'edited');
+  // The original's format: the key's base64 under the key-wrap label.
+  const raw = friend.decryptFromFriend(wrap, owner.encryptionPublicKey, 'parchment-collection-key-wrap:col-1');
+  assert.equal(atob(fromUtf8(raw)).length, 32);
+  // The old version's wrap does not open the new version; another collection or recipient fails.
+  const v1 = owner.wrapCollectionKey('col-1', 1, friend.encryptionPublicKey);
+  assert.throws(() => friend.decryptSharedCollectionRecord(v1, owner.encryptionPublicKey, 'col-1', ctx, sealed), /authentication failed/);
+  assert.throws(() => friend.decryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-2', ctx, sealed), /authentication failed/);
+  assert.throws(() => stranger.decryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', ctx, sealed), /authentication failed/);
+  assert.throws(() => friend.decryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', { ...ctx, keyContext: 'parchment-collection-col-1-v1' }, sealed), /authentication failed/);
+  // Ids that could name another label are refused before any key is touched.
+  assert.throws(() => owner.wrapCollectionKey('col-1:v2', 1, friend.encryptionPublicKey), /letters, digits/);
+  assert.throws(() => owner.wrapCollectionKey('col-1', 0, friend.encryptionPublicKey), /positive integer/);
+  assert.throws(() => friend.decryptSharedCollectionRecord({ ciphertext: wrap.ciphertext }, owner.encryptionPublicKey, 'col-1', ctx, sealed), /wrap.nonce is required/);
+  for (const id of [owner, friend, stranger]) id.free();
+});
+
 test('signFederationEnvelope fills defaults and its output verifies', () => {
   const id = Identity.generate();
   const before = Date.now();
@@ -278,6 +306,12 @@ test('secrets are not reachable: no property or method returns seed or private-k
     decryptCollectionRecord: () => id.decryptCollectionRecord('collection', 'col-1', 2, ctx, id.encryptCollectionRecord('collection', 'col-1', 2, ctx, utf8('p'))),
     encryptForFriend: () => id.encryptForFriend(other.encryptionPublicKey, utf8('x'), 'parchment-share-v1'),
     decryptFromFriend: () => id.decryptFromFriend(other.encryptForFriend(id.encryptionPublicKey, utf8('x'), 'parchment-share-v1'), other.encryptionPublicKey, 'parchment-share-v1'),
+    wrapCollectionKey: () => id.wrapCollectionKey('col-1', 1, other.encryptionPublicKey),
+    decryptSharedCollectionRecord: () => {
+      const c = { userId: 'o', recordType: 'collection-content', recordId: 'col-1', keyContext: 'k' };
+      return id.decryptSharedCollectionRecord(other.wrapCollectionKey('col-1', 1, id.encryptionPublicKey), other.encryptionPublicKey, 'col-1', c, other.encryptCollectionRecord('collection', 'col-1', 1, c, utf8('x')))
+    },
+    encryptSharedCollectionRecord: () => id.encryptSharedCollectionRecord(other.wrapCollectionKey('col-1', 1, id.encryptionPublicKey), other.encryptionPublicKey, 'col-1', { userId: 'o', recordType: 'collection-content', recordId: 'col-1', keyContext: 'k' }, utf8('x')),
     constructor: () => null,
     free: () => null, // checked last, below
     exportRecoveryKey: () => null, // the deliberate exports

@@ -6,7 +6,7 @@ use js_sys::{Object, Uint8Array};
 use parchment_core::derive::{self, ShareContext};
 use parchment_core::device_transfer;
 use parchment_core::ecies::{self, friend_share, ShareBinding};
-use parchment_core::envelope::LegacyCiphertext;
+use parchment_core::envelope::{self, Algorithm, LegacyCiphertext};
 use parchment_core::key_slot::{self, slot_signable, KeySlot};
 use parchment_core::keys::{Ed25519PublicKey, X25519PublicKey};
 use parchment_core::share;
@@ -15,7 +15,8 @@ use wasm_bindgen::prelude::*;
 use crate::convert::{
     bytes, bytes_out, error, object, secret_bytes, set, string, string_field, Result,
 };
-use crate::identity::Identity;
+use crate::identity::{collection_key, Identity, RecordContext};
+use crate::record::RecordKey;
 use crate::rng::rng;
 
 /// A friend-share binding `{senderId, recipientId, timestamp}` (the relationship id is
@@ -56,6 +57,48 @@ fn share_context(label: &str) -> Result<ShareContext<'_>> {
                  \"parchment-share-collection-v1\" or \"parchment-collection-key-wrap:<id>\""
             ))),
         },
+    }
+}
+
+fn legacy_ciphertext(value: &JsValue, name: &str) -> Result<LegacyCiphertext> {
+    let sealed = object(value, name)?;
+    Ok(LegacyCiphertext {
+        ciphertext: string_field(sealed, "ciphertext", name)?,
+        nonce: string_field(sealed, "nonce", name)?,
+    })
+}
+
+fn legacy_to_js(sealed: &LegacyCiphertext) -> Result<JsValue> {
+    let out = Object::new();
+    set(&out, "ciphertext", &sealed.ciphertext.as_str().into())?;
+    set(&out, "nonce", &sealed.nonce.as_str().into())?;
+    Ok(out.into())
+}
+
+/// A collection id as `wrapCollectionKey` and the shared-record calls take it (the D5 rules:
+/// letters, digits, `-`, `_`, so a wrap label can never name another collection).
+fn collection_id(value: &JsValue) -> Result<String> {
+    let id = string(value, "collectionId")?;
+    RecordKey::collection("collection", &id, 1).map_err(error)?;
+    Ok(id)
+}
+
+impl Identity {
+    /// Unwraps a friend's collection key inside wasm and runs `f` with it.
+    fn with_shared_key<T>(
+        &self,
+        wrap: &JsValue,
+        friend: &JsValue,
+        id: &JsValue,
+        f: impl FnOnce(&derive::SymmetricKey) -> Result<T>,
+    ) -> Result<T> {
+        let keys = self.keys()?;
+        let wrap = legacy_ciphertext(wrap, "wrap")?;
+        let friend = friend_key(friend)?;
+        let id = collection_id(id)?;
+        let key = share::unwrap_collection_key(&wrap, &id, &keys.encryption, &friend)
+            .map_err(|e| error(format!("key wrap: {e}")))?;
+        f(&key)
     }
 }
 
@@ -258,6 +301,78 @@ impl Identity {
             &sealed.sender_signature.as_str().into(),
         )?;
         Ok(out.into())
+    }
+
+    /// Wraps this identity's collection key (`collectionId`, key `version`) for a friend, as
+    /// the original writes it (D6 under `parchment-collection-key-wrap:<collectionId>`, the
+    /// key's base64 inside). Returns `{ciphertext, nonce}`; the key itself never reaches JS.
+    #[wasm_bindgen(js_name = wrapCollectionKey, unchecked_return_type = "LegacyCiphertext")]
+    pub fn wrap_collection_key(
+        &self,
+        #[wasm_bindgen(js_name = collectionId, unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] version: JsValue,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+    ) -> Result<JsValue> {
+        let keys = self.keys()?;
+        let RecordKey::Collection { label_id, version } =
+            collection_key(&"collection".into(), &id, &version)?
+        else {
+            return Err(error("not a collection key"));
+        };
+        let key = derive::collection_key(&keys.seed, &label_id, version).map_err(error)?;
+        let wrap = share::wrap_collection_key(
+            &key,
+            &label_id,
+            &keys.encryption,
+            &friend_key(&friend)?,
+            &mut rng()?,
+        )
+        .map_err(error)?;
+        legacy_to_js(&wrap)
+    }
+
+    /// Opens a record of a friend's collection with the key they wrapped for this identity
+    /// (`wrap` from their RESOURCE_SHARE, their long-term encryption key): the key is unwrapped
+    /// and used inside wasm only.
+    #[wasm_bindgen(js_name = decryptSharedCollectionRecord)]
+    pub fn decrypt_shared_collection_record(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LegacyCiphertext")] wrap: JsValue,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+        #[wasm_bindgen(js_name = collectionId, unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] sealed: JsValue,
+    ) -> Result<Uint8Array> {
+        let ctx = RecordContext::from_js(&ctx)?;
+        let sealed = bytes(&sealed, "envelope")?;
+        self.with_shared_key(&wrap, &friend, &id, |key| {
+            let plaintext = envelope::open(key, &ctx.aad(), &sealed).map_err(error)?;
+            Ok(bytes_out(&plaintext))
+        })
+    }
+
+    /// Seals a record of a friend's collection (an editor's change) with the key they wrapped
+    /// for this identity; see `decryptSharedCollectionRecord`.
+    #[wasm_bindgen(js_name = encryptSharedCollectionRecord)]
+    pub fn encrypt_shared_collection_record(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "LegacyCiphertext")] wrap: JsValue,
+        #[wasm_bindgen(js_name = friendEncryptionPublicKey, unchecked_param_type = "string")]
+        friend: JsValue,
+        #[wasm_bindgen(js_name = collectionId, unchecked_param_type = "string")] id: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RecordContext")] ctx: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
+    ) -> Result<Uint8Array> {
+        let ctx = RecordContext::from_js(&ctx)?;
+        let plaintext = secret_bytes(&plaintext, "plaintext")?;
+        let mut rng = rng()?;
+        self.with_shared_key(&wrap, &friend, &id, |key| {
+            let sealed = envelope::seal(key, Algorithm::DEFAULT, &ctx.aad(), &plaintext, &mut rng)
+                .map_err(error)?;
+            Ok(bytes_out(&sealed))
+        })
     }
 
     /// The legacy static-DH friend encryption (crypto.md §4, D6) that RESOURCE_SHARE still
