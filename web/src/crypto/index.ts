@@ -87,6 +87,19 @@ function collectionContexts(userId: string, id: string) {
 }
 
 /**
+ * The AAD of a collection's content (`collection-content`) or an editor's change to it
+ * (`collection-edit`): bound to the owner's handle, the collection and the key version, so a
+ * server cannot pass an old version's content off as the current one or one collection's as
+ * another's.
+ */
+export function sharedCollectionContext(kind: 'collection-content' | 'collection-edit', ownerHandle: string, id: string, version: number) {
+  return { userId: ownerHandle.toLowerCase(), recordType: kind, recordId: id, keyContext: `parchment-collection-${id}-v${version}` }
+}
+
+/** A collection key wrapped for one friend (crypto.md D6, the original's format). */
+export interface KeyWrap { ciphertext: string; nonce: string }
+
+/**
  * What opening the device's cached seed came to. Only `wrong-secret` (the AEAD refused the key:
  * the server forgot or rotated this device's secret) and `not-current-key` (it opened to a key
  * the account no longer uses) mean the envelope is dead; `unreadable` (a malformed secret, any
@@ -473,6 +486,44 @@ export const keyring = {
     } catch {
       return null
     }
+  },
+
+  /** Seals a collection record under my collection key `version` (D5); returns base64. */
+  sealCollection(kind: 'collection-content' | 'collection-edit', ownerHandle: string, id: string, version: number, value: unknown): string {
+    const ctx = sharedCollectionContext(kind, ownerHandle, id, version)
+    return toBase64(need().encryptCollectionRecord('collection', id, version, ctx, encoder.encode(JSON.stringify(value))))
+  },
+
+  /** Opens a record of one of my collections (see `sealCollection`). */
+  openCollection<T>(kind: 'collection-content' | 'collection-edit', ownerHandle: string, id: string, version: number, sealed: string): T {
+    const ctx = sharedCollectionContext(kind, ownerHandle, id, version)
+    return JSON.parse(decoder.decode(need().decryptCollectionRecord('collection', id, version, ctx, fromBase64(sealed)))) as T
+  },
+
+  /** My collection key `version` wrapped for a friend; the key itself stays in WASM. */
+  async wrapCollectionKey(id: string, version: number, friendEncryptionKey: string): Promise<KeyWrap> {
+    await extras()
+    return need().wrapCollectionKey(id, version, friendEncryptionKey) as KeyWrap
+  },
+
+  /** Opens a record of a friend's collection with the key they wrapped for me. */
+  async openSharedCollection<T>(kind: 'collection-content' | 'collection-edit', wrap: KeyWrap, friend: { handle: string; encryptionKey: string }, id: string, version: number, sealed: string): Promise<T> {
+    await extras()
+    const ctx = sharedCollectionContext(kind, friend.handle, id, version)
+    return JSON.parse(decoder.decode(need().decryptSharedCollectionRecord(wrap, friend.encryptionKey, id, ctx, fromBase64(sealed)))) as T
+  },
+
+  /** Seals a change to a friend's collection (I am an editor) with the key they wrapped for me. */
+  async sealSharedCollection(kind: 'collection-content' | 'collection-edit', wrap: KeyWrap, friend: { handle: string; encryptionKey: string }, id: string, version: number, value: unknown): Promise<string> {
+    await extras()
+    const ctx = sharedCollectionContext(kind, friend.handle, id, version)
+    return toBase64(need().encryptSharedCollectionRecord(wrap, friend.encryptionKey, id, ctx, encoder.encode(JSON.stringify(value))))
+  },
+
+  /** The original's share description for a friend (D6, `parchment-share-collection-v1`). */
+  async describeShare(friendEncryptionKey: string, description: unknown): Promise<KeyWrap> {
+    await extras()
+    return need().encryptForFriend(friendEncryptionKey, encoder.encode(JSON.stringify(description)), 'parchment-share-collection-v1') as KeyWrap
   },
 
   /** Whether a signed federation message (JSON text) verifies under `signingKey`. */

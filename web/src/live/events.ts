@@ -16,9 +16,10 @@ export type PushEventName =
   | 'invitation-rejected'
   | 'friend-removed'
   | 'share'
+  | 'share-withdrawn'
   | 'resync'
 
-const NAMES: PushEventName[] = ['ready', 'location', 'location-stopped', 'location-request', 'invitation', 'friend-added', 'invitation-rejected', 'friend-removed', 'share', 'resync']
+const NAMES: PushEventName[] = ['ready', 'location', 'location-stopped', 'location-request', 'invitation', 'friend-added', 'invitation-rejected', 'friend-removed', 'share', 'share-withdrawn', 'resync']
 
 /** An event's `data`, parsed; its members are checked by each handler (it is the server's word). */
 export type PushData = Record<string, unknown>
