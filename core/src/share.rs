@@ -86,7 +86,10 @@ pub fn unwrap_collection_key(
             .and_then(|t| from_base64(t).ok())
             .ok_or(ShareError::NotAKey)?,
     );
-    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| ShareError::NotAKey)?;
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| ShareError::NotAKey)?;
     Ok(SymmetricKey::from_bytes(key))
 }
 
@@ -106,8 +109,7 @@ mod tests {
         let key = collection_key(&owner, "col-1", 2).unwrap();
         let wrap =
             wrap_collection_key(&key, "col-1", &mine, &friend.public_key(), &mut OsRng).unwrap();
-        let opened =
-            unwrap_collection_key(&wrap, "col-1", &friend, &mine.public_key()).unwrap();
+        let opened = unwrap_collection_key(&wrap, "col-1", &friend, &mine.public_key()).unwrap();
         assert_eq!(opened.as_bytes(), key.as_bytes());
         // The original's format: the plaintext is the key's base64.
         let plain = decrypt_from_friend(

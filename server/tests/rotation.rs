@@ -114,9 +114,19 @@ async fn commit_rotates_everything_at_once(db: Db) {
     )
     .await
     .expect(200);
+    // c2 has content (sealed under its collection key, which derives from the seed): the
+    // commit re-seals only that, leaving its metadata and metadata generation as they were.
+    let c2_content = envelope(60);
+    s.put(
+        &format!("/library/collections/{c2}/content"),
+        Some(&token),
+        json!({ "contentEncrypted": envelope(50), "keyVersion": 1, "revision": 0 }),
+    )
+    .await
+    .expect(200);
     let new = keys();
     let (b1, b2, m1) = (envelope(100), envelope(200), envelope(30));
-    let body = commit_body(
+    let mut body = commit_body(
         1,
         &id,
         &old.signing,
@@ -125,6 +135,9 @@ async fn commit_rotates_everything_at_once(db: Db) {
         &[(&c1, &m1)],
         &[&cred],
     );
+    if let Some(list) = body["collections"].as_array_mut() {
+        list.push(json!({ "id": c2, "contentEncrypted": c2_content }));
+    }
     let done = s
         .post("/users/me/km-version/commit", Some(&token), body.clone())
         .await
@@ -164,9 +177,14 @@ async fn commit_rotates_everything_at_once(db: Db) {
         if c["id"] == c1.as_str() {
             assert_eq!(c["metadataEncrypted"], m1.as_str());
             assert_eq!(c["metadataKeyVersion"], 2);
+            assert_eq!(c["contentEncrypted"], Value::Null);
+            assert_eq!(c["revision"], 0);
         } else {
             assert_eq!(c["id"], c2.as_str());
-            assert_eq!(c["metadataKeyVersion"], 1);
+            assert_eq!(c["metadataKeyVersion"], 1, "its metadata was not re-sealed");
+            assert_eq!(c["contentEncrypted"], c2_content.as_str());
+            assert_eq!(c["keyVersion"], 1);
+            assert_eq!(c["revision"], 2, "a re-sealed content is a new revision");
         }
     }
     let slots = s

@@ -11,7 +11,7 @@ use super::{ApiTags, Session};
 use crate::error::ApiResult;
 use crate::service::key_slots::SlotInput;
 use crate::service::keys as service;
-use crate::service::keys::CommitInput;
+use crate::service::keys::{CollectionInput, CommitInput};
 use crate::state::AppState;
 
 /// The identity's public keys to publish.
@@ -42,14 +42,18 @@ pub struct CommitBlob {
     pub encrypted_blob: String,
 }
 
-/// One collection's metadata re-sealed under the new master key.
+/// One collection re-sealed under the new master key: its metadata, its content, or both.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommitCollection {
     /// One of the caller's collection ids.
     pub id: String,
-    /// base64 v2 envelope of the metadata under the new master key.
-    pub metadata_encrypted: String,
+    /// base64 v2 envelope of the metadata under the new master key (absent: unchanged).
+    pub metadata_encrypted: Option<String>,
+    /// base64 v2 envelope of the content under the new seed's collection key of the same key
+    /// version (absent: unchanged). Collection keys derive from the seed, so a rotation must
+    /// carry every collection that has content, or it could no longer be opened.
+    pub content_encrypted: Option<String>,
 }
 
 /// A master-key rotation, committed all at once.
@@ -154,7 +158,11 @@ impl KeysApi {
                 collections: body
                     .collections
                     .into_iter()
-                    .map(|c| (c.id, c.metadata_encrypted))
+                    .map(|c| CollectionInput {
+                        id: c.id,
+                        metadata: c.metadata_encrypted,
+                        content: c.content_encrypted,
+                    })
                     .collect(),
                 slots: body.slots.into_iter().map(SlotInput::from).collect(),
             },

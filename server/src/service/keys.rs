@@ -6,11 +6,12 @@ use parchment_core::key_change::KeyChange;
 use parchment_core::keys::{Ed25519PublicKey, Ed25519Signature, X25519PublicKey};
 
 use super::blobs::{check_blob_type, check_envelope};
+use super::federation::messages::MAX_SHARE_CONTENT;
 use super::key_slots::{check_slot, unknown_credential, SlotInput, MAX_SLOTS};
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
 use crate::state::AppState;
-use crate::store::{Commit, CommitRefused, NewSlot};
+use crate::store::{Commit, CommitCollection, CommitRefused, NewSlot};
 
 /// Blobs, and collections, one commit may carry.
 pub const MAX_COMMIT_ITEMS: usize = 10_000;
@@ -28,10 +29,21 @@ pub struct CommitInput {
     pub encryption_key: String,
     /// (blob type, envelope under the new master key).
     pub blobs: Vec<(String, String)>,
-    /// (collection id, metadata envelope under the new master key).
-    pub collections: Vec<(String, String)>,
+    /// Collections re-sealed under the new master key.
+    pub collections: Vec<CollectionInput>,
     /// Every key slot, re-sealed and signed by the new signing key.
     pub slots: Vec<SlotInput>,
+}
+
+/// One collection of a commit: its metadata and/or content re-sealed (`None`: unchanged).
+#[derive(Debug, Clone)]
+pub struct CollectionInput {
+    /// The collection.
+    pub id: String,
+    /// Metadata envelope under the new master key.
+    pub metadata: Option<String>,
+    /// Content envelope under the new seed's collection key.
+    pub content: Option<String>,
 }
 
 pub(super) fn no_duplicates<'a>(
@@ -150,12 +162,22 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
         check_envelope(&format!("blobs[{i}].encryptedBlob"), blob)?;
     }
     no_duplicates("blobs", input.blobs.iter().map(|(t, _)| t.as_str()))?;
-    for (i, (_, metadata)) in input.collections.iter().enumerate() {
-        check_envelope(&format!("collections[{i}].metadataEncrypted"), metadata)?;
+    for (i, c) in input.collections.iter().enumerate() {
+        if let Some(metadata) = &c.metadata {
+            check_envelope(&format!("collections[{i}].metadataEncrypted"), metadata)?;
+        }
+        if let Some(content) = &c.content {
+            if content.len() > MAX_SHARE_CONTENT {
+                return Err(AppError::TooLarge(format!(
+                    "collections[{i}].contentEncrypted: at most {MAX_SHARE_CONTENT} characters"
+                )));
+            }
+            check_envelope(&format!("collections[{i}].contentEncrypted"), content)?;
+        }
     }
     no_duplicates(
         "collections",
-        input.collections.iter().map(|(id, _)| id.as_str()),
+        input.collections.iter().map(|c| c.id.as_str()),
     )?;
     let slots = input
         .slots
@@ -172,10 +194,14 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    let collections: Vec<(&str, &str)> = input
+    let collections: Vec<CommitCollection> = input
         .collections
         .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .map(|c| CommitCollection {
+            id: &c.id,
+            metadata: c.metadata.as_deref(),
+            content: c.content.as_deref(),
+        })
         .collect();
     let new_slots: Vec<NewSlot> = slots
         .iter()

@@ -22,12 +22,22 @@ pub struct Commit<'a> {
     pub encryption_key: &'a str,
     /// (blob type, envelope)
     pub blobs: &'a [(&'a str, &'a str)],
-    /// (collection id, metadata envelope)
-    pub collections: &'a [(&'a str, &'a str)],
+    /// Collections re-sealed.
+    pub collections: &'a [CommitCollection<'a>],
     /// Every key slot, re-sealed under the new master key.
     pub slots: &'a [NewSlot<'a>],
     /// Unix milliseconds.
     pub now: i64,
+}
+
+/// One collection of a commit (`None`: that part unchanged).
+pub struct CommitCollection<'a> {
+    /// The collection.
+    pub id: &'a str,
+    /// Metadata envelope under the new master key.
+    pub metadata: Option<&'a str>,
+    /// Content envelope under the new seed's collection key (bumps the revision).
+    pub content: Option<&'a str>,
 }
 
 /// Why a commit wrote nothing.
@@ -134,7 +144,7 @@ impl Store {
                 None => CommitRefused::NoSuchUser,
             }));
         };
-        let collection_ids: Vec<&str> = commit.collections.iter().map(|(id, _)| *id).collect();
+        let collection_ids: Vec<&str> = commit.collections.iter().map(|c| c.id).collect();
         if !owns_all(&mut tx, "collections", commit.user_id, &collection_ids).await? {
             tx.rollback().await?;
             return Ok(Err(CommitRefused::ForeignCollection));
@@ -167,18 +177,26 @@ impl Store {
         for chunk in commit.collections.chunks(BATCH_ROWS) {
             // `VALUES` columns are called column1, column2 in both engines.
             let sql = format!(
-                "UPDATE collections SET metadata_encrypted = v.column2, \
-                 metadata_key_version = $1, updated_at = $2 \
+                "UPDATE collections SET \
+                 metadata_encrypted = COALESCE(v.column2, collections.metadata_encrypted), \
+                 content_encrypted = COALESCE(v.column3, collections.content_encrypted), \
+                 revision = collections.revision + v.column4, \
+                 metadata_key_version = CASE WHEN v.column2 IS NULL \
+                 THEN collections.metadata_key_version ELSE $1 END, updated_at = $2 \
                  FROM (VALUES {}) AS v \
                  WHERE collections.id = v.column1 AND collections.user_id = $3",
-                placeholders::rows(chunk.len(), 2, 3)
+                placeholders::rows(chunk.len(), 4, 3)
             );
             let mut q = sqlx::query(&sql)
                 .bind(next)
                 .bind(commit.now)
                 .bind(commit.user_id);
-            for (id, metadata) in chunk {
-                q = q.bind(*id).bind(*metadata);
+            for c in chunk {
+                q = q
+                    .bind(c.id)
+                    .bind(c.metadata)
+                    .bind(c.content)
+                    .bind(i64::from(c.content.is_some()));
             }
             q.execute(&mut *tx).await?;
         }

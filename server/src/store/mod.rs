@@ -36,7 +36,7 @@ pub use identity::WIPED_TABLES;
 pub use inbox::{Delivery, DeliveryEffect, DeliveryOutcome, FriendEffect, InboxTx};
 pub use incoming_shares::IncomingShareRow;
 pub use key_slots::{NewSlot, SlotRow};
-pub use keys::{Commit, CommitRefused};
+pub use keys::{Commit, CommitCollection, CommitRefused};
 pub use location_sharing::{Queued, SharingRow};
 pub use otp::OtpRow;
 pub use outbox::{NewOutboxRow, OutboxRow};

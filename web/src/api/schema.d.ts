@@ -1530,13 +1530,19 @@ export interface components {
         };
         /**
          * CommitCollection
-         * @description One collection's metadata re-sealed under the new master key.
+         * @description One collection re-sealed under the new master key: its metadata, its content, or both.
          */
         CommitCollection: {
+            /**
+             * @description base64 v2 envelope of the content under the new seed's collection key of the same key
+             *     version (absent: unchanged). Collection keys derive from the seed, so a rotation must
+             *     carry every collection that has content, or it could no longer be opened.
+             */
+            contentEncrypted?: string | null;
             /** @description One of the caller's collection ids. */
             id: string;
-            /** @description base64 v2 envelope of the metadata under the new master key. */
-            metadataEncrypted: string;
+            /** @description base64 v2 envelope of the metadata under the new master key (absent: unchanged). */
+            metadataEncrypted?: string | null;
         };
         /**
          * Committed

@@ -347,8 +347,10 @@ export const keyring = {
     expectedCurrent: number,
     input: {
       blobs: { blobType: string; encryptedBlob: string }[]
-      collections: { id: string; metadataEncrypted: string }[]
+      collections: { id: string; metadataEncrypted?: string | null; contentEncrypted?: string | null; keyVersion?: number }[]
       slots: { credentialId: string; prfOutput: Uint8Array }[]
+      /** My handle: collection content is bound to it. */
+      handle?: string | null
     },
   ) {
     const c = await extras()
@@ -361,19 +363,36 @@ export const keyring = {
         return { blobType: b.blobType, encryptedBlob: toBase64(next.encryptRecord('personal', ctx, plain)) }
       })
       const collections = input.collections.map((col) => {
-        // Id and version as separate arguments: a server-supplied id cannot name another key.
-        let plain: Uint8Array | null = null
-        for (const ctx of collectionContexts(userId, col.id)) {
-          try {
-            plain = old.decryptCollectionRecord('collection', col.id, 1, ctx, fromBase64(col.metadataEncrypted))
-            break
-          } catch {
-            /* try the other binding (crypto.md gap 3) */
+        const out: { id: string; metadataEncrypted?: string; contentEncrypted?: string } = { id: col.id }
+        if (col.metadataEncrypted) {
+          // Id and version as separate arguments: a server-supplied id cannot name another key.
+          let plain: Uint8Array | null = null
+          for (const ctx of collectionContexts(userId, col.id)) {
+            try {
+              plain = old.decryptCollectionRecord('collection', col.id, 1, ctx, fromBase64(col.metadataEncrypted))
+              break
+            } catch {
+              /* try the other binding (crypto.md gap 3) */
+            }
           }
+          if (!plain) throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
+          const ctx = collectionContexts(userId, col.id)[0]
+          out.metadataEncrypted = toBase64(next.encryptCollectionRecord('collection', col.id, 1, ctx, plain))
         }
-        if (!plain) throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
-        const ctx = collectionContexts(userId, col.id)[0]
-        return { id: col.id, metadataEncrypted: toBase64(next.encryptCollectionRecord('collection', col.id, 1, ctx, plain)) }
+        if (col.contentEncrypted) {
+          // Same key version under the new seed: the collection's own key, re-derived.
+          const version = col.keyVersion ?? 1
+          if (!input.handle) throw new Error(t('errors.signInFirst'))
+          const ctx = sharedCollectionContext('collection-content', input.handle, col.id, version)
+          let plain: Uint8Array
+          try {
+            plain = old.decryptCollectionRecord('collection', col.id, version, ctx, fromBase64(col.contentEncrypted))
+          } catch {
+            throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
+          }
+          out.contentEncrypted = toBase64(next.encryptCollectionRecord('collection', col.id, version, ctx, plain))
+        }
+        return out
       })
       const slots = input.slots.map((s) => next.createKeySlot(userId, s.credentialId, s.prfOutput) as KeySlot)
       // The current key proves the change: a session alone cannot replace the keys.

@@ -53,7 +53,9 @@ export function startLive() {
     }),
     onPush('share', (d) => {
       const h = text(d, 'fromHandle')
-      if (h) addNotice({ kind: 'share', handle: h, resourceType: text(d, 'resourceType') ?? undefined })
+      // An editor's change to my collection is applied by the collections card, not announced.
+      const kind = text(d, 'resourceType')
+      if (h && kind !== 'collection-edit') addNotice({ kind: 'share', handle: h, resourceType: kind ?? undefined })
     }),
     onPush('invitation', () => quietly(reloadInvitations())),
     onPush('invitation-rejected', () => quietly(reloadInvitations())),

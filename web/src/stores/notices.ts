@@ -16,8 +16,9 @@ export const notices = reactive<Notice[]>([])
 let nextId = 1
 
 export function addNotice(n: Omit<Notice, 'id' | 'at'>) {
-  // A friend asking twice is one request.
-  if (n.kind === 'location-request') dismissWhere((x) => x.kind === 'location-request' && sameHandle(x.handle, n.handle))
+  // A friend asking twice is one request; a friend sharing (or updating what they share) twice
+  // is one notice.
+  if (n.kind === 'location-request' || n.kind === 'share') dismissWhere((x) => x.kind === n.kind && sameHandle(x.handle, n.handle))
   notices.push({ ...n, id: nextId++, at: Date.now() })
 }
 

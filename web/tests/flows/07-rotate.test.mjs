@@ -31,6 +31,13 @@ test('rotation re-encrypts everything; the old recovery key stops working', asyn
   const a = await newDevice(fx.browser)
   const oldKey = await newUser(a.page, server, 'ivy@example.com', 'ivy')
   await addPlace(a.page, 'Old Mill', '52.1', '5.1')
+  // A collection: its key derives from the seed, so the rotation must re-seal its content.
+  await a.page.fill('[data-test=collection-name]', 'Windmills')
+  await a.page.click('[data-test=collection-create]')
+  await a.page.locator('[data-test=collection][data-name="Windmills"] [data-test=collection-add-name]').fill('De Adriaan')
+  await a.page.locator('[data-test=collection][data-name="Windmills"] [data-test=collection-add]').click()
+  await a.page.locator('[data-test=collection-place]', { hasText: 'De Adriaan' }).waitFor()
+  const contentBefore = server.sql('SELECT content_encrypted FROM collections')[0].content_encrypted
   if (slots) await addPasskey(a.page, server, 'Key')
   const before = server.sql(`SELECT signing_key, km_version FROM users WHERE email='ivy@example.com'`)[0]
   const blobBefore = server.sql(`SELECT encrypted_blob FROM encrypted_user_blobs`)[0].encrypted_blob
@@ -45,11 +52,14 @@ test('rotation re-encrypts everything; the old recovery key stops working', asyn
   assert.notEqual(server.sql(`SELECT encrypted_blob FROM encrypted_user_blobs`)[0].encrypted_blob, blobBefore)
   if (slots) assert.notEqual(server.sql(`SELECT wrapped_km FROM wrapped_master_keys`)[0].wrapped_km, slotBefore)
 
-  // This device stays unlocked with the new key; places still decrypt.
+  assert.notEqual(server.sql('SELECT content_encrypted FROM collections')[0].content_encrypted, contentBefore)
+
+  // This device stays unlocked with the new key; places and the collection still decrypt.
   await a.page.goto(server.url)
   await a.page.waitForSelector('[data-test=place]')
   await a.page.reload()
   await a.page.waitForSelector('[data-test=place]')
+  await a.page.locator('[data-test=collection-place]', { hasText: 'De Adriaan' }).waitFor()
 
   // A new device: the old recovery key is refused, the new one works.
   const b = await newDevice(fx.browser)

@@ -1,0 +1,111 @@
+// Flow 18: sharing a collection across servers, end to end in two browsers (issue 17, part 1).
+// alice@A creates a collection and shares it with bob@B as an editor; bob accepts and sees its
+// places, opened in his browser with the key alice wrapped for him; alice adds a place and bob
+// sees it; bob adds one, alice's app applies his change and re-sends it; alice stops sharing:
+// the collection moves to key version 2, bob's view empties, and the key wrap bob's server
+// kept cannot open version 2. Neither server's files hold a place or collection name.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startServer, launch, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend } from '../harness.mjs'
+
+let A, B, browser
+before(async () => {
+  A = await startServer({ name: 'a' })
+  B = await startServer({ name: 'b' })
+  browser = await launch()
+})
+after(async () => {
+  await browser?.close().catch(() => {})
+  await A?.stop()
+  await B?.stop()
+})
+
+const collection = (page, name) => page.locator(`[data-test=collection][data-name="${name}"]`)
+const shared = (page, name) => page.locator('[data-test=incoming-share]', { hasText: name })
+
+test('alice shares a collection with bob@B, both edit it, and revoking moves it to a key bob never gets', async (t) => {
+  if (!(await requireEndpoints(t, A, [...IDENTITY_ENDPOINTS, ['PUT', '/library/collections/x/content']]))) return
+  const alice = await newDevice(browser)
+  const bob = await newDevice(browser)
+  await newUser(alice.page, A, 'alice@example.com', 'alice')
+  const bobKey = await newUser(bob.page, B, 'bob@example.com', 'bob')
+  alice.handle = (await apiFromPage(alice.page, 'GET', '/users/me/identity')).body.handle
+  const bobHandle = (await apiFromPage(bob.page, 'GET', '/users/me/identity')).body.handle
+  await befriend(alice, A, bob, B, bobHandle)
+
+  // alice: a collection with one place, shared with bob as an editor.
+  await alice.page.goto(`${A.url}/places`)
+  await alice.page.fill('[data-test=collection-name]', 'Lisbon cafés')
+  await alice.page.click('[data-test=collection-create]')
+  const mine = collection(alice.page, 'Lisbon cafés')
+  await mine.waitFor()
+  await mine.locator('[data-test=collection-add-name]').fill('Café A Brasileira')
+  await mine.locator('[data-test=collection-add]').click()
+  await mine.locator('[data-test=collection-place]', { hasText: 'Café A Brasileira' }).waitFor()
+  await mine.locator('[data-test=collection-share-friend]').selectOption(bobHandle)
+  await mine.locator('[data-test=collection-share-role]').selectOption('editor')
+  await mine.locator('[data-test=collection-share]').click()
+  await mine.locator(`[data-test=collection-share][data-handle="${bobHandle}"]`).waitFor()
+
+  // bob: pending, accepted, its place opened in his browser.
+  await bob.page.goto(`${B.url}/places`)
+  await shared(bob.page, 'Lisbon cafés').waitFor({ timeout: 20000 })
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=share-accept]').click()
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-place]', { hasText: 'Café A Brasileira' }).waitFor()
+
+  // alice adds a place: bob sees it (pushed, no reload).
+  await mine.locator('[data-test=collection-add-name]').fill('Pastéis de Belém')
+  await mine.locator('[data-test=collection-add]').click()
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-place]', { hasText: 'Pastéis de Belém' }).waitFor({ timeout: 20000 })
+  assert.equal(await shared(bob.page, 'Lisbon cafés').getAttribute('data-status'), 'accepted', 'an update keeps it accepted')
+
+  // bob, an editor, adds one: alice's app applies it and sends it back to him.
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-add-name]').fill('Time Out Market')
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-add]').click()
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-edit-sent]').waitFor()
+  assert.equal(await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-add-name]').inputValue(), '')
+  await mine.locator('[data-test=collection-place]', { hasText: 'Time Out Market' }).waitFor({ timeout: 20000 })
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-place]', { hasText: 'Time Out Market' }).waitFor({ timeout: 20000 })
+  assert.deepEqual(A.sql("SELECT COUNT(*) AS n FROM incoming_shares WHERE resource_type = 'collection-edit'"), [{ n: 0 }], 'the applied change is deleted')
+  await shot(bob.page, '18-shared-collection')
+  assert.equal(await bob.page.locator('[data-test=notice]').count() <= 1, true, 'one notice per friend, however many updates')
+
+  // What bob's server holds now: the signed share with version 1's wrap.
+  const [{ envelope: before }] = B.sql("SELECT envelope FROM incoming_shares WHERE resource_type = 'collection'")
+  const oldShare = JSON.parse(before).payload
+  assert.equal(oldShare.keyVersion, 1)
+
+  // alice stops sharing: version 2, bob's view empties, his server keeps no ciphertext.
+  await mine.locator(`[data-test=collection-share][data-handle="${bobHandle}"] [data-test=collection-unshare]`).click()
+  await alice.page.locator('[data-test=collection][data-key-version="2"]').waitFor()
+  await shared(bob.page, 'Lisbon cafés').waitFor({ state: 'detached', timeout: 20000 })
+  assert.deepEqual(B.sql("SELECT status, encrypted_data FROM incoming_shares WHERE resource_type = 'collection'"), [{ status: 'revoked', encrypted_data: '' }])
+  await bob.page.reload()
+  await bob.page.locator('[data-test=shared-with-me]').waitFor()
+  assert.equal(await shared(bob.page, 'Lisbon cafés').count(), 0)
+
+  // The wrap bob's server kept opens version 1 only: alice's version 2 content stays shut.
+  const { Identity } = await import('@parchment/core')
+  const bobIdentity = Identity.fromRecoveryKey(bobKey.replace(/\s+/g, ''))
+  const [row] = A.sql('SELECT id, content_encrypted, key_version FROM collections')
+  assert.equal(Number(row.key_version), 2)
+  const aliceEncryptionKey = (await apiFromPage(bob.page, 'GET', '/friends')).body.friends.find((f) => f.handle === alice.handle).encryptionKey
+  const wrap = { ciphertext: oldShare.keyWrap, nonce: oldShare.keyWrapNonce }
+  const ctx = (v) => ({ userId: alice.handle.toLowerCase(), recordType: 'collection-content', recordId: row.id, keyContext: `parchment-collection-${row.id}-v${v}` })
+  const v1 = JSON.parse(new TextDecoder().decode(bobIdentity.decryptSharedCollectionRecord(wrap, aliceEncryptionKey, row.id, ctx(1), Buffer.from(oldShare.content, 'base64'))))
+  assert.equal(v1.name, 'Lisbon cafés', 'the old wrap opens what bob already had')
+  assert.throws(() => bobIdentity.decryptSharedCollectionRecord(wrap, aliceEncryptionKey, row.id, ctx(2), Buffer.from(row.content_encrypted, 'base64')), /authentication failed/)
+  bobIdentity.free()
+
+  // Every name travelled and rests sealed.
+  for (const server of [A, B]) {
+    const raw = server.dataDirBytes().bytes
+    for (const name of ['Lisbon cafés', 'Café A Brasileira', 'Pastéis de Belém', 'Time Out Market']) {
+      assert.equal(raw.includes(Buffer.from(name)), false, `${name} is not in ${server === A ? 'A' : 'B'}'s files`)
+    }
+  }
+  alice.assertNoConsoleErrors()
+  bob.assertNoConsoleErrors()
+  await alice.close()
+  await bob.close()
+})
