@@ -111,19 +111,48 @@ pub async fn fresh_database(db: Db, dir: &TempDir) -> String {
         Db::Postgres => {
             let admin_url =
                 std::env::var("PARCHMENT_TEST_POSTGRES_URL").expect("PARCHMENT_TEST_POSTGRES_URL");
+            // The creation time is in the name: databases of runs long past are dropped here,
+            // so a cluster kept between runs does not fill the disk.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let name = format!(
-                "t_{}",
+                "t_{now}_{}",
                 parchment_server::secrets::random_id().to_lowercase()
             );
             sqlx::any::install_default_drivers();
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
                 .await
                 .expect("connect to the PostgreSQL test cluster");
+            drop_stale_databases(&mut conn, now).await;
             conn.execute(format!("CREATE DATABASE {name}").as_str())
                 .await
                 .expect("create test database");
             let (base, _) = admin_url.rsplit_once('/').expect("URL with a database");
             format!("{base}/{name}")
+        }
+    }
+}
+
+/// Test databases older than two hours (no test runs that long), and those of the older naming
+/// (`t_<random>`, no time). Another run may be dropping the same one: errors are ignored.
+async fn drop_stale_databases(conn: &mut sqlx::AnyConnection, now: u64) {
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname::text FROM pg_database WHERE datname LIKE 't\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for (name,) in names {
+        let created = name
+            .split('_')
+            .nth(1)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if created + 2 * 3600 < now && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await;
         }
     }
 }
