@@ -455,10 +455,15 @@ fn federation_envelopes() {
             );
         }
     }
+    // RESOURCE_UNSHARE is ours: the original has no such message, so no vector.
+    let originals = MessageType::ALL
+        .iter()
+        .filter(|t| **t != MessageType::ResourceUnshare)
+        .count();
     assert_eq!(
         types.len(),
-        MessageType::ALL.len(),
-        "every v2 message type has a vector"
+        originals,
+        "every v2 message type of the original has a vector"
     );
     for c in cases(&file, "negative") {
         let env = envelope_of(c);

@@ -135,8 +135,26 @@ async fn commit_rotates_everything_at_once(db: Db) {
         &[(&c1, &m1)],
         &[&cred],
     );
+    let c2_owner = envelope(20);
+    // Re-sealed from revision 0: the collection is at 1 now, so the commit is refused whole.
+    let mut stale = body.clone();
+    if let Some(list) = stale["collections"].as_array_mut() {
+        list.push(json!({ "id": c2, "contentEncrypted": c2_content, "revision": 0 }));
+    }
+    let refused = s
+        .post("/users/me/km-version/commit", Some(&token), stale)
+        .await
+        .expect(409);
+    assert_eq!(refused.json["code"], "collection_changed");
+    let still = s.get("/users/me/identity", Some(&token)).await.expect(200);
+    assert_eq!(still.json["kmVersion"], 1, "nothing was written");
     if let Some(list) = body["collections"].as_array_mut() {
-        list.push(json!({ "id": c2, "contentEncrypted": c2_content }));
+        list.push(json!({
+            "id": c2,
+            "contentEncrypted": c2_content,
+            "ownerEncrypted": c2_owner,
+            "revision": 1
+        }));
     }
     let done = s
         .post("/users/me/km-version/commit", Some(&token), body.clone())
@@ -183,6 +201,7 @@ async fn commit_rotates_everything_at_once(db: Db) {
             assert_eq!(c["id"], c2.as_str());
             assert_eq!(c["metadataKeyVersion"], 1, "its metadata was not re-sealed");
             assert_eq!(c["contentEncrypted"], c2_content.as_str());
+            assert_eq!(c["ownerEncrypted"], c2_owner.as_str());
             assert_eq!(c["keyVersion"], 1);
             assert_eq!(c["revision"], 2, "a re-sealed content is a new revision");
         }

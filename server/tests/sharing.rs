@@ -270,7 +270,15 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
         .to_owned();
     let path = format!("/library/collections/{id}");
     let content = sealed(200);
-    let write = |revision: i64, key_version: i64, content: &str| json!({ "contentEncrypted": content, "keyVersion": key_version, "revision": revision });
+    let owner = sealed(40);
+    let write = |revision: i64, key_version: i64, content: &str| {
+        json!({
+            "contentEncrypted": content,
+            "keyVersion": key_version,
+            "revision": revision,
+            "ownerEncrypted": owner
+        })
+    };
     let r1 = a
         .call(
             "PUT",
@@ -362,6 +370,7 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     assert_eq!(mine["revision"], 2);
     assert_eq!(mine["keyVersion"], 1);
     assert_eq!(mine["contentEncrypted"], content.as_str());
+    assert_eq!(mine["ownerEncrypted"], owner.as_str());
     assert_eq!(mine["shares"][0]["handle"], bob.handle.as_str());
     assert_eq!(mine["shares"][0]["role"], "editor");
 
@@ -525,6 +534,36 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     let rev4 = to_base64(&[4u8; 48]);
     eventually("revision 4 at B", || async {
         visible(&b, &bob, &id).await == [("pending".to_owned(), rev4.clone())]
+    })
+    .await;
+
+    // A local friend (same server) gets it the same way, and the withdrawal too.
+    befriend(&a, &alice, &a, &carol).await;
+    send(
+        &a,
+        &alice,
+        &carol,
+        MessageType::ResourceShare,
+        collection_share(&id, 5.0, &content),
+    )
+    .await
+    .ok();
+    let rev5 = to_base64(&[5u8; 48]);
+    eventually("the local share", || async {
+        visible(&a, &carol, &id).await == [("pending".to_owned(), rev5.clone())]
+    })
+    .await;
+    send(
+        &a,
+        &alice,
+        &carol,
+        MessageType::ResourceUnshare,
+        unshare(&id, 6.0),
+    )
+    .await
+    .ok();
+    eventually("the local withdrawal", || async {
+        visible(&a, &carol, &id).await.is_empty()
     })
     .await;
 

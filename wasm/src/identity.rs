@@ -103,7 +103,7 @@ const FREED: &str = "this Identity has been freed; create a new one";
 /// The AAD of a record context `{userId, recordType, recordId, keyContext}`.
 pub(crate) struct RecordContext {
     user_id: String,
-    record_type: String,
+    pub(crate) record_type: String,
     record_id: String,
     key_context: String,
 }

@@ -179,9 +179,12 @@ test('a collection key wrapped for a friend opens their records inside wasm, and
   const wrap = owner.wrapCollectionKey('col-1', 2, friend.encryptionPublicKey);
   assert.deepEqual(Object.keys(wrap).sort(), ['ciphertext', 'nonce']);
   assert.equal(fromUtf8(friend.decryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', ctx, sealed)), 'places');
-  // An editor's change opens for the owner under their own key.
-  const edit = friend.encryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', ctx, utf8('edited'));
-  assert.equal(fromUtf8(owner.decryptCollectionRecord('collection', 'col-1', 2, ctx, edit)), 'edited');
+  // An editor's change opens for the owner under their own key; a friend cannot seal what would
+  // read as the owner's content.
+  const editCtx = { ...ctx, recordType: 'collection-edit' };
+  const edit = friend.encryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', editCtx, utf8('edited'));
+  assert.equal(fromUtf8(owner.decryptCollectionRecord('collection', 'col-1', 2, editCtx, edit)), 'edited');
+  assert.throws(() => friend.encryptSharedCollectionRecord(wrap, owner.encryptionPublicKey, 'col-1', ctx, utf8('forged')), /must be "collection-edit"/);
   // The original's format: the key's base64 under the key-wrap label.
   const raw = friend.decryptFromFriend(wrap, owner.encryptionPublicKey, 'parchment-collection-key-wrap:col-1');
   assert.equal(atob(fromUtf8(raw)).length, 32);
@@ -311,7 +314,7 @@ test('secrets are not reachable: no property or method returns seed or private-k
       const c = { userId: 'o', recordType: 'collection-content', recordId: 'col-1', keyContext: 'k' };
       return id.decryptSharedCollectionRecord(other.wrapCollectionKey('col-1', 1, id.encryptionPublicKey), other.encryptionPublicKey, 'col-1', c, other.encryptCollectionRecord('collection', 'col-1', 1, c, utf8('x')))
     },
-    encryptSharedCollectionRecord: () => id.encryptSharedCollectionRecord(other.wrapCollectionKey('col-1', 1, id.encryptionPublicKey), other.encryptionPublicKey, 'col-1', { userId: 'o', recordType: 'collection-content', recordId: 'col-1', keyContext: 'k' }, utf8('x')),
+    encryptSharedCollectionRecord: () => id.encryptSharedCollectionRecord(other.wrapCollectionKey('col-1', 1, id.encryptionPublicKey), other.encryptionPublicKey, 'col-1', { userId: 'o', recordType: 'collection-edit', recordId: 'col-1', keyContext: 'k' }, utf8('x')),
     constructor: () => null,
     free: () => null, // checked last, below
     exportRecoveryKey: () => null, // the deliberate exports

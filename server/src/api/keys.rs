@@ -54,6 +54,13 @@ pub struct CommitCollection {
     /// version (absent: unchanged). Collection keys derive from the seed, so a rotation must
     /// carry every collection that has content, or it could no longer be opened.
     pub content_encrypted: Option<String>,
+    /// base64 v2 envelope of the owner's sealed state under the new personal key (absent:
+    /// unchanged).
+    pub owner_encrypted: Option<String>,
+    /// The collection's `revision` the client re-sealed: when given, the commit is refused (409
+    /// `collection_changed`, nothing written) if the collection changed since.
+    #[oai(validator(minimum(value = "0"), maximum(value = "9007199254740991")))]
+    pub revision: Option<i64>,
 }
 
 /// A master-key rotation, committed all at once.
@@ -162,6 +169,8 @@ impl KeysApi {
                         id: c.id,
                         metadata: c.metadata_encrypted,
                         content: c.content_encrypted,
+                        owner: c.owner_encrypted,
+                        revision: c.revision,
                     })
                     .collect(),
                 slots: body.slots.into_iter().map(SlotInput::from).collect(),

@@ -10,7 +10,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::library::{self as service, ShareRole};
+use crate::service::library::{self as service, NewContent, ShareRole};
 use crate::state::AppState;
 use crate::store::{CollectionRow, CollectionShareRow};
 
@@ -56,7 +56,12 @@ pub struct Collection {
     /// Bumped by every change of content or of who it is shared with; RESOURCE_SHARE and
     /// RESOURCE_UNSHARE carry it.
     pub revision: i64,
-    /// The friends it is shared with, oldest first.
+    /// base64 v2 envelope only the owner's client opens (sealed under their personal key): the
+    /// friends it is shared with and the keys pinned for them, the key version and a digest of
+    /// the content. `null` until the owner writes it.
+    pub owner_encrypted: Option<String>,
+    /// The friends it is shared with, oldest first (the server's copy; the owner's client
+    /// trusts its sealed list).
     pub shares: Vec<CollectionShare>,
     /// When the collection was created.
     pub created_at: DateTime<Utc>,
@@ -120,6 +125,7 @@ impl Collection {
             metadata_encrypted: row.metadata_encrypted,
             metadata_key_version: row.metadata_key_version,
             content_encrypted: row.content_encrypted,
+            owner_encrypted: row.owner_encrypted,
             key_version: row.key_version,
             revision: row.revision,
             created_at: timestamp(row.created_at),
@@ -143,6 +149,10 @@ pub struct ContentUpdate {
     /// collection changed since.
     #[oai(validator(minimum(value = "0"), maximum(value = "9007199254740991")))]
     pub revision: i64,
+    /// base64 v2 envelope of the owner's own state (who it is shared with, pinned keys, a
+    /// digest of the content), sealed under their personal key; absent: unchanged.
+    #[oai(validator(min_length = 1, max_length = 262144))]
+    pub owner_encrypted: Option<String>,
 }
 
 /// A friend to share a collection with.
@@ -241,9 +251,12 @@ impl LibraryApi {
             &state,
             session.principal(),
             &id.0,
-            &body.content_encrypted,
-            body.key_version,
-            body.revision,
+            NewContent {
+                content: &body.content_encrypted,
+                key_version: body.key_version,
+                base_revision: body.revision,
+                owner: body.owner_encrypted.as_deref(),
+            },
         )
         .await?;
         Ok(Json(Revision { revision }))

@@ -44,6 +44,10 @@ pub struct CollectionInput {
     pub metadata: Option<String>,
     /// Content envelope under the new seed's collection key.
     pub content: Option<String>,
+    /// The owner's sealed state under the new personal key.
+    pub owner: Option<String>,
+    /// The revision that was re-sealed (`None`: not checked).
+    pub revision: Option<i64>,
 }
 
 pub(super) fn no_duplicates<'a>(
@@ -174,6 +178,9 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
             }
             check_envelope(&format!("collections[{i}].contentEncrypted"), content)?;
         }
+        if let Some(owner) = &c.owner {
+            check_envelope(&format!("collections[{i}].ownerEncrypted"), owner)?;
+        }
     }
     no_duplicates(
         "collections",
@@ -201,6 +208,8 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
             id: &c.id,
             metadata: c.metadata.as_deref(),
             content: c.content.as_deref(),
+            owner: c.owner.as_deref(),
+            revision: c.revision,
         })
         .collect();
     let new_slots: Vec<NewSlot> = slots
@@ -237,6 +246,12 @@ pub async fn commit(state: &AppState, user_id: &str, input: CommitInput) -> Resu
                 .into(),
         }),
         Err(CommitRefused::ForeignCredential) => Err(unknown_credential()),
+        Err(CommitRefused::CollectionChanged) => Err(AppError::Conflict {
+            code: ErrorCode::CollectionChanged,
+            message: "A collection changed while the rotation was prepared: read it again and \
+                      retry. Nothing was written."
+                .into(),
+        }),
     }
 }
 

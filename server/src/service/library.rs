@@ -20,8 +20,8 @@ use crate::store::{CollectionRow, CollectionShareRow, ContentWrite};
 
 /// Collections per account (documented in the API).
 pub const MAX_COLLECTIONS: i64 = 1000;
-/// Friends one collection can be shared with.
-pub const MAX_SHARES_PER_COLLECTION: i64 = 100;
+/// Friends one collection can be shared with (every change is one message to each).
+pub const MAX_SHARES_PER_COLLECTION: i64 = 50;
 
 /// What a friend may do with a shared collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,17 +108,33 @@ async fn owned(state: &AppState, user_id: &str, id: &str) -> Result<CollectionRo
         .ok_or_else(|| AppError::not_found("Collection"))
 }
 
+/// A content write as the client sent it.
+pub struct NewContent<'a> {
+    /// Content envelope under the collection key `key_version`.
+    pub content: &'a str,
+    /// The current key version or the next (a rotation).
+    pub key_version: i64,
+    /// The revision the client read.
+    pub base_revision: i64,
+    /// The owner's sealed state (`None`: unchanged).
+    pub owner: Option<&'a str>,
+}
+
 /// `PUT /library/collections/{id}/content`: the content sealed under key version `key_version`
-/// (the current one, or the next: a rotation), written only if the collection is still at
-/// `base_revision`. Returns the new revision.
+/// (the current one, or the next: a rotation), with the owner's sealed state, written only if
+/// the collection is still at `base_revision`. Returns the new revision.
 pub async fn write_content(
     state: &AppState,
     caller: &Principal,
     id: &str,
-    content: &str,
-    key_version: i64,
-    base_revision: i64,
+    new: NewContent<'_>,
 ) -> Result<i64, AppError> {
+    let NewContent {
+        content,
+        key_version,
+        base_revision,
+        owner,
+    } = new;
     let user_id = caller.require(roles::LIBRARY_WRITE)?;
     // It travels inside RESOURCE_SHARE messages: no larger than one may carry.
     if content.len() > MAX_SHARE_CONTENT {
@@ -128,11 +144,15 @@ pub async fn write_content(
         )));
     }
     check_envelope("contentEncrypted", content)?;
+    if let Some(owner) = owner {
+        check_envelope("ownerEncrypted", owner)?;
+    }
     let write = ContentWrite {
         id,
         user_id,
         content,
         key_version,
+        owner,
         base_revision,
         now: state.now_ms(),
     };

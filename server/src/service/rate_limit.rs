@@ -80,8 +80,11 @@ pub const FRIEND_LOOKUP_PER_USER: Limit = Limit::new("friend-lookup-user", 60, 6
 /// Messages a user sends to friends (`POST /friends/{handle}/messages`): live location to
 /// 50 friends every 15 s fits; a script flooding peers through our outbox does not.
 pub const FRIEND_MESSAGES_PER_USER: Limit = Limit::new("friend-messages-user", 600, 60);
-/// Of those, RESOURCE_SHARE (each one is a row at the friend's server).
-pub const FRIEND_SHARES_PER_USER: Limit = Limit::new("friend-shares-user", 60, 60);
+/// Of those, RESOURCE_SHARE and RESOURCE_UNSHARE (each share is a row at the friend's server,
+/// one per resource): one change to a collection shared with the most friends it may have
+/// ([`crate::service::library::MAX_SHARES_PER_COLLECTION`]) sends one to each, so a few such
+/// changes a minute fit.
+pub const FRIEND_SHARES_PER_USER: Limit = Limit::new("friend-shares-user", 300, 60);
 
 /// Discovery documents (`/.well-known/parchment-server`, `/.well-known/user/*`) per client
 /// address (federation.md §10).

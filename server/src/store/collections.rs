@@ -20,6 +20,8 @@ pub struct CollectionRow {
     pub key_version: i64,
     /// Bumped by every change of content or of who it is shared with.
     pub revision: i64,
+    /// base64 v2 envelope only the owner opens (their sealed share list and content digest).
+    pub owner_encrypted: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds.
@@ -49,6 +51,8 @@ pub struct ContentWrite<'a> {
     pub content: &'a str,
     /// The key version it is sealed under: the current one or the next (a rotation).
     pub key_version: i64,
+    /// The owner's sealed state (`None`: unchanged).
+    pub owner: Option<&'a str>,
     /// The revision the client read; the write is refused when it moved on.
     pub base_revision: i64,
     /// Unix milliseconds.
@@ -56,7 +60,7 @@ pub struct ContentWrite<'a> {
 }
 
 const COLUMNS: &str = "id, metadata_encrypted, metadata_key_version, content_encrypted, \
-     key_version, revision, created_at, updated_at";
+     key_version, revision, owner_encrypted, created_at, updated_at";
 
 impl Store {
     /// Inserts a collection sealed under the user's current master-key generation (nothing when
@@ -124,7 +128,8 @@ impl Store {
     pub async fn write_collection_content(&self, w: ContentWrite<'_>) -> StoreResult<Option<i64>> {
         let row: Option<(i64,)> = sqlx::query_as(
             "UPDATE collections SET content_encrypted = $3, key_version = $4, \
-             revision = revision + 1, updated_at = $6 \
+             revision = revision + 1, updated_at = $6, \
+             owner_encrypted = COALESCE($7, owner_encrypted) \
              WHERE user_id = $1 AND id = $2 AND revision = $5 \
              AND key_version <= $4 AND $4 <= key_version + 1 RETURNING revision",
         )
@@ -134,6 +139,7 @@ impl Store {
         .bind(w.key_version)
         .bind(w.base_revision)
         .bind(w.now)
+        .bind(w.owner)
         .fetch_optional(self.writer())
         .await?;
         Ok(row.map(|(r,)| r))

@@ -38,6 +38,10 @@ pub struct CommitCollection<'a> {
     pub metadata: Option<&'a str>,
     /// Content envelope under the new seed's collection key (bumps the revision).
     pub content: Option<&'a str>,
+    /// The owner's sealed state under the new personal key.
+    pub owner: Option<&'a str>,
+    /// The revision re-sealed: the commit is refused if the collection is no longer at it.
+    pub revision: Option<i64>,
 }
 
 /// Why a commit wrote nothing.
@@ -55,6 +59,8 @@ pub enum CommitRefused {
     ForeignCollection,
     /// A slot credential is not one of the caller's passkeys.
     ForeignCredential,
+    /// A collection is no longer at the revision the client re-sealed.
+    CollectionChanged,
 }
 
 /// Rows per multi-row statement: well under both engines' bind-parameter limits.
@@ -175,30 +181,40 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         for chunk in commit.collections.chunks(BATCH_ROWS) {
-            // `VALUES` columns are called column1, column2 in both engines.
+            // `VALUES` columns are called column1, column2 in both engines. A row whose
+            // revision moved is not updated, and the count below refuses the whole commit.
             let sql = format!(
                 "UPDATE collections SET \
                  metadata_encrypted = COALESCE(v.column2, collections.metadata_encrypted), \
                  content_encrypted = COALESCE(v.column3, collections.content_encrypted), \
-                 revision = collections.revision + v.column4, \
+                 owner_encrypted = COALESCE(v.column4, collections.owner_encrypted), \
+                 revision = collections.revision + v.column5, \
                  metadata_key_version = CASE WHEN v.column2 IS NULL \
                  THEN collections.metadata_key_version ELSE $1 END, updated_at = $2 \
                  FROM (VALUES {}) AS v \
-                 WHERE collections.id = v.column1 AND collections.user_id = $3",
-                placeholders::rows(chunk.len(), 4, 3)
+                 WHERE collections.id = v.column1 AND collections.user_id = $3 \
+                 AND (v.column6 IS NULL OR collections.revision = v.column6)",
+                placeholders::rows(chunk.len(), 6, 3)
             );
             let mut q = sqlx::query(&sql)
                 .bind(next)
                 .bind(commit.now)
                 .bind(commit.user_id);
             for c in chunk {
+                let changes = c.content.is_some() || c.owner.is_some();
                 q = q
                     .bind(c.id)
                     .bind(c.metadata)
                     .bind(c.content)
-                    .bind(i64::from(c.content.is_some()));
+                    .bind(c.owner)
+                    .bind(i64::from(changes))
+                    .bind(c.revision);
             }
-            q.execute(&mut *tx).await?;
+            let done = q.execute(&mut *tx).await?;
+            if done.rows_affected() != chunk.len() as u64 {
+                tx.rollback().await?;
+                return Ok(Err(CommitRefused::CollectionChanged));
+            }
         }
         upsert_slots(&mut tx, commit.user_id, commit.slots, commit.now).await?;
         tx.commit().await?;

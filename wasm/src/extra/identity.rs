@@ -353,8 +353,10 @@ impl Identity {
         })
     }
 
-    /// Seals a record of a friend's collection (an editor's change) with the key they wrapped
-    /// for this identity; see `decryptSharedCollectionRecord`.
+    /// Seals an editor's change to a friend's collection (`ctx.recordType` must be
+    /// `"collection-edit"`) with the key they wrapped for this identity; see
+    /// `decryptSharedCollectionRecord`. Only edits: a friend holding the key must not be able to
+    /// produce what reads as the owner's own content.
     #[wasm_bindgen(js_name = encryptSharedCollectionRecord)]
     pub fn encrypt_shared_collection_record(
         &self,
@@ -366,6 +368,12 @@ impl Identity {
         #[wasm_bindgen(unchecked_param_type = "Uint8Array")] plaintext: JsValue,
     ) -> Result<Uint8Array> {
         let ctx = RecordContext::from_js(&ctx)?;
+        if ctx.record_type != "collection-edit" {
+            return Err(error(
+                "ctx.recordType must be \"collection-edit\": a friend's collection takes only \
+                 edits from this identity",
+            ));
+        }
         let plaintext = secret_bytes(&plaintext, "plaintext")?;
         let mut rng = rng()?;
         self.with_shared_key(&wrap, &friend, &id, |key| {

@@ -87,9 +87,9 @@ export const collections = {
   list: async () => (await callBody(http.GET('/library/collections'))).collections,
   create: async () => (await callBody(http.POST('/library/collections', { body: {} }))).id,
   remove: (id: string) => call(http.DELETE('/library/collections/{id}', { params: { path: { id } } })),
-  /** New content sealed under key `keyVersion`; refused (409) unless the collection is still at `revision`. */
-  writeContent: async (id: string, contentEncrypted: string, keyVersion: number, revision: number) =>
-    (await callBody(http.PUT('/library/collections/{id}/content', { params: { path: { id } }, body: { contentEncrypted, keyVersion, revision } }))).revision,
+  /** New content sealed under key `keyVersion` and my sealed state; refused (409) unless the collection is still at `revision`. */
+  writeContent: async (id: string, contentEncrypted: string, keyVersion: number, revision: number, ownerEncrypted: string) =>
+    (await callBody(http.PUT('/library/collections/{id}/content', { params: { path: { id } }, body: { contentEncrypted, keyVersion, revision, ownerEncrypted } }))).revision,
   share: async (id: string, handle: string, role: 'viewer' | 'editor') =>
     (await callBody(http.PUT('/library/collections/{id}/shares/{handle}', { params: { path: { id, handle } }, body: { role } }))).revision,
   unshare: async (id: string, handle: string) =>

@@ -1474,12 +1474,21 @@ export interface components {
              */
             metadataKeyVersion: number;
             /**
+             * @description base64 v2 envelope only the owner's client opens (sealed under their personal key): the
+             *     friends it is shared with and the keys pinned for them, the key version and a digest of
+             *     the content. `null` until the owner writes it.
+             */
+            ownerEncrypted?: string | null;
+            /**
              * Format: int64
              * @description Bumped by every change of content or of who it is shared with; RESOURCE_SHARE and
              *     RESOURCE_UNSHARE carry it.
              */
             revision: number;
-            /** @description The friends it is shared with, oldest first. */
+            /**
+             * @description The friends it is shared with, oldest first (the server's copy; the owner's client
+             *     trusts its sealed list).
+             */
             shares: components["schemas"]["CollectionShare"][];
             /**
              * Format: date-time
@@ -1543,6 +1552,17 @@ export interface components {
             id: string;
             /** @description base64 v2 envelope of the metadata under the new master key (absent: unchanged). */
             metadataEncrypted?: string | null;
+            /**
+             * @description base64 v2 envelope of the owner's sealed state under the new personal key (absent:
+             *     unchanged).
+             */
+            ownerEncrypted?: string | null;
+            /**
+             * Format: int64
+             * @description The collection's `revision` the client re-sealed: when given, the commit is refused (409
+             *     `collection_changed`, nothing written) if the collection changed since.
+             */
+            revision?: number | null;
         };
         /**
          * Committed
@@ -1570,6 +1590,11 @@ export interface components {
              * @description The collection's key version, or the next one (a rotation, after a friend was removed).
              */
             keyVersion: number;
+            /**
+             * @description base64 v2 envelope of the owner's own state (who it is shared with, pinned keys, a
+             *     digest of the content), sealed under their personal key; absent: unchanged.
+             */
+            ownerEncrypted?: string | null;
             /**
              * Format: int64
              * @description The `revision` the client read: the write is refused (409 `collection_changed`) when the

@@ -96,6 +96,15 @@ export function sharedCollectionContext(kind: 'collection-content' | 'collection
   return { userId: ownerHandle.toLowerCase(), recordType: kind, recordId: id, keyContext: `parchment-collection-${id}-v${version}` }
 }
 
+/** SHA-256 of a collection's sealed content (base64 text), as the owner's sealed state names it. */
+export async function contentDigest(sealed: string): Promise<string> {
+  return toBase64(new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(sealed))))
+}
+
+function ownerContext(userId: string, id: string) {
+  return { userId, recordType: 'collection-owner', recordId: id, keyContext: 'parchment-personal-v1' }
+}
+
 /** A collection key wrapped for one friend (crypto.md D6, the original's format). */
 export interface KeyWrap { ciphertext: string; nonce: string }
 
@@ -347,7 +356,7 @@ export const keyring = {
     expectedCurrent: number,
     input: {
       blobs: { blobType: string; encryptedBlob: string }[]
-      collections: { id: string; metadataEncrypted?: string | null; contentEncrypted?: string | null; keyVersion?: number }[]
+      collections: { id: string; metadataEncrypted?: string | null; contentEncrypted?: string | null; ownerEncrypted?: string | null; keyVersion?: number; revision?: number }[]
       slots: { credentialId: string; prfOutput: Uint8Array }[]
       /** My handle: collection content is bound to it. */
       handle?: string | null
@@ -362,8 +371,9 @@ export const keyring = {
         const plain = old.decryptRecord('personal', ctx, fromBase64(b.encryptedBlob))
         return { blobType: b.blobType, encryptedBlob: toBase64(next.encryptRecord('personal', ctx, plain)) }
       })
-      const collections = input.collections.map((col) => {
-        const out: { id: string; metadataEncrypted?: string; contentEncrypted?: string } = { id: col.id }
+      const collections: { id: string; metadataEncrypted?: string; contentEncrypted?: string; ownerEncrypted?: string; revision?: number }[] = []
+      for (const col of input.collections) {
+        const out: { id: string; metadataEncrypted?: string; contentEncrypted?: string; ownerEncrypted?: string; revision?: number } = { id: col.id }
         if (col.metadataEncrypted) {
           // Id and version as separate arguments: a server-supplied id cannot name another key.
           let plain: Uint8Array | null = null
@@ -391,9 +401,22 @@ export const keyring = {
             throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
           }
           out.contentEncrypted = toBase64(next.encryptCollectionRecord('collection', col.id, version, ctx, plain))
+          // Refused (409) if the collection changed after it was read: nothing is lost.
+          out.revision = col.revision
         }
-        return out
-      })
+        if (col.ownerEncrypted) {
+          let state: { digest?: string }
+          try {
+            state = JSON.parse(decoder.decode(old.decryptRecord('personal', ownerContext(userId, col.id), fromBase64(col.ownerEncrypted))))
+          } catch {
+            throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
+          }
+          // The content was re-sealed: the state names the new ciphertext.
+          if (out.contentEncrypted) state.digest = await contentDigest(out.contentEncrypted)
+          out.ownerEncrypted = toBase64(next.encryptRecord('personal', ownerContext(userId, col.id), encoder.encode(JSON.stringify(state))))
+        }
+        collections.push(out)
+      }
       const slots = input.slots.map((s) => next.createKeySlot(userId, s.credentialId, s.prfOutput) as KeySlot)
       // The current key proves the change: a session alone cannot replace the keys.
       const currentKeySignature = old.signKeyChange(userId, expectedCurrent, next.signingPublicKey, next.encryptionPublicKey)
@@ -517,6 +540,19 @@ export const keyring = {
   openCollection<T>(kind: 'collection-content' | 'collection-edit', ownerHandle: string, id: string, version: number, sealed: string): T {
     const ctx = sharedCollectionContext(kind, ownerHandle, id, version)
     return JSON.parse(decoder.decode(need().decryptCollectionRecord('collection', id, version, ctx, fromBase64(sealed)))) as T
+  },
+
+  /**
+   * Seals what only I read about one of my collections (who it is shared with, pinned keys,
+   * key version, a digest of the content) under my personal key: friends holding the
+   * collection key cannot forge it, and the server cannot read or swap it.
+   */
+  sealOwnerState(userId: string, id: string, value: unknown): string {
+    return toBase64(need().encryptRecord('personal', ownerContext(userId, id), encoder.encode(JSON.stringify(value))))
+  },
+
+  openOwnerState<T>(userId: string, id: string, sealed: string): T {
+    return JSON.parse(decoder.decode(need().decryptRecord('personal', ownerContext(userId, id), fromBase64(sealed)))) as T
   },
 
   /** My collection key `version` wrapped for a friend; the key itself stays in WASM. */

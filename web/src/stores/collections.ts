@@ -1,17 +1,23 @@
 // My collections of places, each sealed under its own collection key (crypto.md D5, version N)
-// with the server holding only ciphertext, a key version and a revision, and the friends each
-// one is shared with. Sharing sends each friend a signed RESOURCE_SHARE carrying the content,
-// the key wrapped for them and the revision; removing a friend moves the collection to key
-// N+1, re-seals it, sends the others their new wraps and the removed friend a RESOURCE_UNSHARE.
-// Editors' changes arrive as `collection-edit` shares, which the owner's client checks, applies
-// and re-sends to everyone (only the owner can sign for the collection).
+// with the server holding only ciphertext, a key version and a revision. Sharing sends each
+// friend a signed RESOURCE_SHARE carrying the content, the key wrapped for them and the
+// revision; removing a friend moves the collection to key N+1, re-seals it, sends the others
+// their new wraps and the removed friend a RESOURCE_UNSHARE. Editors' changes arrive as
+// `collection-edit` shares, which the owner's client checks, applies and re-sends to everyone
+// (only the owner can sign for the collection).
+//
+// What the owner's client trusts is its own sealed state (`ownerEncrypted`, under the personal
+// key: friends holding the collection key cannot forge it, the server cannot read it): who the
+// collection is shared with and the keys pinned for them, the key version, a digest of the
+// content and the edits applied. The server's share list is only its bookkeeping: nobody it
+// adds gets a key, and a key version or content it rolls back is refused.
 import { reactive } from 'vue'
 import { ApiError } from '../api/client'
 import { collections as api, friends as friendsApi, sharing } from '../api/endpoints'
 import type { Collection, IncomingShare } from '../api/types'
-import { keyring } from '../crypto'
+import { contentDigest, keyring } from '../crypto'
 import { t } from '../i18n'
-import { friendByHandle, reloadFriends } from './friends'
+import { friendByHandle, friendsState, reloadFriends } from './friends'
 import type { Place } from './places'
 import { session } from './session'
 
@@ -23,14 +29,24 @@ export interface CollectionDoc { version: 1; name: string; places: Place[] }
 /** An editor's change, sealed under the owner's collection key. */
 export interface CollectionEdit { add?: Place[]; remove?: string[] }
 
+/** A friend it is shared with, and the keys their wraps go to (pinned when shared). */
+export interface SharedWith { handle: string; role: Role; signingKey: string; encryptionKey: string }
+
+/** The owner's sealed state of one collection. */
+interface OwnerState { v: 1; keyVersion: number; digest: string; shares: SharedWith[]; appliedEdits: string[] }
+
 export interface MyCollection {
   id: string
   name: string
   places: Place[]
   keyVersion: number
   revision: number
-  shares: { handle: string; role: Role }[]
-  /** The content could not be opened (written by another app, or damaged). */
+  shares: SharedWith[]
+  /** Edit ids already applied (an old edit the server shows again is not applied twice). */
+  appliedEdits: string[]
+  /** Shared with them, but no longer on the server's list or no longer a friend: still to rotate away. */
+  pendingRemoval: string[]
+  /** The content could not be opened, or does not match what this account sealed: never written over. */
   unreadable: boolean
 }
 
@@ -46,25 +62,70 @@ export function replaceCollection(id: string, next: MyCollection | null) {
 
 /** The longest sealed content a share can carry (the server's limit). */
 export const MAX_CONTENT = 48 * 1024
+/** Applied edit ids remembered per collection. */
+const MAX_APPLIED = 500
 
 function me(): string {
   if (!session.handle) throw new Error(t('errors.signInFirst'))
   return session.handle
 }
 
-function open(c: Collection): MyCollection {
-  const base = { id: c.id, keyVersion: c.keyVersion, revision: c.revision, shares: c.shares.map((s) => ({ handle: s.handle, role: s.role as Role })) }
-  if (!c.contentEncrypted) return { ...base, name: '', places: [], unreadable: false }
+function userId(): string {
+  if (!session.user) throw new Error(t('errors.signInFirst'))
+  return session.user.id
+}
+
+const digest = contentDigest
+
+const sameHandle = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+
+/** The newest revision and key version this browser saw per collection: a server serving older ones is rolling back. */
+function seenKey(id: string) {
+  return `parchment-collection-seen:${session.user?.id ?? ''}:${id}`
+}
+function seen(id: string): { revision: number; keyVersion: number } {
   try {
-    const doc = keyring.openCollection<CollectionDoc>('collection-content', me(), c.id, c.keyVersion, c.contentEncrypted)
-    return { ...base, name: doc.name, places: doc.places ?? [], unreadable: false }
+    const v = JSON.parse(localStorage.getItem(seenKey(id)) ?? 'null') as { revision?: unknown; keyVersion?: unknown } | null
+    return { revision: Number(v?.revision) || 0, keyVersion: Number(v?.keyVersion) || 0 }
   } catch {
-    return { ...base, name: '', places: [], unreadable: true }
+    return { revision: 0, keyVersion: 0 }
+  }
+}
+function remember(c: { id: string; revision: number; keyVersion: number }) {
+  localStorage.setItem(seenKey(c.id), JSON.stringify({ revision: c.revision, keyVersion: c.keyVersion }))
+}
+
+async function open(c: Collection, friendsKnown: boolean): Promise<MyCollection> {
+  const base = { id: c.id, keyVersion: c.keyVersion, revision: c.revision, shares: [], appliedEdits: [], pendingRemoval: [] }
+  const unreadable: MyCollection = { ...base, name: '', places: [], unreadable: true }
+  if (!c.contentEncrypted) return { ...base, name: '', places: [], unreadable: false }
+  const last = seen(c.id)
+  if (!c.ownerEncrypted || c.revision < last.revision || c.keyVersion < last.keyVersion) return unreadable
+  try {
+    const owner = keyring.openOwnerState<OwnerState>(userId(), c.id, c.ownerEncrypted)
+    if (owner.keyVersion !== c.keyVersion || owner.digest !== (await digest(c.contentEncrypted))) return unreadable
+    const doc = keyring.openCollection<CollectionDoc>('collection-content', me(), c.id, c.keyVersion, c.contentEncrypted)
+    const shares = (owner.shares ?? []).filter(validShare)
+    // Gone from the server's list (removing them was interrupted, or the friendship ended).
+    const pendingRemoval = shares
+      .filter((s) => !c.shares.some((x) => sameHandle(x.handle, s.handle)) || (friendsKnown && !friendByHandle(s.handle)))
+      .map((s) => s.handle)
+    remember(c)
+    return { ...base, name: String(doc.name ?? ''), places: normalizePlaces(doc.places), shares, appliedEdits: owner.appliedEdits ?? [], pendingRemoval, unreadable: false }
+  } catch {
+    return unreadable
   }
 }
 
+function validShare(s: unknown): s is SharedWith {
+  const x = s as SharedWith
+  return !!x && typeof x.handle === 'string' && (x.role === 'viewer' || x.role === 'editor') &&
+    typeof x.signingKey === 'string' && typeof x.encryptionKey === 'string'
+}
+
 export async function loadCollections(): Promise<MyCollection[]> {
-  return (await api.list()).map(open)
+  const friendsKnown = await reloadFriends().then(() => !friendsState.unavailable, () => false)
+  return Promise.all((await api.list()).map((c) => open(c, friendsKnown)))
 }
 
 function seal(c: MyCollection, doc: CollectionDoc, version: number): string {
@@ -73,36 +134,42 @@ function seal(c: MyCollection, doc: CollectionDoc, version: number): string {
   return sealed
 }
 
-async function friendKeys(handle: string) {
+/** A friend's keys as the server serves them now (to pin when sharing). */
+async function servedKeys(handle: string): Promise<{ handle: string; signingKey: string; encryptionKey: string }> {
   let friend = friendByHandle(handle)
   if (!friend?.encryptionKey) {
     await reloadFriends().catch(() => {})
     friend = friendByHandle(handle)
   }
-  if (!friend?.encryptionKey) throw new Error(t('collections.notAFriend', { handle }))
-  return { handle: friend.handle, encryptionKey: friend.encryptionKey }
+  if (!friend?.encryptionKey || !friend.signingKey) throw new Error(t('collections.notAFriend', { handle }))
+  return { handle: friend.handle, signingKey: friend.signingKey, encryptionKey: friend.encryptionKey }
 }
 
-/** Sends one friend the collection as it now is: content, their key wrap, the revision. */
-async function sendShare(c: MyCollection, content: string, handle: string, role: Role) {
-  const friend = await friendKeys(handle)
-  const wrap = await keyring.wrapCollectionKey(c.id, c.keyVersion, friend.encryptionKey)
+/** Whether the server now serves other keys for a friend than the ones pinned when sharing. */
+export function keysChanged(s: SharedWith): boolean {
+  const f = friendByHandle(s.handle)
+  return !!f && (f.signingKey !== s.signingKey || f.encryptionKey !== s.encryptionKey)
+}
+
+/** Sends one friend the collection as it now is: content, their key wrap (to the pinned key), the revision. */
+async function sendShare(c: MyCollection, content: string, to: SharedWith) {
+  const wrap = await keyring.wrapCollectionKey(c.id, c.keyVersion, to.encryptionKey)
   // The original's four members (its clients show the name from `encryptedData`), then ours.
-  const description = await keyring.describeShare(friend.encryptionKey, { collectionId: c.id, scheme: 'parchment-collection-v1', metadata: { name: c.name } })
+  const description = await keyring.describeShare(to.encryptionKey, { collectionId: c.id, scheme: 'parchment-collection-v1', metadata: { name: c.name } })
   const payload = {
     resourceType: 'collection',
     resourceId: c.id,
     encryptedData: description.ciphertext,
     nonce: description.nonce,
-    role,
+    role: to.role,
     keyVersion: c.keyVersion,
     keyWrap: wrap.ciphertext,
     keyWrapNonce: wrap.nonce,
     content,
     revision: c.revision,
   }
-  const signed = keyring.signMessage('RESOURCE_SHARE', me(), friend.handle, payload)
-  await friendsApi.send(friend.handle, { messageType: 'RESOURCE_SHARE', payload, ...signed })
+  const signed = keyring.signMessage('RESOURCE_SHARE', me(), to.handle, payload)
+  await friendsApi.send(to.handle, { messageType: 'RESOURCE_SHARE', payload, ...signed })
 }
 
 async function sendUnshare(id: string, handle: string, revision: number) {
@@ -111,36 +178,45 @@ async function sendUnshare(id: string, handle: string, revision: number) {
   await friendsApi.send(handle, { messageType: 'RESOURCE_UNSHARE', payload, ...signed })
 }
 
-/** Sends everyone it is shared with the current state; returns the handles that failed. */
-async function broadcast(c: MyCollection, content: string): Promise<string[]> {
+/** Sends everyone it is shared with the current state; throws naming those it could not reach. */
+async function broadcast(c: MyCollection, content: string) {
   const failed: string[] = []
   for (const s of c.shares) {
     try {
-      await sendShare(c, content, s.handle, s.role)
+      await sendShare(c, content, s)
     } catch {
       failed.push(s.handle)
     }
   }
-  return failed
+  if (failed.length) throw new Error(t('collections.notSent', { who: failed.join(', ') }))
 }
 
-function failedError(failed: string[]): Error | null {
-  return failed.length ? new Error(t('collections.notSent', { who: failed.join(', ') })) : null
-}
+interface Change { doc?: CollectionDoc; keyVersion?: number; shares?: SharedWith[]; appliedEdits?: string[] }
 
-/** Writes the content (at the revision read) and sends it to everyone it is shared with. */
-async function write(c: MyCollection, doc: CollectionDoc, version = c.keyVersion): Promise<MyCollection> {
-  const content = seal(c, doc, version)
+/**
+ * Writes the collection (content and my sealed state, at the revision read, in one
+ * compare-and-swap) and sends it to everyone it is shared with. Returns it as written; a send
+ * that fails is reported after the write, which stands.
+ */
+async function write(c: MyCollection, change: Change, sent: (next: MyCollection) => void = () => {}): Promise<MyCollection> {
+  if (c.unreadable) throw new Error(t('collections.unreadable'))
+  const doc = change.doc ?? docOf(c)
+  const keyVersion = change.keyVersion ?? c.keyVersion
+  const shares = change.shares ?? c.shares
+  const appliedEdits = (change.appliedEdits ?? c.appliedEdits).slice(-MAX_APPLIED)
+  const content = seal(c, doc, keyVersion)
+  const owner: OwnerState = { v: 1, keyVersion, digest: await digest(content), shares, appliedEdits }
   let revision: number
   try {
-    revision = await api.writeContent(c.id, content, version, c.revision)
+    revision = await api.writeContent(c.id, content, keyVersion, c.revision, keyring.sealOwnerState(userId(), c.id, owner))
   } catch (e) {
     if (e instanceof ApiError && e.code === 'collection_changed') throw new Error(t('collections.changed'))
     throw e
   }
-  const next = { ...c, name: doc.name, places: doc.places, keyVersion: version, revision }
-  const error = failedError(await broadcast(next, content))
-  if (error) throw error
+  const next: MyCollection = { ...c, name: doc.name, places: doc.places, keyVersion, revision, shares, appliedEdits }
+  remember(next)
+  sent(next)
+  await broadcast(next, content)
   return next
 }
 
@@ -148,35 +224,56 @@ const docOf = (c: MyCollection): CollectionDoc => ({ version: 1, name: c.name, p
 
 export async function createCollection(name: string): Promise<MyCollection> {
   const id = await api.create()
-  const blank: MyCollection = { id, name, places: [], keyVersion: 1, revision: 0, shares: [], unreadable: false }
-  return write(blank, { version: 1, name, places: [] })
+  const blank: MyCollection = { id, name, places: [], keyVersion: 1, revision: 0, shares: [], appliedEdits: [], pendingRemoval: [], unreadable: false }
+  return write(blank, { doc: { version: 1, name, places: [] } })
 }
 
-export const renameCollection = (c: MyCollection, name: string) => write(c, { ...docOf(c), name })
-export const addToCollection = (c: MyCollection, place: Place) => write(c, { ...docOf(c), places: [place, ...c.places] })
+export const renameCollection = (c: MyCollection, name: string) => write(c, { doc: { ...docOf(c), name } })
+export const addToCollection = (c: MyCollection, place: Place) => write(c, { doc: { ...docOf(c), places: [place, ...c.places] } })
 export const removeFromCollection = (c: MyCollection, placeId: string) =>
-  write(c, { ...docOf(c), places: c.places.filter((p) => p.id !== placeId) })
+  write(c, { doc: { ...docOf(c), places: c.places.filter((p) => p.id !== placeId) } })
 
-/** Shares with a friend (or changes their role) and sends them the collection. */
+/** Shares with a friend (or changes their role), pinning the keys the server serves for them now. */
 export async function shareCollection(c: MyCollection, handle: string, role: Role): Promise<MyCollection> {
-  const friend = await friendKeys(handle)
+  if (c.unreadable) throw new Error(t('collections.unreadable'))
+  const friend = await servedKeys(handle)
   const revision = await api.share(c.id, friend.handle, role)
-  const shares = [...c.shares.filter((s) => s.handle.toLowerCase() !== friend.handle.toLowerCase()), { handle: friend.handle, role }]
-  const next = { ...c, revision, shares }
-  await sendShare(next, seal(next, docOf(next), next.keyVersion), friend.handle, role)
-  return next
+  const shares = [...c.shares.filter((s) => !sameHandle(s.handle, friend.handle)), { ...friend, role }]
+  return write({ ...c, revision }, { shares })
 }
 
 /**
- * Stops sharing with a friend: the collection moves to key version N+1 (re-sealed), the others
- * get their new wraps, and the removed friend a signed RESOURCE_UNSHARE. What their server
- * keeps opens only with version N's key, which no longer seals anything new.
+ * Stops sharing with friends: the collection moves to key version N+1 (re-sealed) without them
+ * in one write, the others get their new wraps, and each removed friend a signed
+ * RESOURCE_UNSHARE. What their servers keep opens only with version N's key.
  */
-export async function unshareCollection(c: MyCollection, handle: string): Promise<MyCollection> {
-  const revision = await api.unshare(c.id, handle)
-  const remaining = c.shares.filter((s) => s.handle.toLowerCase() !== handle.toLowerCase())
-  const rotated = await write({ ...c, revision, shares: remaining }, docOf(c), c.keyVersion + 1)
-  await sendUnshare(c.id, handle, rotated.revision)
+export async function unshareCollection(c: MyCollection, handles: string[]): Promise<MyCollection> {
+  if (c.unreadable) throw new Error(t('collections.unreadable'))
+  let revision = c.revision
+  for (const handle of handles) {
+    try {
+      revision = await api.unshare(c.id, handle)
+    } catch (e) {
+      // Already off the server's list (an interrupted removal, an ended friendship): rotate anyway.
+      if (!(e instanceof ApiError && e.status === 404)) throw e
+    }
+  }
+  const shares = c.shares.filter((s) => !handles.some((h) => sameHandle(h, s.handle)))
+  let rotated: MyCollection | null = null
+  const tell = async () => {
+    // Told once the rotation is written, even if a remaining friend could not be reached.
+    if (rotated) for (const handle of handles) await sendUnshare(c.id, handle, rotated.revision).catch(() => {})
+  }
+  try {
+    await write({ ...c, revision, pendingRemoval: [] }, { keyVersion: c.keyVersion + 1, shares }, (next) => {
+      rotated = next
+    })
+  } catch (e) {
+    await tell()
+    throw e
+  }
+  await tell()
+  if (!rotated) throw new Error(t('collections.changed'))
   return rotated
 }
 
@@ -186,40 +283,67 @@ export async function deleteCollection(c: MyCollection): Promise<void> {
   await api.remove(c.id)
 }
 
+/** Finishes removals that were interrupted, or that an ended friendship calls for. */
+export async function finishRemovals(list: MyCollection[]): Promise<MyCollection[]> {
+  const out: MyCollection[] = []
+  for (const c of list) out.push(c.pendingRemoval.length && !c.unreadable ? await unshareCollection(c, c.pendingRemoval) : c)
+  return out
+}
+
+/** An edit's resource id is `<collectionId>~<editId>`: one row per change at my server. */
+function editParts(resourceId: string): [string, string] {
+  const at = resourceId.indexOf('~')
+  return at < 0 ? [resourceId, ''] : [resourceId.slice(0, at), resourceId.slice(at + 1)]
+}
+
+/** What became of one edit: applied (or already), refused for good, or to try again later. */
+type EditOutcome = 'done' | 'refused' | 'later'
+
 /**
- * Applies the editors' changes waiting for me (`collection-edit` shares): each must be signed
- * by a friend who is an editor of that collection, for its current key version; it is applied,
- * re-sent to everyone, then deleted. Returns the collections as they are after.
+ * Applies the editors' changes waiting for me (`collection-edit` shares). Each must be signed
+ * with the keys I pinned for a friend who is an editor of that collection, for its current key
+ * version, and not applied before; it is applied, re-sent to everyone, then deleted. One that
+ * can never apply is deleted; one that failed for a passing reason (the network) stays.
  */
 export async function applyEdits(list: MyCollection[], incoming: IncomingShare[]): Promise<MyCollection[]> {
   const byId = new Map(list.map((c) => [c.id, c]))
   for (const s of incoming) {
     if (s.resourceType !== 'collection-edit') continue
-    const c = byId.get(editTarget(s.resourceId))
-    const editor = c?.shares.find((x) => x.handle.toLowerCase() === s.fromHandle.toLowerCase() && x.role === 'editor')
-    const edit = c && editor ? await verifiedEdit(s, c) : null
-    if (c && edit) {
-      const ids = new Set(edit.remove ?? [])
-      const added = (edit.add ?? []).filter(validPlace)
-      const places = [...added, ...c.places.filter((p) => !ids.has(p.id) && !added.some((a) => a.id === p.id))]
-      byId.set(c.id, await write(c, { ...docOf(c), places }))
+    const [target, editId] = editParts(s.resourceId)
+    const c = byId.get(target)
+    let outcome: EditOutcome
+    try {
+      outcome = c ? await applyEdit(c, s, editId, (next) => byId.set(next.id, next)) : 'refused'
+    } catch {
+      outcome = 'later'
     }
-    // Applied, or not acceptable from this friend: either way it is done with.
-    await sharing.remove(s.id).catch(() => {})
+    if (outcome !== 'later') await sharing.remove(s.id).catch(() => {})
   }
   return list.map((c) => byId.get(c.id) ?? c)
 }
 
-function validPlace(p: unknown): p is Place {
-  const x = p as Place
-  return !!x && typeof x.id === 'string' && typeof x.name === 'string' && x.name.length <= 120 &&
-    (x.lat === null || (typeof x.lat === 'number' && Math.abs(x.lat) <= 90)) &&
-    (x.lng === null || (typeof x.lng === 'number' && Math.abs(x.lng) <= 180))
+async function applyEdit(c: MyCollection, s: IncomingShare, editId: string, done: (next: MyCollection) => void): Promise<EditOutcome> {
+  if (c.unreadable) return 'later'
+  if (!editId || c.appliedEdits.includes(editId)) return editId ? 'done' : 'refused'
+  const editor = c.shares.find((x) => sameHandle(x.handle, s.fromHandle) && x.role === 'editor')
+  if (!editor) return 'refused'
+  const edit = await verifiedEdit(s, c, editor)
+  if (!edit) return 'refused'
+  const remove = new Set(edit.remove)
+  const added = edit.add.filter((p) => !c.places.some((x) => x.id === p.id))
+  const places = [...added, ...c.places.filter((p) => !remove.has(p.id))]
+  try {
+    await write(c, { doc: { ...docOf(c), places }, appliedEdits: [...c.appliedEdits, editId] }, done)
+  } catch (e) {
+    // Too large to share any more: this change can never apply.
+    if (e instanceof Error && e.message === t('collections.tooLarge')) return 'refused'
+    throw e
+  }
+  return 'done'
 }
 
-async function verifiedEdit(s: IncomingShare, c: MyCollection): Promise<CollectionEdit | null> {
-  const friend = friendByHandle(s.fromHandle)
-  if (!friend?.signingKey) return null
+/** The edit a row carries, if the editor signed it (with the keys I pinned) for this collection and key version. */
+async function verifiedEdit(s: IncomingShare, c: MyCollection, editor: SharedWith): Promise<{ add: Place[]; remove: string[] } | null> {
   let env: { message_type?: unknown; from?: unknown; to?: unknown; payload?: Record<string, unknown> }
   try {
     env = JSON.parse(s.envelope)
@@ -229,26 +353,44 @@ async function verifiedEdit(s: IncomingShare, c: MyCollection): Promise<Collecti
   const p = env.payload ?? {}
   const ok =
     env.message_type === 'RESOURCE_SHARE' &&
-    String(env.from).toLowerCase() === friend.handle.toLowerCase() &&
-    String(env.to).toLowerCase() === me().toLowerCase() &&
-    p.resourceType === 'collection-edit' && p.resourceId === s.resourceId && editTarget(s.resourceId) === c.id &&
+    typeof env.from === 'string' && sameHandle(env.from, editor.handle) &&
+    typeof env.to === 'string' && sameHandle(env.to, me()) &&
+    p.resourceType === 'collection-edit' && p.resourceId === s.resourceId &&
     p.keyVersion === c.keyVersion && typeof p.content === 'string' &&
-    (await keyring.verifyEnvelope(s.envelope, friend.signingKey))
+    (await keyring.verifyEnvelope(s.envelope, editor.signingKey))
   if (!ok) return null
+  let edit: CollectionEdit
   try {
-    return keyring.openCollection<CollectionEdit>('collection-edit', me(), c.id, c.keyVersion, p.content as string)
+    edit = keyring.openCollection<CollectionEdit>('collection-edit', me(), c.id, c.keyVersion, p.content as string)
   } catch {
     return null
   }
+  const add = Array.isArray(edit?.add) ? normalizePlaces(edit.add) : []
+  const remove = Array.isArray(edit?.remove) ? edit.remove.filter((x): x is string => typeof x === 'string') : []
+  return { add, remove }
 }
 
-/**
- * An edit's resource id: `<collectionId>~<editId>`, one row per change at the owner's server
- * (the inbox keeps one row per resource, so a shared id would let a second change replace a
- * first one not applied yet). `~` never occurs in a collection id.
- */
-function editTarget(resourceId: string): string {
-  return resourceId.split('~')[0]
+/** Only the members a place has, each checked; a repeated id counts once. */
+export function normalizePlaces(list: unknown): Place[] {
+  if (!Array.isArray(list)) return []
+  const out: Place[] = []
+  for (const item of list) {
+    const x = item as Record<string, unknown>
+    if (!x || typeof x.id !== 'string' || x.id.length > 64 || typeof x.name !== 'string' || !x.name || x.name.length > 120) continue
+    const coord = (v: unknown, max: number) => (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= max ? v : null)
+    const lat = coord(x.lat, 90)
+    const lng = coord(x.lng, 180)
+    if (out.some((p) => p.id === x.id)) continue
+    out.push({
+      id: x.id,
+      name: x.name,
+      lat: lat === null || lng === null ? null : lat,
+      lng: lat === null || lng === null ? null : lng,
+      note: typeof x.note === 'string' ? x.note.slice(0, 500) : '',
+      addedAt: typeof x.addedAt === 'string' ? x.addedAt.slice(0, 40) : '',
+    })
+  }
+  return out
 }
 
 /** A shared collection as a friend's RESOURCE_SHARE carries it (checked and opened). */
@@ -268,7 +410,7 @@ export async function openShared(payload: Record<string, unknown>, owner: { hand
   if (typeof id !== 'string' || typeof keyVersion !== 'number' || typeof keyWrap !== 'string' || typeof keyWrapNonce !== 'string' || typeof content !== 'string') return null
   const wrap = { ciphertext: keyWrap, nonce: keyWrapNonce }
   const doc = await keyring.openSharedCollection<CollectionDoc>('collection-content', wrap, owner, id, keyVersion, content)
-  return { id, owner, wrap, keyVersion, name: doc.name, places: (doc.places ?? []).filter(validPlace), role }
+  return { id, owner, wrap, keyVersion, name: String(doc.name ?? ''), places: normalizePlaces(doc.places), role }
 }
 
 /** As an editor: sends the owner a change (sealed with their key, signed by me). */
@@ -287,4 +429,21 @@ export async function sendEdit(shared: SharedCollection, edit: CollectionEdit): 
   }
   const signed = keyring.signMessage('RESOURCE_SHARE', me(), shared.owner.handle, payload)
   await friendsApi.send(shared.owner.handle, { messageType: 'RESOURCE_SHARE', payload, ...signed })
+}
+
+/**
+ * After a master-key rotation: every shared collection sent again (its key changed with the
+ * seed), so friends get the new wraps and editors can go on. Returns the handles not reached.
+ */
+export async function resendShared(): Promise<string[]> {
+  const failed: string[] = []
+  for (const c of await loadCollections()) {
+    if (c.unreadable || !c.shares.length) continue
+    try {
+      await write(c, {})
+    } catch {
+      failed.push(...c.shares.map((s) => s.handle))
+    }
+  }
+  return failed
 }

@@ -3,10 +3,11 @@
 // places, opened in his browser with the key alice wrapped for him; alice adds a place and bob
 // sees it; bob adds one, alice's app applies his change and re-sends it; alice stops sharing:
 // the collection moves to key version 2, bob's view empties, and the key wrap bob's server
-// kept cannot open version 2. Neither server's files hold a place or collection name.
+// kept cannot open version 2. alice's own server cannot add a recipient or roll the collection
+// back to version 1. Neither server's files hold a place or collection name.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, launch, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend } from '../harness.mjs'
+import { startServer, launch, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
 
 let A, B, browser
 before(async () => {
@@ -70,10 +71,21 @@ test('alice shares a collection with bob@B, both edit it, and revoking moves it 
   await shot(bob.page, '18-shared-collection')
   assert.equal(await bob.page.locator('[data-test=notice]').count() <= 1, true, 'one notice per friend, however many updates')
 
+  // alice's server adds a recipient and promotes nobody: her app sends to whom she sealed, only.
+  tamper(A, "INSERT INTO collection_shares (collection_id, user_id, peer_key, recipient_handle, role, created_at) SELECT id, user_id, 'mallory@evil.example', 'mallory@evil.example', 'editor', 0 FROM collections")
+  await alice.page.reload()
+  await mine.locator('[data-test=collection-add-name]').fill('Miradouro')
+  await mine.locator('[data-test=collection-add]').click()
+  await shared(bob.page, 'Lisbon cafés').locator('[data-test=shared-place]', { hasText: 'Miradouro' }).waitFor({ timeout: 20000 })
+  assert.deepEqual(A.sql("SELECT COUNT(*) AS n FROM federation_outbox WHERE to_handle LIKE 'mallory%'"), [{ n: 0 }], 'no key went to a recipient only the server listed')
+  assert.equal(await alice.page.locator('[data-handle="mallory@evil.example"]').count(), 0)
+
   // What bob's server holds now: the signed share with version 1's wrap.
   const [{ envelope: before }] = B.sql("SELECT envelope FROM incoming_shares WHERE resource_type = 'collection'")
   const oldShare = JSON.parse(before).payload
   assert.equal(oldShare.keyVersion, 1)
+
+  const [v1Row] = A.sql('SELECT content_encrypted, owner_encrypted, key_version, revision FROM collections')
 
   // alice stops sharing: version 2, bob's view empties, his server keeps no ciphertext.
   await mine.locator(`[data-test=collection-share][data-handle="${bobHandle}"] [data-test=collection-unshare]`).click()
@@ -97,10 +109,17 @@ test('alice shares a collection with bob@B, both edit it, and revoking moves it 
   assert.throws(() => bobIdentity.decryptSharedCollectionRecord(wrap, aliceEncryptionKey, row.id, ctx(2), Buffer.from(row.content_encrypted, 'base64')), /authentication failed/)
   bobIdentity.free()
 
+  // alice's server rolls the collection back to version 1 (sealed by alice, but older than
+  // what this browser saw): refused, shown as such, and nothing more is sealed under key 1.
+  tamper(A, `UPDATE collections SET content_encrypted = '${v1Row.content_encrypted}', owner_encrypted = '${v1Row.owner_encrypted}', key_version = ${v1Row.key_version}, revision = ${v1Row.revision}`)
+  await alice.page.reload()
+  await alice.page.locator('[data-test=collection-unreadable]').waitFor()
+  assert.equal(await alice.page.locator('[data-test=collection-add]').isDisabled(), true)
+
   // Every name travelled and rests sealed.
   for (const server of [A, B]) {
     const raw = server.dataDirBytes().bytes
-    for (const name of ['Lisbon cafés', 'Café A Brasileira', 'Pastéis de Belém', 'Time Out Market']) {
+    for (const name of ['Lisbon cafés', 'Café A Brasileira', 'Pastéis de Belém', 'Time Out Market', 'Miradouro']) {
       assert.equal(raw.includes(Buffer.from(name)), false, `${name} is not in ${server === A ? 'A' : 'B'}'s files`)
     }
   }
