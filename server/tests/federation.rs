@@ -659,7 +659,7 @@ async fn local_friends_reject_and_cancel(db: Db) {
     assert_eq!(friends["friends"], json!([]));
 }
 
-fn share_payload(i: usize) -> Object {
+fn share_payload(i: i64) -> Object {
     let mut payload = Object::new();
     payload.insert("resourceType", CValue::string("collection"));
     payload.insert("resourceId", CValue::string(&format!("c{i}")));
@@ -847,7 +847,8 @@ async fn shares_are_rate_limited_per_user(db: Db) {
     befriend(&a, &alice, &b, &bob).await;
     common::fresh_rate_window(60).await;
     let path = format!("/friends/{}/messages", bob.handle);
-    for i in 0..60 {
+    let limit = parchment_server::service::rate_limit::FRIEND_SHARES_PER_USER.limit;
+    for i in 0..limit {
         let body = send_body(
             MessageType::ResourceShare,
             &alice,
@@ -861,7 +862,7 @@ async fn shares_are_rate_limited_per_user(db: Db) {
         MessageType::ResourceShare,
         &alice,
         &bob.handle,
-        share_payload(60),
+        share_payload(limit),
     );
     expect(
         a.call("POST", &path, &alice, Some(body)).await,
