@@ -47,7 +47,7 @@ fn gated() -> Vec<(
         (
             "PUT",
             "/library/collections/c1/content",
-            Some(json!({"contentEncrypted": "AQ==", "keyVersion": 1, "revision": 0})),
+            Some(json!({"contentEncrypted": "A".repeat(40), "keyVersion": 1, "revision": 0})),
             "library:write",
         ),
         (

@@ -317,7 +317,7 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
             "PUT",
             &format!("{path}/content"),
             &alice,
-            Some(write(1, 1, "aGVsbG8=")),
+            Some(write(1, 1, &to_base64(&[0u8; 40]))),
         )
         .await;
     assert_eq!(not_envelope.status, 400, "{}", not_envelope.text);

@@ -140,7 +140,11 @@ impl Collection {
 pub struct ContentUpdate {
     /// base64 v2 envelope of the content, sealed under the collection key `keyVersion`; at most
     /// 49,152 characters (it travels to friends inside one federation message).
-    #[oai(validator(min_length = 1, max_length = 49152))]
+    #[oai(validator(
+        min_length = 40,
+        max_length = 49152,
+        pattern = r"^[A-Za-z0-9+/]+={0,2}$"
+    ))]
     pub content_encrypted: String,
     /// The collection's key version, or the next one (a rotation, after a friend was removed).
     #[oai(validator(minimum(value = "1"), maximum(value = "9007199254740991")))]
@@ -151,7 +155,11 @@ pub struct ContentUpdate {
     pub revision: i64,
     /// base64 v2 envelope of the owner's own state (who it is shared with, pinned keys, a
     /// digest of the content), sealed under their personal key; absent: unchanged.
-    #[oai(validator(min_length = 1, max_length = 262144))]
+    #[oai(validator(
+        min_length = 40,
+        max_length = 262144,
+        pattern = r"^[A-Za-z0-9+/]+={0,2}$"
+    ))]
     pub owner_encrypted: Option<String>,
 }
 

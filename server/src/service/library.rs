@@ -136,6 +136,8 @@ pub async fn write_content(
         owner,
     } = new;
     let user_id = caller.require(roles::LIBRARY_WRITE)?;
+    // Whose collection first: an unknown id is 404 whatever the body says.
+    owned(state, user_id, id).await?;
     // It travels inside RESOURCE_SHARE messages: no larger than one may carry.
     if content.len() > MAX_SHARE_CONTENT {
         return Err(AppError::TooLarge(format!(
