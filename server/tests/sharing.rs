@@ -18,7 +18,8 @@ use serde_json::Value;
 
 db_tests!(
     shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row,
-    a_collection_is_shared_updated_and_withdrawn_by_revision
+    a_collection_is_shared_updated_and_withdrawn_by_revision,
+    a_flood_of_withdrawals_is_capped_per_friend
 );
 
 fn share(resource_id: &str, role: &str, name_bytes: u8) -> Object {
@@ -567,13 +568,23 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     })
     .await;
 
-    // A withdrawal of something never shared leaves nothing.
+    // A withdrawal that arrives before its share (delivered out of order) leaves a hidden
+    // marker, and the older share stays withdrawn when it comes.
     send(
         &a,
         &alice,
         &bob,
         MessageType::ResourceUnshare,
-        unshare("never-shared", 9.0),
+        unshare("late-col", 9.0),
+    )
+    .await
+    .ok();
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        collection_share("late-col", 8.0, &content),
     )
     .await
     .ok();
@@ -587,10 +598,14 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     .await
     .ok();
     pending_of(&b, &bob, "marker3", "viewer").await;
+    assert!(visible(&b, &bob, "late-col").await.is_empty());
     assert_eq!(
-        b.count("SELECT COUNT(*) FROM incoming_shares WHERE resource_id = 'never-shared'")
-            .await,
-        0
+        b.count(
+            "SELECT COUNT(*) FROM incoming_shares WHERE resource_id = 'late-col' \
+             AND status = 'revoked' AND encrypted_data = ''"
+        )
+        .await,
+        1
     );
 
     // Ending the friendship ends the owner's share list too.
@@ -612,6 +627,47 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     .await
     .ok();
     assert_eq!(a.count("SELECT COUNT(*) FROM collection_shares").await, 0);
+    a.stop();
+    b.stop();
+}
+
+async fn a_flood_of_withdrawals_is_capped_per_friend(db: Db) {
+    let mut a = Peer::start(db).await;
+    // The inbox's per-sender rate limit would stop the flood first: off, to reach the cap.
+    let mut b = Peer::start_with(db, &["--rate-limits", "off"]).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    befriend(&a, &alice, &b, &bob).await;
+    // Withdrawals of resources never shared, straight into B's inbox as A's server would
+    // deliver them: each leaves a marker, and markers are pushed out beyond the per-friend
+    // cap like pending shares.
+    for i in 0..210 {
+        let (m, signature) = message(
+            MessageType::ResourceUnshare,
+            &alice,
+            &bob.handle,
+            unshare(&format!("flood-{i}"), 1.0),
+        );
+        let delivery = raw(
+            &a,
+            &a.key,
+            &b,
+            m.with_signature(&signature).body(),
+            now_ms(),
+        );
+        assert_eq!(post_raw(&b, &delivery).await.status, 202);
+    }
+    send(
+        &a,
+        &alice,
+        &bob,
+        MessageType::ResourceShare,
+        share("last", "viewer", 1),
+    )
+    .await
+    .ok();
+    pending_of(&b, &bob, "last", "viewer").await;
+    assert!(b.count("SELECT COUNT(*) FROM incoming_shares").await <= 200);
     a.stop();
     b.stop();
 }

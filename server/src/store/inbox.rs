@@ -271,9 +271,11 @@ pub enum FriendEffect {
         /// The signed envelope as received (canonical JSON).
         envelope: String,
     },
-    /// The friend stopped sharing a resource (RESOURCE_UNSHARE): its row is kept as withdrawn,
-    /// its ciphertext cleared.
+    /// The friend stopped sharing a resource (RESOURCE_UNSHARE): its row is kept (or created)
+    /// as withdrawn, its ciphertext cleared.
     Unshare {
+        /// Row id, if a marker is created.
+        id: String,
         /// What kind of resource.
         resource_type: String,
         /// The resource's id at the sender.
@@ -567,24 +569,18 @@ async fn apply_shares(
         }
         query.execute(&mut *conn).await?;
         for (user_id, peer_key) in friends {
-            sqlx::query(
-                "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
-                 AND status <> 'accepted' AND id NOT IN (SELECT id FROM incoming_shares \
-                 WHERE user_id = $1 AND peer_key = $2 AND status <> 'accepted' \
-                 ORDER BY received_at DESC, id DESC LIMIT $3)",
-            )
-            .bind(user_id)
-            .bind(peer_key)
-            .bind(MAX_PENDING_SHARES_PER_FRIEND)
-            .execute(&mut *conn)
-            .await?;
+            prune_unaccepted(conn, user_id, peer_key).await?;
         }
     }
-    // Withdrawals are rare: one statement each. Only an existing row changes (a withdrawal of
-    // something never shared leaves nothing), and only if it is not newer than the withdrawal.
+    // Withdrawals are rare: one statement each. The row becomes (or, when the share has not
+    // arrived yet, is created as) a withdrawn marker, unless it holds a newer revision: a
+    // share sent before the withdrawal but delivered after it (the outbox retries out of
+    // order) then stays withdrawn. Markers count against the per-friend cap with pending rows.
+    let mut withdrawn = HashSet::new();
     for i in (0..batch.len()).filter(|&i| outcome[i].is_none()) {
         let d = batch[i];
         if let DeliveryEffect::Friend(FriendEffect::Unshare {
+            id,
             resource_type,
             resource_id,
             revision,
@@ -592,22 +588,53 @@ async fn apply_shares(
         }) = &d.effect
         {
             sqlx::query(
-                "UPDATE incoming_shares SET status = 'revoked', encrypted_data = '', \
-                 data_nonce = '', role = 'viewer', envelope = $5, revision = $6, \
-                 received_at = $7 WHERE user_id = $1 AND peer_key = $2 \
-                 AND resource_type = $3 AND resource_id = $4 AND revision <= $6",
+                "INSERT INTO incoming_shares (id, user_id, peer_key, from_handle, resource_type, \
+                 resource_id, encrypted_data, data_nonce, role, envelope, received_at, revision, \
+                 status) VALUES ($1, $2, $3, $4, $5, $6, '', '', 'viewer', $7, $8, $9, 'revoked') \
+                 ON CONFLICT (user_id, peer_key, resource_type, resource_id) DO UPDATE SET \
+                 status = 'revoked', encrypted_data = '', data_nonce = '', role = 'viewer', \
+                 envelope = excluded.envelope, revision = excluded.revision, \
+                 received_at = excluded.received_at \
+                 WHERE incoming_shares.revision <= excluded.revision",
             )
+            .bind(id.as_str())
             .bind(d.user_id.as_str())
             .bind(d.peer_key.as_str())
+            .bind(d.from_handle.as_str())
             .bind(resource_type.as_str())
             .bind(resource_id.as_str())
             .bind(envelope.as_str())
-            .bind(*revision)
             .bind(now)
+            .bind(*revision)
             .execute(&mut *conn)
             .await?;
+            withdrawn.insert((d.user_id.as_str(), d.peer_key.as_str()));
         }
     }
+    for (user_id, peer_key) in withdrawn {
+        prune_unaccepted(conn, user_id, peer_key).await?;
+    }
+    Ok(())
+}
+
+/// Keeps a friend's newest [`MAX_PENDING_SHARES_PER_FRIEND`] rows not accepted (pending or
+/// withdrawn) for a user; accepted shares are never pushed out.
+async fn prune_unaccepted(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    peer_key: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
+         AND status <> 'accepted' AND id NOT IN (SELECT id FROM incoming_shares \
+         WHERE user_id = $1 AND peer_key = $2 AND status <> 'accepted' \
+         ORDER BY received_at DESC, id DESC LIMIT $3)",
+    )
+    .bind(user_id)
+    .bind(peer_key)
+    .bind(MAX_PENDING_SHARES_PER_FRIEND)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

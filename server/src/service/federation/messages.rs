@@ -203,6 +203,7 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
             let revision = payload_counter(envelope, "revision")?
                 .ok_or_else(|| bad(ErrorCode::InvalidPayload, "Missing revision"))?;
             Transition::Batched(DeliveryEffect::Friend(FriendEffect::Unshare {
+                id: crate::secrets::random_id(),
                 resource_type,
                 resource_id,
                 revision,
