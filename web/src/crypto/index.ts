@@ -405,12 +405,18 @@ export const keyring = {
           out.revision = col.revision
         }
         if (col.ownerEncrypted) {
-          let state: { digest?: string }
+          let state: { digest?: string; keyVersion?: number }
           try {
             state = JSON.parse(decoder.decode(old.decryptRecord('personal', ownerContext(userId, col.id), fromBase64(col.ownerEncrypted))))
           } catch {
             throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
           }
+          // Only what I sealed is carried over: content the server swapped (or an editor's key
+          // sealed) would otherwise come out of the rotation under a fresh digest.
+          const matches = col.contentEncrypted
+            ? state.digest === (await contentDigest(col.contentEncrypted)) && state.keyVersion === (col.keyVersion ?? 1)
+            : false
+          if (!matches) throw new Error(t('errors.collectionUndecryptable', { id: col.id }))
           // The content was re-sealed: the state names the new ciphertext.
           if (out.contentEncrypted) state.digest = await contentDigest(out.contentEncrypted)
           out.ownerEncrypted = toBase64(next.encryptRecord('personal', ownerContext(userId, col.id), encoder.encode(JSON.stringify(state))))

@@ -18,6 +18,7 @@ import type { Collection, IncomingShare } from '../api/types'
 import { contentDigest, keyring } from '../crypto'
 import { t } from '../i18n'
 import { friendByHandle, friendsState, reloadFriends } from './friends'
+import { verificationOf } from './verifiedFriends'
 import type { Place } from './places'
 import { session } from './session'
 
@@ -32,8 +33,21 @@ export interface CollectionEdit { add?: Place[]; remove?: string[] }
 /** A friend it is shared with, and the keys their wraps go to (pinned when shared). */
 export interface SharedWith { handle: string; role: Role; signingKey: string; encryptionKey: string }
 
-/** The owner's sealed state of one collection. */
-interface OwnerState { v: 1; keyVersion: number; digest: string; shares: SharedWith[]; appliedEdits: string[] }
+/**
+ * The owner's sealed state of one collection. `seq` counts the owner's writes: the server's
+ * `revision` is its own word, this one it cannot raise. `editors` holds, per editor, the
+ * signed time of the newest change applied: an older one (replayed by the server after its id
+ * left `appliedEdits`) is refused.
+ */
+interface OwnerState {
+  v: 1
+  seq: number
+  keyVersion: number
+  digest: string
+  shares: SharedWith[]
+  appliedEdits: string[]
+  editors?: Record<string, string>
+}
 
 export interface MyCollection {
   id: string
@@ -44,7 +58,14 @@ export interface MyCollection {
   shares: SharedWith[]
   /** Edit ids already applied (an old edit the server shows again is not applied twice). */
   appliedEdits: string[]
-  /** Shared with them, but no longer on the server's list or no longer a friend: still to rotate away. */
+  /** Per editor (lowercase handle), the signed time of the newest change applied. */
+  editors: Record<string, string>
+  /** The owner's write counter, sealed. */
+  seq: number
+  /**
+   * Shared with them, but no longer a friend (or gone from the server's list): nothing more is
+   * sent to them; the owner confirms removing them, which rotates the key.
+   */
   pendingRemoval: string[]
   /** The content could not be opened, or does not match what this account sealed: never written over. */
   unreadable: boolean
@@ -79,39 +100,63 @@ const digest = contentDigest
 
 const sameHandle = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 
-/** The newest revision and key version this browser saw per collection: a server serving older ones is rolling back. */
+/**
+ * The newest sealed write counter and key version this browser saw per collection: a server
+ * serving older ones (even an older pair it replays whole) is rolling back. A browser that
+ * never saw the collection has nothing to compare with (see server/README.md).
+ */
 function seenKey(id: string) {
   return `parchment-collection-seen:${session.user?.id ?? ''}:${id}`
 }
-function seen(id: string): { revision: number; keyVersion: number } {
+function seen(id: string): { seq: number; keyVersion: number } {
   try {
-    const v = JSON.parse(localStorage.getItem(seenKey(id)) ?? 'null') as { revision?: unknown; keyVersion?: unknown } | null
-    return { revision: Number(v?.revision) || 0, keyVersion: Number(v?.keyVersion) || 0 }
+    const v = JSON.parse(localStorage.getItem(seenKey(id)) ?? 'null') as { seq?: unknown; keyVersion?: unknown } | null
+    return { seq: Number(v?.seq) || 0, keyVersion: Number(v?.keyVersion) || 0 }
   } catch {
-    return { revision: 0, keyVersion: 0 }
+    return { seq: 0, keyVersion: 0 }
   }
 }
-function remember(c: { id: string; revision: number; keyVersion: number }) {
-  localStorage.setItem(seenKey(c.id), JSON.stringify({ revision: c.revision, keyVersion: c.keyVersion }))
+function remember(c: { id: string; seq: number; keyVersion: number }) {
+  const last = seen(c.id)
+  if (c.seq < last.seq || c.keyVersion < last.keyVersion) return
+  localStorage.setItem(seenKey(c.id), JSON.stringify({ seq: c.seq, keyVersion: c.keyVersion }))
 }
 
 async function open(c: Collection, friendsKnown: boolean): Promise<MyCollection> {
-  const base = { id: c.id, keyVersion: c.keyVersion, revision: c.revision, shares: [], appliedEdits: [], pendingRemoval: [] }
+  const base = { id: c.id, keyVersion: c.keyVersion, revision: c.revision, shares: [], appliedEdits: [], editors: {}, seq: 0, pendingRemoval: [] }
   const unreadable: MyCollection = { ...base, name: '', places: [], unreadable: true }
-  if (!c.contentEncrypted) return { ...base, name: '', places: [], unreadable: false }
   const last = seen(c.id)
-  if (!c.ownerEncrypted || c.revision < last.revision || c.keyVersion < last.keyVersion) return unreadable
+  if (!c.contentEncrypted) {
+    // Blank only as created: emptied content at a later revision or key is a server's doing.
+    const fresh = c.revision === 0 && c.keyVersion === 1 && !c.ownerEncrypted && last.seq === 0
+    return fresh ? { ...base, name: '', places: [], unreadable: false } : unreadable
+  }
+  if (!c.ownerEncrypted) return unreadable
   try {
     const owner = keyring.openOwnerState<OwnerState>(userId(), c.id, c.ownerEncrypted)
+    const seq = Number(owner.seq) || 0
     if (owner.keyVersion !== c.keyVersion || owner.digest !== (await digest(c.contentEncrypted))) return unreadable
+    if (seq < last.seq || c.keyVersion < last.keyVersion) return unreadable
     const doc = keyring.openCollection<CollectionDoc>('collection-content', me(), c.id, c.keyVersion, c.contentEncrypted)
     const shares = (owner.shares ?? []).filter(validShare)
-    // Gone from the server's list (removing them was interrupted, or the friendship ended).
+    // No longer a friend, or gone from the server's list: sent nothing more until the owner
+    // confirms removing them (which rotates the key). Only when the friends list loaded.
     const pendingRemoval = shares
       .filter((s) => !c.shares.some((x) => sameHandle(x.handle, s.handle)) || (friendsKnown && !friendByHandle(s.handle)))
       .map((s) => s.handle)
-    remember(c)
-    return { ...base, name: String(doc.name ?? ''), places: normalizePlaces(doc.places), shares, appliedEdits: owner.appliedEdits ?? [], pendingRemoval, unreadable: false }
+    const next: MyCollection = {
+      ...base,
+      seq,
+      name: String(doc.name ?? ''),
+      places: normalizePlaces(doc.places),
+      shares,
+      appliedEdits: Array.isArray(owner.appliedEdits) ? owner.appliedEdits.filter((x) => typeof x === 'string') : [],
+      editors: owner.editors && typeof owner.editors === 'object' ? owner.editors : {},
+      pendingRemoval,
+      unreadable: false,
+    }
+    remember(next)
+    return next
   } catch {
     return unreadable
   }
@@ -142,6 +187,9 @@ async function servedKeys(handle: string): Promise<{ handle: string; signingKey:
     friend = friendByHandle(handle)
   }
   if (!friend?.encryptionKey || !friend.signingKey) throw new Error(t('collections.notAFriend', { handle }))
+  // A friend the user verified whose keys the server now serves differently: the served
+  // encryption key may be an attacker's, so no key is wrapped for it.
+  if (verificationOf(session.user?.id, friend).state === 'changed') throw new Error(t('sharing.pausedKeysChanged'))
   return { handle: friend.handle, signingKey: friend.signingKey, encryptionKey: friend.encryptionKey }
 }
 
@@ -182,6 +230,7 @@ async function sendUnshare(id: string, handle: string, revision: number) {
 async function broadcast(c: MyCollection, content: string) {
   const failed: string[] = []
   for (const s of c.shares) {
+    if (c.pendingRemoval.some((h) => sameHandle(h, s.handle))) continue
     try {
       await sendShare(c, content, s)
     } catch {
@@ -191,7 +240,7 @@ async function broadcast(c: MyCollection, content: string) {
   if (failed.length) throw new Error(t('collections.notSent', { who: failed.join(', ') }))
 }
 
-interface Change { doc?: CollectionDoc; keyVersion?: number; shares?: SharedWith[]; appliedEdits?: string[] }
+interface Change { doc?: CollectionDoc; keyVersion?: number; shares?: SharedWith[]; appliedEdits?: string[]; editors?: Record<string, string> }
 
 /**
  * Writes the collection (content and my sealed state, at the revision read, in one
@@ -204,8 +253,12 @@ async function write(c: MyCollection, change: Change, sent: (next: MyCollection)
   const keyVersion = change.keyVersion ?? c.keyVersion
   const shares = change.shares ?? c.shares
   const appliedEdits = (change.appliedEdits ?? c.appliedEdits).slice(-MAX_APPLIED)
+  const editors = change.editors ?? c.editors
+  // A friend removed here is no longer pending once the sealed list leaves them out.
+  const pendingRemoval = c.pendingRemoval.filter((h) => shares.some((s) => sameHandle(s.handle, h)))
+  const seq = c.seq + 1
   const content = seal(c, doc, keyVersion)
-  const owner: OwnerState = { v: 1, keyVersion, digest: await digest(content), shares, appliedEdits }
+  const owner: OwnerState = { v: 1, seq, keyVersion, digest: await digest(content), shares, appliedEdits, editors }
   let revision: number
   try {
     revision = await api.writeContent(c.id, content, keyVersion, c.revision, keyring.sealOwnerState(userId(), c.id, owner))
@@ -213,7 +266,7 @@ async function write(c: MyCollection, change: Change, sent: (next: MyCollection)
     if (e instanceof ApiError && e.code === 'collection_changed') throw new Error(t('collections.changed'))
     throw e
   }
-  const next: MyCollection = { ...c, name: doc.name, places: doc.places, keyVersion, revision, shares, appliedEdits }
+  const next: MyCollection = { ...c, name: doc.name, places: doc.places, keyVersion, revision, shares, appliedEdits, editors, seq, pendingRemoval }
   remember(next)
   sent(next)
   await broadcast(next, content)
@@ -224,7 +277,7 @@ const docOf = (c: MyCollection): CollectionDoc => ({ version: 1, name: c.name, p
 
 export async function createCollection(name: string): Promise<MyCollection> {
   const id = await api.create()
-  const blank: MyCollection = { id, name, places: [], keyVersion: 1, revision: 0, shares: [], appliedEdits: [], pendingRemoval: [], unreadable: false }
+  const blank: MyCollection = { id, name, places: [], keyVersion: 1, revision: 0, shares: [], appliedEdits: [], editors: {}, seq: 0, pendingRemoval: [], unreadable: false }
   return write(blank, { doc: { version: 1, name, places: [] } })
 }
 
@@ -236,9 +289,11 @@ export const removeFromCollection = (c: MyCollection, placeId: string) =>
 /** Shares with a friend (or changes their role), pinning the keys the server serves for them now. */
 export async function shareCollection(c: MyCollection, handle: string, role: Role): Promise<MyCollection> {
   if (c.unreadable) throw new Error(t('collections.unreadable'))
-  const friend = await servedKeys(handle)
+  // A role change keeps the keys pinned when it was first shared; a new friend's are pinned now.
+  const existing = c.shares.find((s) => sameHandle(s.handle, handle))
+  const friend = existing ?? (await servedKeys(handle))
   const revision = await api.share(c.id, friend.handle, role)
-  const shares = [...c.shares.filter((s) => !sameHandle(s.handle, friend.handle)), { ...friend, role }]
+  const shares = [...c.shares.filter((s) => !sameHandle(s.handle, friend.handle)), { handle: friend.handle, signingKey: friend.signingKey, encryptionKey: friend.encryptionKey, role }]
   return write({ ...c, revision }, { shares })
 }
 
@@ -249,45 +304,41 @@ export async function shareCollection(c: MyCollection, handle: string, role: Rol
  */
 export async function unshareCollection(c: MyCollection, handles: string[]): Promise<MyCollection> {
   if (c.unreadable) throw new Error(t('collections.unreadable'))
-  let revision = c.revision
-  for (const handle of handles) {
-    try {
-      revision = await api.unshare(c.id, handle)
-    } catch (e) {
-      // Already off the server's list (an interrupted removal, an ended friendship): rotate anyway.
-      if (!(e instanceof ApiError && e.status === 404)) throw e
-    }
-  }
   const shares = c.shares.filter((s) => !handles.some((h) => sameHandle(h, s.handle)))
+  // The rotation first, in one write without them: if it fails nothing changed, and they are
+  // never left on the sealed list with the server's copy saying otherwise.
   let rotated: MyCollection | null = null
-  const tell = async () => {
-    // Told once the rotation is written, even if a remaining friend could not be reached.
-    if (rotated) for (const handle of handles) await sendUnshare(c.id, handle, rotated.revision).catch(() => {})
-  }
+  let sendError: unknown = null
   try {
-    await write({ ...c, revision, pendingRemoval: [] }, { keyVersion: c.keyVersion + 1, shares }, (next) => {
+    await write(c, { keyVersion: c.keyVersion + 1, shares }, (next) => {
       rotated = next
     })
   } catch (e) {
-    await tell()
-    throw e
+    if (!rotated) throw e
+    sendError = e // written; a remaining friend was not reached
   }
-  await tell()
-  if (!rotated) throw new Error(t('collections.changed'))
-  return rotated
+  let done: MyCollection = rotated ?? c
+  // Then the server's copy of the list, and each removed friend a withdrawal newer than
+  // anything they were sent.
+  for (const handle of handles) {
+    try {
+      done = { ...done, revision: await api.unshare(c.id, handle) }
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) sendError ??= e
+    }
+  }
+  for (const handle of handles) await sendUnshare(c.id, handle, done.revision).catch((e) => (sendError ??= e))
+  if (sendError) {
+    replaceCollection(c.id, done)
+    throw sendError
+  }
+  return done
 }
 
 /** Deletes the collection; everyone it was shared with is told first. */
 export async function deleteCollection(c: MyCollection): Promise<void> {
   for (const s of c.shares) await sendUnshare(c.id, s.handle, c.revision + 1)
   await api.remove(c.id)
-}
-
-/** Finishes removals that were interrupted, or that an ended friendship calls for. */
-export async function finishRemovals(list: MyCollection[]): Promise<MyCollection[]> {
-  const out: MyCollection[] = []
-  for (const c of list) out.push(c.pendingRemoval.length && !c.unreadable ? await unshareCollection(c, c.pendingRemoval) : c)
-  return out
 }
 
 /** An edit's resource id is `<collectionId>~<editId>`: one row per change at my server. */
@@ -329,11 +380,15 @@ async function applyEdit(c: MyCollection, s: IncomingShare, editId: string, done
   if (!editor) return 'refused'
   const edit = await verifiedEdit(s, c, editor)
   if (!edit) return 'refused'
+  // Older than a change of theirs already applied: a replay, or overtaken.
+  const key = editor.handle.toLowerCase()
+  const newest = c.editors[key]
+  if (newest && edit.at < newest) return 'refused'
   const remove = new Set(edit.remove)
   const added = edit.add.filter((p) => !c.places.some((x) => x.id === p.id))
   const places = [...added, ...c.places.filter((p) => !remove.has(p.id))]
   try {
-    await write(c, { doc: { ...docOf(c), places }, appliedEdits: [...c.appliedEdits, editId] }, done)
+    await write(c, { doc: { ...docOf(c), places }, appliedEdits: [...c.appliedEdits, editId], editors: { ...c.editors, [key]: edit.at } }, done)
   } catch (e) {
     // Too large to share any more: this change can never apply.
     if (e instanceof Error && e.message === t('collections.tooLarge')) return 'refused'
@@ -343,8 +398,8 @@ async function applyEdit(c: MyCollection, s: IncomingShare, editId: string, done
 }
 
 /** The edit a row carries, if the editor signed it (with the keys I pinned) for this collection and key version. */
-async function verifiedEdit(s: IncomingShare, c: MyCollection, editor: SharedWith): Promise<{ add: Place[]; remove: string[] } | null> {
-  let env: { message_type?: unknown; from?: unknown; to?: unknown; payload?: Record<string, unknown> }
+async function verifiedEdit(s: IncomingShare, c: MyCollection, editor: SharedWith): Promise<{ add: Place[]; remove: string[]; at: string } | null> {
+  let env: { message_type?: unknown; from?: unknown; to?: unknown; timestamp?: unknown; payload?: Record<string, unknown> }
   try {
     env = JSON.parse(s.envelope)
   } catch {
@@ -357,6 +412,7 @@ async function verifiedEdit(s: IncomingShare, c: MyCollection, editor: SharedWit
     typeof env.to === 'string' && sameHandle(env.to, me()) &&
     p.resourceType === 'collection-edit' && p.resourceId === s.resourceId &&
     p.keyVersion === c.keyVersion && typeof p.content === 'string' &&
+    typeof env.timestamp === 'string' && !Number.isNaN(Date.parse(env.timestamp)) &&
     (await keyring.verifyEnvelope(s.envelope, editor.signingKey))
   if (!ok) return null
   let edit: CollectionEdit
@@ -367,7 +423,8 @@ async function verifiedEdit(s: IncomingShare, c: MyCollection, editor: SharedWit
   }
   const add = Array.isArray(edit?.add) ? normalizePlaces(edit.add) : []
   const remove = Array.isArray(edit?.remove) ? edit.remove.filter((x): x is string => typeof x === 'string') : []
-  return { add, remove }
+  // The signed ISO time (the inbox refused it unless within minutes of the server's clock).
+  return { add, remove, at: new Date(env.timestamp as string).toISOString() }
 }
 
 /** Only the members a place has, each checked; a repeated id counts once. */

@@ -109,9 +109,25 @@ test('alice shares a collection with bob@B, both edit it, and revoking moves it 
   assert.throws(() => bobIdentity.decryptSharedCollectionRecord(wrap, aliceEncryptionKey, row.id, ctx(2), Buffer.from(row.content_encrypted, 'base64')), /authentication failed/)
   bobIdentity.free()
 
+  // alice's server replays an older state of version 2 (sealed by alice, under a higher
+  // revision of its own): her sealed write counter says it is old; refused.
+  const rowOf = () => A.sql('SELECT content_encrypted, owner_encrypted, key_version, revision FROM collections')[0]
+  const put = (r, revision = r.revision) => tamper(A, `UPDATE collections SET content_encrypted = '${r.content_encrypted}', owner_encrypted = '${r.owner_encrypted}', key_version = ${r.key_version}, revision = ${revision}`)
+  const v2a = rowOf()
+  await mine.locator('[data-test=collection-add-name]').fill('Alfama')
+  await mine.locator('[data-test=collection-add]').click()
+  await mine.locator('[data-test=collection-place]', { hasText: 'Alfama' }).waitFor()
+  const v2b = rowOf()
+  put(v2a, Number(v2b.revision) + 5)
+  await alice.page.reload()
+  await alice.page.locator('[data-test=collection-unreadable]').waitFor()
+  put(v2b)
+  await alice.page.reload()
+  await mine.locator('[data-test=collection-place]', { hasText: 'Alfama' }).waitFor()
+
   // alice's server rolls the collection back to version 1 (sealed by alice, but older than
   // what this browser saw): refused, shown as such, and nothing more is sealed under key 1.
-  tamper(A, `UPDATE collections SET content_encrypted = '${v1Row.content_encrypted}', owner_encrypted = '${v1Row.owner_encrypted}', key_version = ${v1Row.key_version}, revision = ${v1Row.revision}`)
+  put(v1Row)
   await alice.page.reload()
   await alice.page.locator('[data-test=collection-unreadable]').waitFor()
   assert.equal(await alice.page.locator('[data-test=collection-add]').isDisabled(), true)
@@ -119,7 +135,7 @@ test('alice shares a collection with bob@B, both edit it, and revoking moves it 
   // Every name travelled and rests sealed.
   for (const server of [A, B]) {
     const raw = server.dataDirBytes().bytes
-    for (const name of ['Lisbon cafés', 'Café A Brasileira', 'Pastéis de Belém', 'Time Out Market', 'Miradouro']) {
+    for (const name of ['Lisbon cafés', 'Café A Brasileira', 'Pastéis de Belém', 'Time Out Market', 'Miradouro', 'Alfama']) {
       assert.equal(raw.includes(Buffer.from(name)), false, `${name} is not in ${server === A ? 'A' : 'B'}'s files`)
     }
   }
