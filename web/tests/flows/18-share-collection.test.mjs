@@ -45,7 +45,7 @@ test('alice shares a collection with bob@B, both edit it, and revoking moves it 
   await mine.locator('[data-test=collection-place]', { hasText: 'Café A Brasileira' }).waitFor()
   await mine.locator('[data-test=collection-share-friend]').selectOption(bobHandle)
   await mine.locator('[data-test=collection-share-role]').selectOption('editor')
-  await mine.locator('[data-test=collection-share]').click()
+  await mine.locator('[data-test=collection-share-submit]').click()
   await mine.locator(`[data-test=collection-share][data-handle="${bobHandle}"]`).waitFor()
 
   // bob: pending, accepted, its place opened in his browser.
