@@ -281,6 +281,9 @@ export async function createCollection(name: string): Promise<MyCollection> {
   return write(blank, { doc: { version: 1, name, places: [] } })
 }
 
+/** Sends everyone it is shared with the collection as it is (after a send that failed). */
+export const resendCollection = (c: MyCollection) => write(c, {})
+
 export const renameCollection = (c: MyCollection, name: string) => write(c, { doc: { ...docOf(c), name } })
 export const addToCollection = (c: MyCollection, place: Place) => write(c, { doc: { ...docOf(c), places: [place, ...c.places] } })
 export const removeFromCollection = (c: MyCollection, placeId: string) =>

@@ -80,6 +80,14 @@ test('alice shares a collection with bob@B, both edit it, and revoking moves it 
   assert.deepEqual(A.sql("SELECT COUNT(*) AS n FROM federation_outbox WHERE to_handle LIKE 'mallory%'"), [{ n: 0 }], 'no key went to a recipient only the server listed')
   assert.equal(await alice.page.locator('[data-handle="mallory@evil.example"]').count(), 0)
 
+  // "Send again" re-sends the collection as it is (after a friend could not be reached).
+  const revisionAtB = () => Number(B.sql("SELECT revision FROM incoming_shares WHERE resource_type = 'collection'")[0].revision)
+  const sentBefore = revisionAtB()
+  await mine.locator('[data-test=collection-resend]').click()
+  await alice.page.waitForSelector('[data-test=collections-done]')
+  for (let i = 0; i < 100 && revisionAtB() <= sentBefore; i++) await alice.page.waitForTimeout(100)
+  assert.ok(revisionAtB() > sentBefore, 'bob got a newer revision')
+
   // What bob's server holds now: the signed share with version 1's wrap.
   const [{ envelope: before }] = B.sql("SELECT envelope FROM incoming_shares WHERE resource_type = 'collection'")
   const oldShare = JSON.parse(before).payload
