@@ -1,16 +1,18 @@
 //! Tables a user or a peer could grow without bound are bounded: finished outbox rows are
-//! pruned after their retention, collections per account are capped.
+//! pruned after their retention, collections per account and recipients per collection are
+//! capped.
 
 mod common;
 
 use common::{Db, TestServer};
 use parchment_server::federation::outbox::RETENTION_MS;
-use parchment_server::service::library::MAX_COLLECTIONS;
+use parchment_server::service::library::{MAX_COLLECTIONS, MAX_SHARES_PER_COLLECTION};
 use serde_json::json;
 
 db_tests!(
     finished_outbox_rows_are_pruned_after_retention,
     collections_per_account_are_capped,
+    recipients_per_collection_are_capped,
     housekeeping_runs_in_one_replica_per_round,
 );
 
@@ -102,6 +104,72 @@ async fn collections_per_account_are_capped(db: Db) {
         ))
         .await,
         MAX_COLLECTIONS
+    );
+    s.stop().await;
+}
+
+/// A collection is shared with at most [`MAX_SHARES_PER_COLLECTION`] friends; changing the
+/// role of one already on the list is still allowed, and a refusal writes nothing.
+async fn recipients_per_collection_are_capped(db: Db) {
+    let s = TestServer::start(db).await;
+    let (id, token) = s.user("ada@example.com", "user").await;
+    // Friends on another server, written directly (befriending each would take minutes).
+    let friends: Vec<String> = (0..=MAX_SHARES_PER_COLLECTION)
+        .map(|i| format!("friend{i}@remote.example"))
+        .collect();
+    let rows: Vec<String> = friends
+        .iter()
+        .map(|h| format!("('fr-{h}', '{id}', '{h}', '{h}', 'key', 0)"))
+        .collect();
+    s.sql(&format!(
+        "INSERT INTO friendships (id, user_id, friend_handle, peer_key, signing_key, \
+         established_at) VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+    let created = s
+        .post("/library/collections", Some(&token), json!({}))
+        .await
+        .expect(201);
+    let collection = created.json["id"].as_str().unwrap_or_default().to_owned();
+    let (server, token) = (&s, token.as_str());
+    let share = |handle: &str, role: &str| {
+        let path = format!("/library/collections/{collection}/shares/{handle}");
+        let body = json!({ "role": role });
+        async move { server.put(&path, Some(token), body).await }
+    };
+    let (last, first) = friends.split_last().expect("friends");
+    for handle in first {
+        share(handle, "viewer").await.expect(200);
+    }
+    let revision = || {
+        let query = format!("SELECT revision FROM collections WHERE id = '{collection}'");
+        async move { server.sql_i64(&query).await }
+    };
+    assert_eq!(revision().await, MAX_SHARES_PER_COLLECTION);
+    share(last, "viewer")
+        .await
+        .expect_error(400, "too_many_shares");
+    share(&first[0], "editor").await.expect(200);
+    assert_eq!(
+        s.sql_i64(&format!(
+            "SELECT COUNT(*) FROM collection_shares WHERE collection_id = '{collection}'"
+        ))
+        .await,
+        MAX_SHARES_PER_COLLECTION
+    );
+    assert_eq!(
+        s.sql_i64(&format!(
+            "SELECT COUNT(*) FROM collection_shares WHERE collection_id = '{collection}' \
+             AND role = 'editor'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        revision().await,
+        MAX_SHARES_PER_COLLECTION + 1,
+        "the refusal did not bump the revision"
     );
     s.stop().await;
 }
