@@ -3,7 +3,7 @@
 //! A release `parchment-server` process (rate limits off) receives from a fake peer (an
 //! in-test server id with its manifest and users' documents, `fake_peer`) N distinct
 //! pre-signed v2 messages per type, each sent once, 32 in flight (32 connections, each
-//! sending its share in turn). Per type: msg/s, p50/p99/p999 latency and the non-2xx
+//! sending its share in turn, built into wire bytes beforehand: `load_client`). Per type: msg/s, p50/p99/p999 latency and the non-2xx
 //! count; the CPU time per message of the server and of this test (the client and the fake
 //! peer), and how busy the machine was with anything else (in % of one core: PostgreSQL's
 //! backends on PostgreSQL, and any other work, which skews a row); then the server's RSS. SQLite always, PostgreSQL when
@@ -18,11 +18,11 @@
 
 mod common;
 mod fake_peer;
+mod load_client;
 mod peers;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::Db;
 use fake_peer::FakePeer;
 use parchment_core::canonical::{Object, Value as CValue};
@@ -37,30 +37,22 @@ use serde_json::json;
 /// Requests in flight (connections).
 const IN_FLIGHT: usize = 32;
 
-/// One pre-signed inbox request, ready to send.
-struct Prepared {
-    headers: reqwest::header::HeaderMap,
-    body: Bytes,
-}
-
-impl Prepared {
-    fn from(raw: &Raw) -> Prepared {
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in [
+/// One pre-signed inbox request as the bytes that go on the wire.
+fn inbox_request(authority: &str, raw: &Raw) -> Vec<u8> {
+    load_client::request(
+        "POST",
+        authority,
+        "/federation/inbox",
+        &[
             ("content-type", "application/json"),
             ("x-parchment-server-id", raw.server_id.as_str()),
             ("x-parchment-protocol-version", "2"),
             ("x-parchment-nonce", raw.nonce.as_str()),
             ("x-parchment-timestamp", raw.timestamp.as_str()),
             ("x-parchment-server-signature", raw.signature.as_str()),
-        ] {
-            headers.insert(name, value.parse().expect("header value"));
-        }
-        Prepared {
-            headers,
-            body: Bytes::from(raw.body.clone()),
-        }
-    }
+        ],
+        raw.body.as_bytes(),
+    )
 }
 
 /// `requests` dealt round-robin into [`IN_FLIGHT`] lanes.
@@ -132,52 +124,55 @@ fn cpu_times(peer: &Peer) -> (Duration, Duration, Duration) {
 }
 
 /// Sends every lane's requests in order, the lanes at once (one connection each).
-async fn blast(peer: &Peer, http: &reqwest::Client, inbox: &str, lanes: &[Vec<Raw>]) -> Run {
+async fn blast(peer: &Peer, lanes: &[Vec<Raw>]) -> Run {
+    let authority = peer.domain();
     let lanes = lanes
         .iter()
         .map(|lane| {
             lane.iter()
-                .map(Prepared::from)
-                .map(|request| http.post(inbox).headers(request.headers).body(request.body))
+                .map(|raw| inbox_request(&authority, raw))
                 .collect()
         })
         .collect();
     timed(peer, lanes).await
 }
 
-/// `n` authenticated GETs of `url`, [`IN_FLIGHT`] at a time.
-async fn blast_get(peer: &Peer, http: &reqwest::Client, url: &str, token: &str, n: usize) -> Run {
+/// `n` authenticated GETs of `path`, [`IN_FLIGHT`] at a time.
+async fn blast_get(peer: &Peer, path: &str, token: &str, n: usize) -> Run {
+    let authority = peer.domain();
+    let bearer = format!("Bearer {token}");
+    let get = load_client::request("GET", &authority, path, &[("authorization", &bearer)], b"");
     let lanes = (0..IN_FLIGHT)
         .map(|lane| {
             let count = n / IN_FLIGHT + usize::from(lane < n % IN_FLIGHT);
-            (0..count)
-                .map(|_| http.get(url).bearer_auth(token))
-                .collect()
+            vec![get.clone(); count]
         })
         .collect();
     timed(peer, lanes).await
 }
 
-/// Sends each lane's built requests in order, the lanes at once, timing each answer and the
-/// CPU the server, the client and everything else used meanwhile.
-async fn timed(peer: &Peer, lanes: Vec<Vec<reqwest::RequestBuilder>>) -> Run {
+/// Sends each lane's requests in order over its own connection, the lanes at once, timing
+/// each answer and the CPU the server, the client and everything else used meanwhile.
+async fn timed(peer: &Peer, lanes: Vec<Vec<Vec<u8>>>) -> Run {
+    let authority = peer.domain();
+    let mut connections = Vec::new();
+    for _ in &lanes {
+        connections.push(
+            load_client::Connection::open(&authority)
+                .await
+                .expect("connect"),
+        );
+    }
     let before = cpu_times(peer);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for lane in lanes {
+    for (lane, mut connection) in lanes.into_iter().zip(connections) {
         tasks.push(tokio::spawn(async move {
             let mut results = Vec::with_capacity(lane.len());
             for request in lane {
                 let sent = Instant::now();
-                let status = match request.send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        let _ = resp.bytes().await;
-                        status
-                    }
-                    // A transport failure counts as a non-2xx answer.
-                    Err(_) => 0,
-                };
+                // A transport failure counts as a non-2xx answer.
+                let status = connection.exchange(&request).await.unwrap_or(0);
                 results.push((status, sent.elapsed()));
             }
             results
@@ -299,12 +294,6 @@ async fn run(db: Db, n: usize) {
     let fake = FakePeer::start().await;
     let alice = peer.user("alice").await;
     let to = peer.domain();
-    let inbox = peer.url("/federation/inbox");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(IN_FLIGHT)
-        .build()
-        .expect("client");
     let (rss, _) = memory_kib(&peer);
     println!("{db:?}: server RSS at start {} KiB", rss);
 
@@ -322,7 +311,7 @@ async fn run(db: Db, n: usize) {
         })
         .collect();
     let revokes = deal(revokes);
-    let run = blast(&peer, &http, &inbox, &revokes).await;
+    let run = blast(&peer, &revokes).await;
     report(db, "RELATIONSHIP_REVOKE (non-friend)", &run);
     let first_answers: Vec<u16> = run.results.iter().map(|(s, _)| *s).collect();
 
@@ -347,7 +336,7 @@ async fn run(db: Db, n: usize) {
                 .collect()
         })
         .collect();
-    let run = blast(&peer, &http, &inbox, &lanes).await;
+    let run = blast(&peer, &lanes).await;
     report(db, "LOCATION_UPDATE (friends)", &run);
 
     // FRIEND_INVITE, each from a sender never seen before.
@@ -363,7 +352,7 @@ async fn run(db: Db, n: usize) {
             fake.request(&to, body)
         })
         .collect();
-    let run = blast(&peer, &http, &inbox, &deal(invites)).await;
+    let run = blast(&peer, &deal(invites)).await;
     report(db, "FRIEND_INVITE (new senders)", &run);
     let invited = accepted(&run);
 
@@ -379,12 +368,12 @@ async fn run(db: Db, n: usize) {
             fake.request(&to, body)
         })
         .collect();
-    let run = blast(&peer, &http, &inbox, &deal(shares)).await;
+    let run = blast(&peer, &deal(shares)).await;
     report(db, "RESOURCE_SHARE (friends)", &run);
     let shared = accepted(&run);
 
     // The revocations again: every one accepted before is a transport replay now (401).
-    let run = blast(&peer, &http, &inbox, &revokes).await;
+    let run = blast(&peer, &revokes).await;
     report(db, "replayed requests (401 expected)", &run);
     let twice = first_answers
         .iter()
@@ -393,14 +382,7 @@ async fn run(db: Db, n: usize) {
         .count();
 
     // The read row: authenticated GET /users/me/identity, 32 in flight.
-    let run = blast_get(
-        &peer,
-        &http,
-        &peer.url("/users/me/identity"),
-        &alice.token,
-        n,
-    )
-    .await;
+    let run = blast_get(&peer, "/users/me/identity", &alice.token, n).await;
     report(db, "GET /users/me/identity (bearer)", &run);
     assert_eq!(
         run.results.iter().filter(|(s, _)| *s == 200).count(),
