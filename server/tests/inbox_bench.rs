@@ -6,8 +6,9 @@
 //! sending its share in turn, built into wire bytes beforehand: `load_client`). Per type: msg/s, p50/p99/p999 latency and the non-2xx
 //! count; the CPU time per message of the server and of this test (the client and the fake
 //! peer), and how busy the machine was with anything else (in % of one core: PostgreSQL's
-//! backends on PostgreSQL, and any other work, which skews a row); then the server's RSS. SQLite always, PostgreSQL when
-//! `PARCHMENT_TEST_POSTGRES_URL` is set. `BENCH_N` sets N (default 10,000).
+//! backends on PostgreSQL, and any other work, which skews a row); then the server's RSS
+//! (anonymous and file-backed; each large mapping with `BENCH_SMAPS=1`). SQLite always,
+//! PostgreSQL when `PARCHMENT_TEST_POSTGRES_URL` is set. `BENCH_N` sets N (default 10,000).
 //!
 //! Rows: RELATIONSHIP_REVOKE to a non-friend (one sender; its first contact, the manifest
 //! and user document fetch, is part of the run); LOCATION_UPDATE between friends (32
@@ -249,6 +250,52 @@ fn memory_kib(peer: &Peer) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The server's resident memory by kind (anonymous, file: mostly its own code), its thread
+/// count and, with `BENCH_SMAPS=1`, each mapping holding more than 256 KiB.
+fn print_where_memory_is(peer: &Peer) {
+    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kinds: Vec<String> = status
+        .lines()
+        .filter(|l| {
+            ["RssAnon", "RssFile", "Threads"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    println!("  {}", kinds.join(", "));
+    if std::env::var("BENCH_SMAPS").is_err() {
+        return;
+    }
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut mapping = "";
+    let mut rows = Vec::new();
+    for line in smaps.lines() {
+        if let Some(kib) = line.strip_prefix("Rss:") {
+            let kib: u64 = kib
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            if kib > 256 {
+                rows.push((kib, mapping));
+            }
+        } else if !line
+            .split_whitespace()
+            .next()
+            .is_some_and(|f| f.ends_with(':'))
+        {
+            mapping = line;
+        }
+    }
+    rows.sort();
+    for (kib, mapping) in rows.iter().rev() {
+        println!("  {kib:>7} KiB  {mapping}");
+    }
+}
+
 fn envelope(kind: MessageType, from: &User, to: &str, payload: Object) -> String {
     let (m, signature) = message(kind, from, to, payload);
     m.with_signature(&signature).body()
@@ -296,21 +343,28 @@ async fn run(db: Db, n: usize) {
     let to = peer.domain();
     let (rss, _) = memory_kib(&peer);
     println!("{db:?}: server RSS at start {} KiB", rss);
+    // The server hands back what start-up used and freed within 5 s (`resident_memory.rs`).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (rss, _) = memory_kib(&peer);
+    println!("{db:?}: server RSS 6 s after start {} KiB", rss);
 
     // RELATIONSHIP_REVOKE to a non-friend: accepted, changes nothing.
+    let revokes_from = |sender: &User, count: usize| -> Vec<Vec<Raw>> {
+        let requests = (0..count)
+            .map(|_| {
+                let body = envelope(
+                    MessageType::RelationshipRevoke,
+                    sender,
+                    &alice.handle,
+                    Object::new(),
+                );
+                fake.request(&to, body)
+            })
+            .collect();
+        deal(requests)
+    };
     let stranger = fake.user("stranger");
-    let revokes: Vec<Raw> = (0..n)
-        .map(|_| {
-            let body = envelope(
-                MessageType::RelationshipRevoke,
-                &stranger,
-                &alice.handle,
-                Object::new(),
-            );
-            fake.request(&to, body)
-        })
-        .collect();
-    let revokes = deal(revokes);
+    let revokes = revokes_from(&stranger, n);
     let run = blast(&peer, &revokes).await;
     report(db, "RELATIONSHIP_REVOKE (non-friend)", &run);
     let first_answers: Vec<u16> = run.results.iter().map(|(s, _)| *s).collect();
@@ -396,6 +450,7 @@ async fn run(db: Db, n: usize) {
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     let (idle, _) = memory_kib(&peer);
     println!("{db:?}: server RSS 6 s after the loads {idle} KiB");
+    print_where_memory_is(&peer);
 
     // What the runs must have left, whatever their speed.
     assert_eq!(

@@ -297,7 +297,8 @@ fn sqlite_pool(max_connections: u32, read_only: bool) -> AnyPoolOptions {
                 // process (the admin CLI) writing; foreign keys are off by default.
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA cache_size = -1024;",
                 )
                 .await?;
                 if read_only {
