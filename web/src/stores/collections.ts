@@ -226,11 +226,14 @@ async function sendUnshare(id: string, handle: string, revision: number) {
   await friendsApi.send(handle, { messageType: 'RESOURCE_UNSHARE', payload, ...signed })
 }
 
+/** Whom the collection is sent to: everyone it is shared with but friends no longer (pending removal). */
+export const recipientsOf = (c: MyCollection): SharedWith[] =>
+  c.shares.filter((s) => !c.pendingRemoval.some((h) => sameHandle(h, s.handle)))
+
 /** Sends everyone it is shared with the current state; throws naming those it could not reach. */
 async function broadcast(c: MyCollection, content: string) {
   const failed: string[] = []
-  for (const s of c.shares) {
-    if (c.pendingRemoval.some((h) => sameHandle(h, s.handle))) continue
+  for (const s of recipientsOf(c)) {
     try {
       await sendShare(c, content, s)
     } catch {
@@ -263,14 +266,27 @@ async function write(c: MyCollection, change: Change, sent: (next: MyCollection)
   try {
     revision = await api.writeContent(c.id, content, keyVersion, c.revision, keyring.sealOwnerState(userId(), c.id, owner))
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'collection_changed') throw new Error(t('collections.changed'))
+    if (e instanceof ApiError && e.code === 'collection_changed') throw new CollectionChangedError()
     throw e
   }
   const next: MyCollection = { ...c, name: doc.name, places: doc.places, keyVersion, revision, shares, appliedEdits, editors, seq, pendingRemoval }
   remember(next)
   sent(next)
-  await broadcast(next, content)
+  try {
+    await broadcast(next, content)
+  } catch (e) {
+    // The write stands: the card shows it (and its revision, for "Send again").
+    replaceCollection(next.id, next)
+    throw e
+  }
   return next
+}
+
+/** The server holds a newer revision than this browser read (another device, or a step that half failed). */
+export class CollectionChangedError extends Error {
+  constructor() {
+    super(t('collections.changed'))
+  }
 }
 
 const docOf = (c: MyCollection): CollectionDoc => ({ version: 1, name: c.name, places: c.places })
