@@ -667,14 +667,25 @@ async fn a_flood_of_withdrawals_is_capped_per_friend(db: Db) {
     .await
     .ok();
     pending_of(&b, &bob, "last", "viewer").await;
-    // Past the cap the oldest go, down to 150 (pruning once per 50, not with every batch).
+    // Past the cap the oldest go, down to 150 (pruning once per 50, not with every batch):
+    // the 201st marker left 150, then 9 more markers and the share.
     let kept = b.count("SELECT COUNT(*) FROM incoming_shares").await;
-    assert!((150..=200).contains(&kept), "{kept} rows");
+    assert_eq!(kept, 160);
     let marker = "SELECT COUNT(*) FROM incoming_shares WHERE resource_id =";
     assert_eq!(
         b.count(&format!("{marker} 'flood-0'")).await,
         0,
         "the oldest marker was pushed out"
+    );
+    assert_eq!(
+        b.count(&format!("{marker} 'flood-40'")).await,
+        0,
+        "the prune kept 150, not 200"
+    );
+    assert_eq!(
+        b.count(&format!("{marker} 'flood-60'")).await,
+        1,
+        "newer than the 150th newest at the prune"
     );
     assert_eq!(
         b.count(&format!("{marker} 'flood-209'")).await,

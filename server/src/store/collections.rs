@@ -173,6 +173,12 @@ impl Store {
         now: i64,
     ) -> StoreResult<Option<i64>> {
         let mut tx = self.writer().begin().await?;
+        // The revision first: on PostgreSQL the update locks the collection's row, so two
+        // shares racing at the cap count one after the other (SQLite has one writer anyway).
+        // A refusal below rolls it back with the rest.
+        let Some(revision) = bump_revision(&mut tx, user_id, collection_id, now).await? else {
+            return Ok(None);
+        };
         let done = sqlx::query(
             "INSERT INTO collection_shares (collection_id, user_id, peer_key, recipient_handle, \
              role, created_at) SELECT id, user_id, $3, $4, $5, $6 FROM collections \
@@ -193,9 +199,8 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let revision = bump_revision(&mut tx, user_id, collection_id, now).await?;
         tx.commit().await?;
-        Ok(revision)
+        Ok(Some(revision))
     }
 
     /// Stops sharing the collection with a friend and bumps its revision. Returns the new

@@ -624,7 +624,8 @@ const PRUNE_SLACK: i64 = 50;
 
 /// Keeps at most [`MAX_PENDING_SHARES_PER_FRIEND`] rows not accepted (pending or withdrawn)
 /// from a friend for a user: past it, only the newest `MAX - PRUNE_SLACK` stay. Accepted
-/// shares are never pushed out. The count reads an index alone (`incoming_shares_status`).
+/// shares are never pushed out. The count and the newest read one partial index
+/// (`incoming_shares_unaccepted`).
 async fn prune_unaccepted(
     conn: &mut AnyConnection,
     user_id: &str,

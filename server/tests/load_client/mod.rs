@@ -5,12 +5,16 @@
 //! few, as a C load generator (`wrk`) would.
 
 use std::io::{Error, ErrorKind, Result};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Headers an answer may carry; the server sends about a dozen.
 const MAX_HEADERS: usize = 64;
+/// A request not answered within this counts as failed (a stuck server does not hang the
+/// benchmark).
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 /// `method path` to `authority` with `headers` and `body`, as the bytes that go on the wire.
 pub fn request(
@@ -51,17 +55,21 @@ impl Connection {
         })
     }
 
-    /// Sends `request` and reads its whole answer; returns the status. After an error the
-    /// connection is opened again for the next request (the failed one is not retried).
+    /// Sends `request` and reads its whole answer; returns the status. After an error, or
+    /// an answer that closes the connection, the connection is opened again for the next
+    /// request (the failed one is not retried).
     pub async fn exchange(&mut self, request: &[u8]) -> Result<u16> {
-        let answer = self.send_and_read(request).await;
-        if answer.is_err() {
+        let answer = tokio::time::timeout(ANSWER_WITHIN, self.send_and_read(request))
+            .await
+            .unwrap_or_else(|_| Err(ErrorKind::TimedOut.into()));
+        if !matches!(answer, Ok((_, true))) {
             *self = Connection::open(&self.authority).await?;
         }
-        answer
+        answer.map(|(status, _)| status)
     }
 
-    async fn send_and_read(&mut self, request: &[u8]) -> Result<u16> {
+    /// The status, and whether the connection may carry another request.
+    async fn send_and_read(&mut self, request: &[u8]) -> Result<(u16, bool)> {
         self.stream.write_all(request).await?;
         self.buf.clear();
         loop {
@@ -72,23 +80,35 @@ impl Connection {
                 .map_err(|e| Error::new(ErrorKind::InvalidData, e))?;
             if let httparse::Status::Complete(head) = parsed {
                 let status = response.code.unwrap_or(0);
-                // The server frames every answer with a length (no chunked bodies here).
-                let length = response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| {
-                        std::str::from_utf8(h.value)
-                            .ok()?
-                            .trim()
-                            .parse::<usize>()
-                            .ok()
-                    })
-                    .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no content-length"))?;
+                let header = |name: &str| {
+                    response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .and_then(|h| std::str::from_utf8(h.value).ok())
+                        .map(str::trim)
+                };
+                if header("transfer-encoding").is_some() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        "chunked answers are not read",
+                    ));
+                }
+                let reusable =
+                    !header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+                // No body: 1xx, 204 and 304 (RFC 9112 §6.3); every other answer here carries
+                // a length (the benchmark sends no HEAD).
+                let length = if matches!(status, 100..=199 | 204 | 304) {
+                    0
+                } else {
+                    header("content-length")
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "no content-length"))?
+                };
                 while self.buf.len() < head + length {
                     self.read_more().await?;
                 }
-                return Ok(status);
+                return Ok((status, reusable));
             }
             self.read_more().await?;
         }
