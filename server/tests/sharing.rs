@@ -35,22 +35,6 @@ fn share(resource_id: &str, role: &str, name_bytes: u8) -> Object {
     payload
 }
 
-async fn send_share(a: &Peer, alice: &User, bob: &User, payload: Object) {
-    a.call(
-        "POST",
-        &format!("/friends/{}/messages", bob.handle),
-        alice,
-        Some(send_body(
-            MessageType::ResourceShare,
-            alice,
-            &bob.handle,
-            payload,
-        )),
-    )
-    .await
-    .ok();
-}
-
 async fn pending_of(b: &Peer, bob: &User, resource: &str, role: &str) -> Value {
     poll("the share at B", || async {
         let list = b
@@ -81,11 +65,20 @@ async fn shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row(db: 
     let bob = b.user("bob").await;
     let carol = b.user("carol").await;
     befriend(&a, &alice, &b, &bob).await;
+    let to_bob = Messages {
+        server: &a,
+        from: &alice,
+        to: &bob,
+    };
 
     // Shared, then shared again with another role: one pending share, the newest.
-    send_share(&a, &alice, &bob, share("col-1", "editor", 1)).await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("col-1", "editor", 1))
+        .await;
     pending_of(&b, &bob, "col-1", "editor").await;
-    send_share(&a, &alice, &bob, share("col-1", "viewer", 2)).await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("col-1", "viewer", 2))
+        .await;
     let newest = pending_of(&b, &bob, "col-1", "viewer").await;
     assert_eq!(newest["fromHandle"], alice.handle);
     assert_eq!(newest["status"], "pending");
@@ -137,7 +130,9 @@ async fn shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row(db: 
     assert_eq!(late.json["code"], "share_accepted");
 
     // Shared again after it was accepted: updated in place, still accepted.
-    send_share(&a, &alice, &bob, share("col-1", "editor", 5)).await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("col-1", "editor", 5))
+        .await;
     poll("the update at B", || async {
         let list = b.call("GET", "/sharing/incoming", &bob, None).await.ok();
         list["shares"]
@@ -158,8 +153,12 @@ async fn shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row(db: 
     assert_eq!(shares_at_b(&b, "bob").await, 1);
 
     // Declined: gone, and repeats never made more than one row.
-    send_share(&a, &alice, &bob, share("col-2", "viewer", 3)).await;
-    send_share(&a, &alice, &bob, share("col-2", "editor", 4)).await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("col-2", "viewer", 3))
+        .await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("col-2", "editor", 4))
+        .await;
     let second = pending_of(&b, &bob, "col-2", "editor").await;
     let second_id = second["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(shares_at_b(&b, "bob").await, 2);
@@ -226,14 +225,24 @@ fn unshare(id: &str, revision: f64) -> Object {
     payload
 }
 
-async fn send(a: &Peer, alice: &User, bob: &User, kind: MessageType, payload: Object) -> Reply {
-    a.call(
-        "POST",
-        &format!("/friends/{}/messages", bob.handle),
-        alice,
-        Some(send_body(kind, alice, &bob.handle, payload)),
-    )
-    .await
+/// One user's messages to one friend, signed by the user and sent through their server.
+struct Messages<'a> {
+    server: &'a Peer,
+    from: &'a User,
+    to: &'a User,
+}
+
+impl Messages<'_> {
+    async fn send(&self, kind: MessageType, payload: Object) -> Reply {
+        let body = send_body(kind, self.from, &self.to.handle, payload);
+        let path = format!("/friends/{}/messages", self.to.handle);
+        self.server.call("POST", &path, self.from, Some(body)).await
+    }
+
+    /// Sends and expects it queued.
+    async fn sent(&self, kind: MessageType, payload: Object) {
+        self.send(kind, payload).await.ok();
+    }
 }
 
 /// Bob's visible shares of `id`, as (status, encryptedData).
@@ -260,6 +269,11 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     let bob = b.user("bob").await;
     let carol = a.user("carol").await;
     befriend(&a, &alice, &b, &bob).await;
+    let to_bob = Messages {
+        server: &a,
+        from: &alice,
+        to: &bob,
+    };
 
     // The owner's side: content under a revision, shares that bump it.
     let id = a
@@ -386,7 +400,7 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     ] {
         let mut payload = collection_share(&id, 2.0, &content);
         payload.insert(name, value);
-        let refused = send(&a, &alice, &bob, MessageType::ResourceShare, payload).await;
+        let refused = to_bob.send(MessageType::ResourceShare, payload).await;
         assert!(
             matches!(refused.status, 400 | 413),
             "{name}: {} {}",
@@ -397,46 +411,35 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     let mut no_revision = unshare(&id, 1.0);
     no_revision.insert("revision", CValue::Null);
     assert_eq!(
-        send(&a, &alice, &bob, MessageType::ResourceUnshare, no_revision)
+        to_bob
+            .send(MessageType::ResourceUnshare, no_revision)
             .await
             .status,
         400
     );
 
     // Revision 2 arrives, then a late revision 1: bob keeps revision 2.
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        collection_share(&id, 2.0, &content),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(
+            MessageType::ResourceShare,
+            collection_share(&id, 2.0, &content),
+        )
+        .await;
     let rev2 = to_base64(&[2u8; 48]);
     eventually("revision 2 at B", || async {
         visible(&b, &bob, &id).await == [("pending".to_owned(), rev2.clone())]
     })
     .await;
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        collection_share(&id, 1.0, &content),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(
+            MessageType::ResourceShare,
+            collection_share(&id, 1.0, &content),
+        )
+        .await;
     // Something after it, to know it was processed.
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        share("marker", "viewer", 1),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(MessageType::ResourceShare, share("marker", "viewer", 1))
+        .await;
     pending_of(&b, &bob, "marker", "viewer").await;
     assert_eq!(
         visible(&b, &bob, &id).await,
@@ -471,15 +474,9 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
         .await
         .ok();
     assert_eq!(r3["revision"], 3);
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceUnshare,
-        unshare(&id, 3.0),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(MessageType::ResourceUnshare, unshare(&id, 3.0))
+        .await;
     eventually("the withdrawal at B", || async {
         visible(&b, &bob, &id).await.is_empty()
     })
@@ -500,38 +497,26 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
         )
         .await;
     assert_eq!(hidden.status, 404, "a withdrawn share cannot be accepted");
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        collection_share(&id, 2.0, &content),
-    )
-    .await
-    .ok();
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        share("marker2", "viewer", 1),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(
+            MessageType::ResourceShare,
+            collection_share(&id, 2.0, &content),
+        )
+        .await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("marker2", "viewer", 1))
+        .await;
     pending_of(&b, &bob, "marker2", "viewer").await;
     assert!(
         visible(&b, &bob, &id).await.is_empty(),
         "a late older share stays withdrawn"
     );
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        collection_share(&id, 4.0, &content),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(
+            MessageType::ResourceShare,
+            collection_share(&id, 4.0, &content),
+        )
+        .await;
     let rev4 = to_base64(&[4u8; 48]);
     eventually("revision 4 at B", || async {
         visible(&b, &bob, &id).await == [("pending".to_owned(), rev4.clone())]
@@ -540,29 +525,25 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
 
     // A local friend (same server) gets it the same way, and the withdrawal too.
     befriend(&a, &alice, &a, &carol).await;
-    send(
-        &a,
-        &alice,
-        &carol,
-        MessageType::ResourceShare,
-        collection_share(&id, 5.0, &content),
-    )
-    .await
-    .ok();
+    let to_carol = Messages {
+        server: &a,
+        from: &alice,
+        to: &carol,
+    };
+    to_carol
+        .sent(
+            MessageType::ResourceShare,
+            collection_share(&id, 5.0, &content),
+        )
+        .await;
     let rev5 = to_base64(&[5u8; 48]);
     eventually("the local share", || async {
         visible(&a, &carol, &id).await == [("pending".to_owned(), rev5.clone())]
     })
     .await;
-    send(
-        &a,
-        &alice,
-        &carol,
-        MessageType::ResourceUnshare,
-        unshare(&id, 6.0),
-    )
-    .await
-    .ok();
+    to_carol
+        .sent(MessageType::ResourceUnshare, unshare(&id, 6.0))
+        .await;
     eventually("the local withdrawal", || async {
         visible(&a, &carol, &id).await.is_empty()
     })
@@ -570,33 +551,18 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
 
     // A withdrawal that arrives before its share (delivered out of order) leaves a hidden
     // marker, and the older share stays withdrawn when it comes.
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceUnshare,
-        unshare("late-col", 9.0),
-    )
-    .await
-    .ok();
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        collection_share("late-col", 8.0, &content),
-    )
-    .await
-    .ok();
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        share("marker3", "viewer", 1),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(MessageType::ResourceUnshare, unshare("late-col", 9.0))
+        .await;
+    to_bob
+        .sent(
+            MessageType::ResourceShare,
+            collection_share("late-col", 8.0, &content),
+        )
+        .await;
+    to_bob
+        .sent(MessageType::ResourceShare, share("marker3", "viewer", 1))
+        .await;
     pending_of(&b, &bob, "marker3", "viewer").await;
     assert!(visible(&b, &bob, "late-col").await.is_empty());
     assert_eq!(
@@ -638,6 +604,11 @@ async fn a_flood_of_withdrawals_is_capped_per_friend(db: Db) {
     let alice = a.user("alice").await;
     let bob = b.user("bob").await;
     befriend(&a, &alice, &b, &bob).await;
+    let to_bob = Messages {
+        server: &a,
+        from: &alice,
+        to: &bob,
+    };
     // Withdrawals of resources never shared, straight into B's inbox as A's server would
     // deliver them: each leaves a marker, and markers are pushed out beyond the per-friend
     // cap like pending shares.
@@ -657,15 +628,9 @@ async fn a_flood_of_withdrawals_is_capped_per_friend(db: Db) {
         );
         assert_eq!(post_raw(&b, &delivery).await.status, 202);
     }
-    send(
-        &a,
-        &alice,
-        &bob,
-        MessageType::ResourceShare,
-        share("last", "viewer", 1),
-    )
-    .await
-    .ok();
+    to_bob
+        .sent(MessageType::ResourceShare, share("last", "viewer", 1))
+        .await;
     pending_of(&b, &bob, "last", "viewer").await;
     // Past the cap the oldest go, down to 150 (pruning once per 50, not with every batch):
     // the 201st marker left 150, then 9 more markers and the share.
