@@ -12,6 +12,7 @@ use parchment_core::encoding::to_base64;
 use parchment_core::envelope::{self, Aad, Algorithm};
 use parchment_core::federation::MessageType;
 use parchment_core::rand_core::OsRng;
+use parchment_server::store::{MAX_PENDING_SHARES_PER_FRIEND, MAX_WITHDRAWN_SHARES_PER_FRIEND};
 use peers::*;
 use serde_json::json;
 use serde_json::Value;
@@ -19,7 +20,7 @@ use serde_json::Value;
 db_tests!(
     shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row,
     a_collection_is_shared_updated_and_withdrawn_by_revision,
-    a_flood_of_withdrawals_is_capped_per_friend
+    shares_and_withdrawals_are_capped_per_friend_each_on_their_own
 );
 
 fn share(resource_id: &str, role: &str, name_bytes: u8) -> Object {
@@ -597,28 +598,16 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     b.stop();
 }
 
-async fn a_flood_of_withdrawals_is_capped_per_friend(db: Db) {
+async fn shares_and_withdrawals_are_capped_per_friend_each_on_their_own(db: Db) {
     let mut a = Peer::start(db).await;
-    // The inbox's per-sender rate limit would stop the flood first: off, to reach the cap.
+    // The inbox's per-sender rate limit would stop the floods first: off, to reach the caps.
     let mut b = Peer::start_with(db, &["--rate-limits", "off"]).await;
     let alice = a.user("alice").await;
     let bob = b.user("bob").await;
     befriend(&a, &alice, &b, &bob).await;
-    let to_bob = Messages {
-        server: &a,
-        from: &alice,
-        to: &bob,
-    };
-    // Withdrawals of resources never shared, straight into B's inbox as A's server would
-    // deliver them: each leaves a marker, and markers are pushed out beyond the per-friend
-    // cap like pending shares.
-    for i in 0..210 {
-        let (m, signature) = message(
-            MessageType::ResourceUnshare,
-            &alice,
-            &bob.handle,
-            unshare(&format!("flood-{i}"), 1.0),
-        );
+    // Straight into B's inbox, as A's server would deliver them.
+    let deliver = |kind: MessageType, payload: Object| {
+        let (m, signature) = message(kind, &alice, &bob.handle, payload);
         let delivery = raw(
             &a,
             &a.key,
@@ -626,36 +615,70 @@ async fn a_flood_of_withdrawals_is_capped_per_friend(db: Db) {
             m.with_signature(&signature).body(),
             now_ms(),
         );
-        assert_eq!(post_raw(&b, &delivery).await.status, 202);
-    }
-    to_bob
-        .sent(MessageType::ResourceShare, share("last", "viewer", 1))
+        let b = &b;
+        async move { assert_eq!(post_raw(b, &delivery).await.status, 202) }
+    };
+    let rows = |status: &str| {
+        let query = format!("SELECT COUNT(*) FROM incoming_shares WHERE status = '{status}'");
+        let b = &b;
+        async move { b.count(&query).await }
+    };
+    let has = |id: &str| {
+        let query = format!("SELECT COUNT(*) FROM incoming_shares WHERE resource_id = '{id}'");
+        let b = &b;
+        async move { b.count(&query).await == 1 }
+    };
+
+    // A withdrawal, then a flood of shares: pending shares are capped on their own (past 200
+    // the newest 150 stay), and no share pushes the withdrawal out.
+    deliver(MessageType::ResourceUnshare, unshare("withdrawn", 2.0)).await;
+    let shares = MAX_PENDING_SHARES_PER_FRIEND + 10;
+    for i in 0..shares {
+        deliver(
+            MessageType::ResourceShare,
+            share(&format!("share-{i}"), "viewer", 1),
+        )
         .await;
-    pending_of(&b, &bob, "last", "viewer").await;
-    // Past the cap the oldest go, down to 150 (pruning once per 50, not with every batch):
-    // the 201st marker left 150, then 9 more markers and the share.
-    let kept = b.count("SELECT COUNT(*) FROM incoming_shares").await;
-    assert_eq!(kept, 160);
-    let marker = "SELECT COUNT(*) FROM incoming_shares WHERE resource_id =";
-    assert_eq!(
-        b.count(&format!("{marker} 'flood-0'")).await,
-        0,
-        "the oldest marker was pushed out"
+    }
+    // The 201st left 150, then 9 more.
+    assert_eq!(rows("pending").await, 159);
+    assert!(!has("share-40").await, "the oldest shares went");
+    assert!(has("share-60").await && has(&format!("share-{}", shares - 1)).await);
+    assert!(
+        has("withdrawn").await,
+        "the flood of shares kept the withdrawal"
     );
+    // Its older share, delivered late, stays withdrawn.
+    deliver(
+        MessageType::ResourceShare,
+        collection_share("withdrawn", 1.0, &sealed(200)),
+    )
+    .await;
     assert_eq!(
-        b.count(&format!("{marker} 'flood-40'")).await,
-        0,
-        "the prune kept 150, not 200"
+        b.count("SELECT COUNT(*) FROM incoming_shares WHERE resource_id = 'withdrawn' AND status = 'revoked'")
+            .await,
+        1
     );
+
+    // A flood of withdrawals of resources never shared: each leaves a marker, capped on
+    // their own (past 1,000 the newest 750 stay).
+    let withdrawals = MAX_WITHDRAWN_SHARES_PER_FRIEND + 10;
+    for i in 0..withdrawals {
+        deliver(
+            MessageType::ResourceUnshare,
+            unshare(&format!("flood-{i}"), 1.0),
+        )
+        .await;
+    }
+    // The marker that made 1,001 left the newest 750 ("withdrawn", the oldest, among those
+    // pushed out), then 10 more.
+    assert_eq!(rows("revoked").await, 760);
+    assert!(!has("withdrawn").await && !has("flood-200").await);
+    assert!(has("flood-300").await && has(&format!("flood-{}", withdrawals - 1)).await);
     assert_eq!(
-        b.count(&format!("{marker} 'flood-60'")).await,
-        1,
-        "newer than the 150th newest at the prune"
-    );
-    assert_eq!(
-        b.count(&format!("{marker} 'flood-209'")).await,
-        1,
-        "the newest stays"
+        rows("pending").await,
+        159,
+        "the withdrawals left the shares alone"
     );
     a.stop();
     b.stop();

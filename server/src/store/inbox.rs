@@ -477,13 +477,18 @@ impl Store {
 }
 
 /// The most pending shares one friend can have waiting for a user: a flood of distinct
-/// resources pushes that friend's oldest pending (or withdrawn) ones out; accepted ones stay.
+/// resources pushes that friend's oldest pending ones out; accepted ones stay.
 pub const MAX_PENDING_SHARES_PER_FRIEND: i64 = 200;
+
+/// The most withdrawn markers one friend can leave for a user (each small: no ciphertext).
+/// Counted apart from pending shares, so a flood of shares never pushes out a withdrawal
+/// whose older share may still arrive late; only a flood of withdrawals does.
+pub const MAX_WITHDRAWN_SHARES_PER_FRIEND: i64 = 1000;
 
 /// The batch's shares still pending: one row per (user, friend, resource), so a resource shared
 /// again replaces its row (its description, role, revision and message; not its id or whether
 /// the user accepted it) unless the row holds a newer revision, and at most
-/// [`MAX_PENDING_SHARES_PER_FRIEND`] not accepted per friend. Then the withdrawals.
+/// [`MAX_PENDING_SHARES_PER_FRIEND`] pending per friend. Then the withdrawals.
 async fn apply_shares(
     conn: &mut AnyConnection,
     batch: &[&Delivery],
@@ -569,7 +574,7 @@ async fn apply_shares(
         }
         query.execute(&mut *conn).await?;
         for (user_id, peer_key) in friends {
-            prune_unaccepted(conn, user_id, peer_key).await?;
+            prune(conn, user_id, peer_key, Unaccepted::Pending).await?;
         }
     }
     // Withdrawals are rare: one statement each. The row becomes (or, when the share has not
@@ -612,45 +617,67 @@ async fn apply_shares(
         }
     }
     for (user_id, peer_key) in withdrawn {
-        prune_unaccepted(conn, user_id, peer_key).await?;
+        prune(conn, user_id, peer_key, Unaccepted::Withdrawn).await?;
     }
     Ok(())
 }
 
-/// How many of a friend's oldest rows not accepted a prune pushes out beyond the cap, so that
-/// a flood prunes once every this many shares instead of with each batch (each prune sorts
-/// the friend's rows: ~200 µs of the server's CPU per share on SQLite when it ran each time).
-const PRUNE_SLACK: i64 = 50;
+/// The two kinds of a friend's rows not accepted, each capped on its own.
+#[derive(Clone, Copy)]
+enum Unaccepted {
+    Pending,
+    Withdrawn,
+}
 
-/// Keeps at most [`MAX_PENDING_SHARES_PER_FRIEND`] rows not accepted (pending or withdrawn)
-/// from a friend for a user: past it, only the newest `MAX - PRUNE_SLACK` stay. Accepted
-/// shares are never pushed out. The count and the newest read one partial index
-/// (`incoming_shares_unaccepted`).
-async fn prune_unaccepted(
+impl Unaccepted {
+    fn status(self) -> &'static str {
+        match self {
+            Unaccepted::Pending => "pending",
+            Unaccepted::Withdrawn => "revoked",
+        }
+    }
+
+    fn cap(self) -> i64 {
+        match self {
+            Unaccepted::Pending => MAX_PENDING_SHARES_PER_FRIEND,
+            Unaccepted::Withdrawn => MAX_WITHDRAWN_SHARES_PER_FRIEND,
+        }
+    }
+}
+
+/// Keeps at most the cap of a friend's rows of one kind for a user: past it, only the
+/// newest three quarters stay, so a flood prunes once per quarter of the cap instead of
+/// sorting the friend's rows with every batch (~200 µs of the server's CPU per share on
+/// SQLite when it did). Accepted shares are never pushed out. The count and the newest read
+/// one partial index (`incoming_shares_unaccepted`).
+async fn prune(
     conn: &mut AnyConnection,
     user_id: &str,
     peer_key: &str,
+    kind: Unaccepted,
 ) -> StoreResult<()> {
-    let unaccepted: i64 = sqlx::query_scalar(
+    let rows: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
-         AND status <> 'accepted'",
+         AND status <> 'accepted' AND status = $3",
     )
     .bind(user_id)
     .bind(peer_key)
+    .bind(kind.status())
     .fetch_one(&mut *conn)
     .await?;
-    if unaccepted <= MAX_PENDING_SHARES_PER_FRIEND {
+    if rows <= kind.cap() {
         return Ok(());
     }
     sqlx::query(
         "DELETE FROM incoming_shares WHERE user_id = $1 AND peer_key = $2 \
-         AND status <> 'accepted' AND id NOT IN (SELECT id FROM incoming_shares \
-         WHERE user_id = $1 AND peer_key = $2 AND status <> 'accepted' \
-         ORDER BY received_at DESC, id DESC LIMIT $3)",
+         AND status <> 'accepted' AND status = $3 AND id NOT IN (SELECT id FROM incoming_shares \
+         WHERE user_id = $1 AND peer_key = $2 AND status <> 'accepted' AND status = $3 \
+         ORDER BY received_at DESC, id DESC LIMIT $4)",
     )
     .bind(user_id)
     .bind(peer_key)
-    .bind(MAX_PENDING_SHARES_PER_FRIEND - PRUNE_SLACK)
+    .bind(kind.status())
+    .bind(kind.cap() - kind.cap() / 4)
     .execute(&mut *conn)
     .await?;
     Ok(())

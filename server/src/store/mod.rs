@@ -33,7 +33,10 @@ pub use events::{EventRow, EventSubscription, NewEvent};
 pub use federation::{PeerManifest, PeerRow};
 pub use friends::{FriendRow, InvitationRow, LocationRow, NewFriendship};
 pub use identity::WIPED_TABLES;
-pub use inbox::{Delivery, DeliveryEffect, DeliveryOutcome, FriendEffect, InboxTx};
+pub use inbox::{
+    Delivery, DeliveryEffect, DeliveryOutcome, FriendEffect, InboxTx,
+    MAX_PENDING_SHARES_PER_FRIEND, MAX_WITHDRAWN_SHARES_PER_FRIEND,
+};
 pub use incoming_shares::IncomingShareRow;
 pub use key_slots::{NewSlot, SlotRow};
 pub use keys::{Commit, CommitCollection, CommitRefused};
