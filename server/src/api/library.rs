@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::sharing::ShareRole;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
-use crate::service::library::{self as service, NewContent, ShareRole};
+use crate::service::library::{self as service, NewContent};
 use crate::state::AppState;
 use crate::store::{CollectionRow, CollectionShareRow};
 
@@ -76,37 +77,9 @@ pub struct CollectionShare {
     /// The friend's handle.
     pub handle: String,
     /// What they may do.
-    pub role: Role,
+    pub role: ShareRole,
     /// When it was first shared with them.
     pub shared_at: DateTime<Utc>,
-}
-
-/// What a friend may do with a shared collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum Role {
-    /// Read.
-    Viewer,
-    /// Read and send changes to the owner.
-    Editor,
-}
-
-impl From<ShareRole> for Role {
-    fn from(role: ShareRole) -> Self {
-        match role {
-            ShareRole::Viewer => Role::Viewer,
-            ShareRole::Editor => Role::Editor,
-        }
-    }
-}
-
-impl From<Role> for ShareRole {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::Viewer => ShareRole::Viewer,
-            Role::Editor => ShareRole::Editor,
-        }
-    }
 }
 
 impl Collection {
@@ -117,7 +90,7 @@ impl Collection {
                 .filter(|s| s.collection_id == row.id)
                 .map(|s| CollectionShare {
                     handle: s.recipient_handle.clone(),
-                    role: ShareRole::of(&s.role).into(),
+                    role: service::ShareRole::of(&s.role).into(),
                     shared_at: timestamp(s.created_at),
                 })
                 .collect(),
@@ -168,7 +141,7 @@ pub struct ContentUpdate {
 #[oai(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ShareUpdate {
     /// What they may do.
-    pub role: Role,
+    pub role: ShareRole,
 }
 
 /// The collection's revision after a change.

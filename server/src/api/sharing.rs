@@ -11,11 +11,12 @@ use poem_openapi::{Enum, Object, OpenApi};
 use super::identity::Success;
 use super::{timestamp, ApiTags, Session};
 use crate::error::ApiResult;
+use crate::service::library;
 use crate::service::sharing::{self as service, ShareStatus};
 use crate::state::AppState;
 use crate::store::IncomingShareRow;
 
-/// What the friend lets the caller do.
+/// What a friend may do with a shared collection: read, or read and send changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum ShareRole {
@@ -23,6 +24,24 @@ pub enum ShareRole {
     Viewer,
     /// Read and change.
     Editor,
+}
+
+impl From<library::ShareRole> for ShareRole {
+    fn from(role: library::ShareRole) -> Self {
+        match role {
+            library::ShareRole::Viewer => ShareRole::Viewer,
+            library::ShareRole::Editor => ShareRole::Editor,
+        }
+    }
+}
+
+impl From<ShareRole> for library::ShareRole {
+    fn from(role: ShareRole) -> Self {
+        match role {
+            ShareRole::Viewer => library::ShareRole::Viewer,
+            ShareRole::Editor => library::ShareRole::Editor,
+        }
+    }
 }
 
 /// Where a received share stands.
@@ -68,11 +87,7 @@ impl From<IncomingShareRow> for IncomingShare {
             ShareStatus::Accepted => IncomingShareStatus::Accepted,
         };
         IncomingShare {
-            role: if row.role == "editor" {
-                ShareRole::Editor
-            } else {
-                ShareRole::Viewer
-            },
+            role: library::ShareRole::of(&row.role).into(),
             status,
             id: row.id,
             from_handle: row.from_handle,

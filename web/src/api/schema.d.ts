@@ -1520,7 +1520,7 @@ export interface components {
             /** @description The friend's handle. */
             handle: string;
             /** @description What they may do. */
-            role: components["schemas"]["Role"] & unknown;
+            role: components["schemas"]["ShareRole"] & unknown;
             /**
              * Format: date-time
              * @description When it was first shared with them.
@@ -2411,11 +2411,6 @@ export interface components {
             revision: number;
         };
         /**
-         * @description What a friend may do with a shared collection.
-         * @enum {string}
-         */
-        Role: "viewer" | "editor";
-        /**
          * RoleInfo
          * @description A role as listed by `GET /users/roles`.
          */
@@ -2522,7 +2517,7 @@ export interface components {
             expiresAt?: string | null;
         };
         /**
-         * @description What the friend lets the caller do.
+         * @description What a friend may do with a shared collection: read, or read and send changes.
          * @enum {string}
          */
         ShareRole: "viewer" | "editor";
@@ -2532,7 +2527,7 @@ export interface components {
          */
         ShareUpdate: {
             /** @description What they may do. */
-            role: components["schemas"]["Role"] & unknown;
+            role: components["schemas"]["ShareRole"] & unknown;
         };
         /**
          * SignedIn

@@ -9,6 +9,7 @@ use parchment_core::timestamp;
 use super::inbound::{bad, Sender, INVITATION_TTL_MS};
 use crate::error::AppError;
 use crate::error_code::ErrorCode;
+use crate::service::library::ShareRole;
 use crate::service::location::{MAX_SEALED_LOCATION, STOPPED};
 use crate::store::{
     DeliveryEffect, FriendEffect, InboxTx, InvitationDirection, InvitationStatus, NewEvent,
@@ -183,10 +184,8 @@ pub(super) fn transition(kind: MessageType, envelope: &Envelope) -> Result<Trans
             }
             payload_counter(envelope, "keyVersion")?;
             let revision = payload_counter(envelope, "revision")?.unwrap_or(0);
-            let role = match payload_string(envelope, "role").as_deref() {
-                Some("editor") => "editor",
-                _ => "viewer",
-            };
+            let role = payload_string(envelope, "role").unwrap_or_default();
+            let role = ShareRole::of(&role).as_str();
             Transition::Batched(DeliveryEffect::Friend(FriendEffect::Share {
                 id: crate::secrets::random_id(),
                 resource_type,
