@@ -116,9 +116,8 @@ fn machine_busy() -> Duration {
 
 /// (server, this process, whole machine) CPU time so far.
 fn cpu_times(peer: &Peer) -> (Duration, Duration, Duration) {
-    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
     (
-        process_cpu(&format!("/proc/{pid}/stat")),
+        process_cpu(&server_proc_path(peer, "stat")),
         process_cpu("/proc/self/stat"),
         machine_busy(),
     )
@@ -237,48 +236,52 @@ fn report(db: Db, label: &str, run: &Run) {
 
 /// The server process's resident and peak resident memory, in KiB.
 fn memory_kib(peer: &Peer) -> (u64, u64) {
+    let status = server_status(peer);
+    (
+        status_value(&status, "VmRSS"),
+        status_value(&status, "VmHWM"),
+    )
+}
+
+/// `/proc/<pid>/<name>` of the server process.
+fn server_proc_path(peer: &Peer, name: &str) -> String {
     let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    format!("/proc/{pid}/{name}")
+}
+
+/// The server's `/proc/<pid>/status` (empty when unreadable).
+fn server_status(peer: &Peer) -> String {
+    std::fs::read_to_string(server_proc_path(peer, "status")).unwrap_or_default()
+}
+
+/// The number on `name`'s line of a `/proc/<pid>/status` (kB for memory), 0 when absent.
+fn status_value(status: &str, name: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The server's resident memory by kind (anonymous, file: mostly its own code), its thread
 /// count and, with `BENCH_SMAPS=1`, each mapping holding more than 256 KiB.
 fn print_where_memory_is(peer: &Peer) {
-    let pid = peer.child.as_ref().map(|c| c.id()).unwrap_or_default();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kinds: Vec<String> = status
-        .lines()
-        .filter(|l| {
-            ["RssAnon", "RssFile", "Threads"]
-                .iter()
-                .any(|k| l.starts_with(k))
-        })
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    println!("  {}", kinds.join(", "));
+    let status = server_status(peer);
+    println!(
+        "  RssAnon: {} kB, RssFile: {} kB, Threads: {}",
+        status_value(&status, "RssAnon"),
+        status_value(&status, "RssFile"),
+        status_value(&status, "Threads")
+    );
     if std::env::var("BENCH_SMAPS").is_err() {
         return;
     }
-    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let smaps = std::fs::read_to_string(server_proc_path(peer, "smaps")).unwrap_or_default();
     let mut mapping = "";
     let mut rows = Vec::new();
     for line in smaps.lines() {
-        if let Some(kib) = line.strip_prefix("Rss:") {
-            let kib: u64 = kib
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .unwrap_or(0);
+        if line.starts_with("Rss:") {
+            let kib = status_value(line, "Rss");
             if kib > 256 {
                 rows.push((kib, mapping));
             }

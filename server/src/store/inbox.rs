@@ -580,7 +580,7 @@ async fn apply_shares(
     // Withdrawals are rare: one statement each. The row becomes (or, when the share has not
     // arrived yet, is created as) a withdrawn marker, unless it holds a newer revision: a
     // share sent before the withdrawal but delivered after it (the outbox retries out of
-    // order) then stays withdrawn. Markers count against the per-friend cap with pending rows.
+    // order) then stays withdrawn. Markers have their own per-friend cap.
     let mut withdrawn = HashSet::new();
     for i in (0..batch.len()).filter(|&i| outcome[i].is_none()) {
         let d = batch[i];
@@ -649,7 +649,8 @@ impl Unaccepted {
 /// newest three quarters stay, so a flood prunes once per quarter of the cap instead of
 /// sorting the friend's rows with every batch (~200 µs of the server's CPU per share on
 /// SQLite when it did). Accepted shares are never pushed out. The count and the newest read
-/// one partial index (`incoming_shares_unaccepted`).
+/// one partial index (`incoming_shares_unaccepted`): the `status <> 'accepted'` term, implied
+/// by `status = $3`, is what lets the planners of both databases choose it.
 async fn prune(
     conn: &mut AnyConnection,
     user_id: &str,
