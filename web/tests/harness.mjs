@@ -166,6 +166,27 @@ export async function launch() {
   })
 }
 
+/** Servers a and b and a browser, for a flow between two servers; `stopTwoServers` ends them. */
+export async function startTwoServers() {
+  const started = {}
+  try {
+    started.A = await startServer({ name: 'a' })
+    started.B = await startServer({ name: 'b' })
+    started.browser = await launch()
+    return started
+  } catch (e) {
+    await stopTwoServers(started)
+    throw e
+  }
+}
+
+/** Ends what `startTwoServers` started (whatever of it did start). */
+export async function stopTwoServers({ A, B, browser }) {
+  await browser?.close().catch(() => {})
+  await A?.stop()
+  await B?.stop()
+}
+
 /**
  * A new browser context ("a device") with a page, a virtual passkey authenticator (with PRF),
  * and a record of console errors and page errors (asserted empty by `assertNoConsoleErrors`).

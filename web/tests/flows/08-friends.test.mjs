@@ -1,20 +1,12 @@
 // Flow 8: friends across two servers. Invite alias@domain, accept, compare safety numbers, remove.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, launch, newDevice, newUser, shot, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
+import { startTwoServers, stopTwoServers, newDevice, newUser, shot, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
 
 const FRIEND_ENDPOINTS = [...IDENTITY_ENDPOINTS, ['GET', '/friends'], ['POST', '/friends/invite'], ['GET', '/friends/invitations?direction=incoming']]
 let A, B, browser
-before(async () => {
-  A = await startServer({ name: 'a' })
-  B = await startServer({ name: 'b' })
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close().catch(() => {})
-  await A?.stop()
-  await B?.stop()
-})
+before(async () => ({ A, B, browser } = await startTwoServers()))
+after(() => stopTwoServers({ A, B, browser }))
 
 test('alice@A and bob@B become friends, see the same safety number, and bob removes alice', async (t) => {
   if (!(await requireEndpoints(t, A, FRIEND_ENDPOINTS))) return

@@ -2,21 +2,13 @@
 // pending revocations are signed in WASM and flushed to the former friend's server.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, launch, newDevice, newUser, createIdentity, shot, addPlace, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
+import { startTwoServers, stopTwoServers, newDevice, newUser, createIdentity, shot, addPlace, requireEndpoints, IDENTITY_ENDPOINTS } from '../harness.mjs'
 
 const RESET_ENDPOINTS = [...IDENTITY_ENDPOINTS, ['POST', '/users/me/identity/reset'], ['GET', '/users/me/revocations/pending']]
 const FRIEND_ENDPOINTS = [['GET', '/friends'], ['POST', '/friends/invite']]
 let A, B, browser
-before(async () => {
-  A = await startServer({ name: 'a' })
-  B = await startServer({ name: 'b' })
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close().catch(() => {})
-  await A?.stop()
-  await B?.stop()
-})
+before(async () => ({ A, B, browser } = await startTwoServers()))
+after(() => stopTwoServers({ A, B, browser }))
 
 test('reset wipes encrypted data, keeps the account, and notifies former friends', async (t) => {
   if (!(await requireEndpoints(t, A, RESET_ENDPOINTS))) return

@@ -9,7 +9,7 @@
 // Afterwards neither server's data dir holds any coordinate as a decimal string.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, launch, newDevice, newUser, shot, requireEndpoints, figure, addPlace, apiFromPage, IDENTITY_ENDPOINTS } from '../harness.mjs'
+import { startTwoServers, stopTwoServers, newDevice, newUser, shot, requireEndpoints, figure, addPlace, apiFromPage, IDENTITY_ENDPOINTS } from '../harness.mjs'
 
 const LIVE_ENDPOINTS = [
   ...IDENTITY_ENDPOINTS,
@@ -39,16 +39,8 @@ const LOCAL = [
 const BOB_AT = { latitude: 40.4167754, longitude: -3.7037902 }
 
 let A, B, browser
-before(async () => {
-  A = await startServer({ name: 'a' })
-  B = await startServer({ name: 'b' })
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close().catch(() => {})
-  await A?.stop()
-  await B?.stop()
-})
+before(async () => ({ A, B, browser } = await startTwoServers()))
+after(() => stopTwoServers({ A, B, browser }))
 
 /** Waits until `page`'s map shows `handle` at `pos` (the marker's data-lat/data-lng). */
 async function markerAt(page, handle, pos, timeout = 15000) {

@@ -7,21 +7,13 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import QRCode from 'qrcode'
-import { startServer, launch, newDevice, newUser, createIdentity, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
+import { startTwoServers, stopTwoServers, newDevice, newUser, createIdentity, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
 
 const ENDPOINTS = [...IDENTITY_ENDPOINTS, ['GET', '/friends'], ['POST', '/friends/invite'], ['POST', '/users/me/identity/reset']]
 const V2 = /^\d{5}( \d{5}){11}$/
 let A, B, browser
-before(async () => {
-  A = await startServer({ name: 'a' })
-  B = await startServer({ name: 'b' })
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close().catch(() => {})
-  await A?.stop()
-  await B?.stop()
-})
+before(async () => ({ A, B, browser } = await startTwoServers()))
+after(() => stopTwoServers({ A, B, browser }))
 
 /** Opens the safety panel and reads the number and the code as text. */
 async function safety(page) {

@@ -6,19 +6,11 @@
 // collection name is in B's database.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, launch, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
+import { startTwoServers, stopTwoServers, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
 
 let A, B, browser
-before(async () => {
-  A = await startServer({ name: 'a' })
-  B = await startServer({ name: 'b' })
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close().catch(() => {})
-  await A?.stop()
-  await B?.stop()
-})
+before(async () => ({ A, B, browser } = await startTwoServers()))
+after(() => stopTwoServers({ A, B, browser }))
 
 /** alice shares a collection named `name` with bob: signed in Node with her identity, sent through her server. */
 async function share(alice, aliceIdentity, bobHandle, bobEncryptionKey, collectionId, name, role) {

@@ -7,19 +7,11 @@
 // back to version 1. Neither server's files hold a place or collection name.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startServer, launch, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
+import { startTwoServers, stopTwoServers, newDevice, newUser, apiFromPage, shot, requireEndpoints, IDENTITY_ENDPOINTS, befriend, tamper } from '../harness.mjs'
 
 let A, B, browser
-before(async () => {
-  A = await startServer({ name: 'a' })
-  B = await startServer({ name: 'b' })
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close().catch(() => {})
-  await A?.stop()
-  await B?.stop()
-})
+before(async () => ({ A, B, browser } = await startTwoServers()))
+after(() => stopTwoServers({ A, B, browser }))
 
 const collection = (page, name) => page.locator(`[data-test=collection][data-name="${name}"]`)
 const shared = (page, name) => page.locator('[data-test=incoming-share]', { hasText: name })
