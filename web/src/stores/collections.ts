@@ -17,7 +17,7 @@ import { collections as api, friends as friendsApi, sharing } from '../api/endpo
 import type { Collection, IncomingShare } from '../api/types'
 import { contentDigest, keyring } from '../crypto'
 import { t } from '../i18n'
-import { friendByHandle, friendsState, reloadFriends } from './friends'
+import { friendByHandle, friendsState, reloadFriends, sameHandle } from './friends'
 import { verificationOf } from './verifiedFriends'
 import type { Place } from './places'
 import { session } from './session'
@@ -96,10 +96,6 @@ function userId(): string {
   return session.user.id
 }
 
-const digest = contentDigest
-
-const sameHandle = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
-
 /**
  * The newest sealed write counter and key version this browser saw per collection: a server
  * serving older ones (even an older pair it replays whole) is rolling back. A browser that
@@ -135,7 +131,7 @@ async function open(c: Collection, friendsKnown: boolean): Promise<MyCollection>
   try {
     const owner = keyring.openOwnerState<OwnerState>(userId(), c.id, c.ownerEncrypted)
     const seq = Number(owner.seq) || 0
-    if (owner.keyVersion !== c.keyVersion || owner.digest !== (await digest(c.contentEncrypted))) return unreadable
+    if (owner.keyVersion !== c.keyVersion || owner.digest !== (await contentDigest(c.contentEncrypted))) return unreadable
     if (seq < last.seq || c.keyVersion < last.keyVersion) return unreadable
     const doc = keyring.openCollection<CollectionDoc>('collection-content', me(), c.id, c.keyVersion, c.contentEncrypted)
     const shares = (owner.shares ?? []).filter(validShare)
@@ -261,7 +257,7 @@ async function write(c: MyCollection, change: Change, sent: (next: MyCollection)
   const pendingRemoval = c.pendingRemoval.filter((h) => shares.some((s) => sameHandle(s.handle, h)))
   const seq = c.seq + 1
   const content = seal(c, doc, keyVersion)
-  const owner: OwnerState = { v: 1, seq, keyVersion, digest: await digest(content), shares, appliedEdits, editors }
+  const owner: OwnerState = { v: 1, seq, keyVersion, digest: await contentDigest(content), shares, appliedEdits, editors }
   let revision: number
   try {
     revision = await api.writeContent(c.id, content, keyVersion, c.revision, keyring.sealOwnerState(userId(), c.id, owner))
