@@ -161,14 +161,7 @@ async fn friends_across_servers(db: Db) {
     assert_eq!(&plain[..], b"48.85,2.35");
 
     // bob ends it: both sides forget the friendship and what was shared.
-    b.call(
-        "DELETE",
-        &format!("/friends/{}", alice.handle),
-        &bob,
-        Some(signed(MessageType::RelationshipRevoke, &bob, &alice.handle)),
-    )
-    .await
-    .ok();
+    unfriend(&b, &bob, &alice).await;
     let friends = b.call("GET", "/friends", &bob, None).await.ok();
     assert_eq!(friends["friends"], json!([]));
     let locations = b.call("GET", "/friends/locations", &bob, None).await.ok();

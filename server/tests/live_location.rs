@@ -329,14 +329,7 @@ async fn sharing_gates_updates_and_the_stop_reaches_the_friend(db: Db) {
 
     // Unfriending: bob's stream hears it, and alice's sharing with bob is gone for good.
     a.call("PUT", &sharing, &alice, Some(json!({}))).await.ok();
-    a.call(
-        "DELETE",
-        &format!("/friends/{}", bob.handle),
-        &alice,
-        Some(signed(MessageType::RelationshipRevoke, &alice, &bob.handle)),
-    )
-    .await
-    .ok();
+    unfriend(&a, &alice, &bob).await;
     let removed = events.expect("friend-removed").await;
     assert_eq!(removed.data["handle"], alice.handle);
     let listed = a

@@ -585,14 +585,7 @@ async fn a_collection_is_shared_updated_and_withdrawn_by_revision(db: Db) {
     .await
     .ok();
     assert_eq!(a.count("SELECT COUNT(*) FROM collection_shares").await, 1);
-    a.call(
-        "DELETE",
-        &format!("/friends/{}", bob.handle),
-        &alice,
-        Some(signed(MessageType::RelationshipRevoke, &alice, &bob.handle)),
-    )
-    .await
-    .ok();
+    unfriend(&a, &alice, &bob).await;
     assert_eq!(a.count("SELECT COUNT(*) FROM collection_shares").await, 0);
     a.stop();
     b.stop();

@@ -414,3 +414,20 @@ pub async fn befriend(a: &Peer, alice: &User, b: &Peer, bob: &User) {
     })
     .await;
 }
+
+/// alice@A ends her friendship with `friend` (a signed RELATIONSHIP_REVOKE through A); returns
+/// once A answered.
+pub async fn unfriend(a: &Peer, alice: &User, friend: &User) {
+    a.call(
+        "DELETE",
+        &format!("/friends/{}", friend.handle),
+        alice,
+        Some(signed(
+            MessageType::RelationshipRevoke,
+            alice,
+            &friend.handle,
+        )),
+    )
+    .await
+    .ok();
+}
