@@ -15,10 +15,14 @@
 
 use std::fmt;
 
-use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
+#[cfg(not(feature = "runtime-basepoint-table"))]
+use ed25519_dalek::{Signer as _, SigningKey};
 use rand_core::CryptoRngCore;
 use zeroize::{Zeroize, Zeroizing};
 
+#[cfg(feature = "runtime-basepoint-table")]
+use crate::basepoint_table::SigningKey;
 use crate::encoding::{from_base64_array, to_base64, LengthError};
 
 /// Errors of key and signature handling.
@@ -295,7 +299,13 @@ impl X25519SecretKey {
 
     /// The public key `X25519(scalar, 9)`.
     pub fn public_key(&self) -> X25519PublicKey {
-        X25519PublicKey(x25519_dalek::PublicKey::from(self.0.as_ref()))
+        #[cfg(not(feature = "runtime-basepoint-table"))]
+        let public = x25519_dalek::PublicKey::from(self.0.as_ref());
+        #[cfg(feature = "runtime-basepoint-table")]
+        let public = x25519_dalek::PublicKey::from(crate::basepoint_table::x25519_public(
+            &Zeroizing::new(self.0.to_bytes()),
+        ));
+        X25519PublicKey(public)
     }
 
     /// Diffie-Hellman; an all-zero result (low-order peer key) is an error, as in the original.

@@ -39,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod basepoint_table;
 pub mod canonical;
 pub mod derive;
 pub mod device_transfer;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import * as core from '../support/package.mjs';
 import { pkgDir, repoDir } from '../support/helpers.mjs';
-import { runBenchmark, table } from './cases.mjs';
+import { firstDerivation, firstDerivationLine, runBenchmark, table } from './cases.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 0.4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -25,7 +25,9 @@ function nativeOps(id) {
   return 1e9 / ns;
 }
 
+const first = firstDerivation(core);
 console.log(`@parchment/core vs noble — node ${process.version}, best of ${rounds} rounds of ${seconds}s\n`);
+console.log(`${firstDerivationLine(first)}\n`);
 console.log(table(runBenchmark(core, { seconds, rounds }), nativeOps));
 
 // What the app downloads: the start module before unlock, the second one on first use. Served

@@ -10,7 +10,7 @@ import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { pkgDir, wasmDir } from '../support/helpers.mjs';
-import { table } from './cases.mjs';
+import { firstDerivationLine, table } from './cases.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 0.4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -31,11 +31,12 @@ const PAGE = `<!doctype html>
 </script>
 <script type="module">
   import init, * as core from '/pkg/parchment_core.js';
-  import { runBenchmark } from '/bench/cases.mjs';
+  import { firstDerivation, runBenchmark } from '/bench/cases.mjs';
   try {
     await init();
+    const first = firstDerivation(core);
     await core.loadExtras();
-    window.results = runBenchmark(core, ${JSON.stringify({ seconds, rounds })});
+    window.results = { first, rows: runBenchmark(core, ${JSON.stringify({ seconds, rounds })}) };
   } catch (e) {
     window.results = { error: String(e && e.stack || e) };
   }
@@ -71,7 +72,8 @@ try {
   const results = await page.evaluate(() => window.results);
   if (results.error) throw new Error(results.error);
   console.log(`@parchment/core vs noble — ${browser.browser()?.version() ?? 'Chromium'} (headless), best of ${rounds} rounds of ${seconds}s\n`);
-  console.log(table(results));
+  console.log(`${firstDerivationLine(results.first)}\n`);
+  console.log(table(results.rows));
 } finally {
   await browser.close();
   server.close();

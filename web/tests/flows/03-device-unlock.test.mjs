@@ -96,6 +96,21 @@ test('a new browser: sign-in to unlocked fetches one WebAssembly module, and how
   assert.equal(wasm.length, 1, JSON.stringify(wasm))
   figure('cold_sign_in_to_unlocked_bytes_on_wire', wire, 'B (every response, headers included: sign-in page, code, unlock, places page)')
   figure('start_module_bytes_on_wire', wasm[0].wire, `B (brotli; ${wasm[0].raw} B raw)`)
+
+  // A return visit: the same browser opens the app again. The hashed assets and the module are
+  // immutable, so they come from its cache without a request; index.html is revalidated (304).
+  // (The same address as the first visit: the browser's cache is keyed by it.)
+  const firstAddress = await page.evaluate(() => performance.getEntriesByType('navigation')[0].name)
+  wire = 0
+  await page.goto(firstAddress)
+  await page.waitForSelector('[data-test=place-form]')
+  const fetched = await page.evaluate(() => performance.getEntriesByType('resource').filter((r) => /\/assets\/|\.wasm$/.test(r.name) && r.transferSize > 0).map((r) => new URL(r.name).pathname))
+  assert.deepEqual(fetched, [], 'no asset or module is downloaded again')
+  const [navigation] = await page.evaluate(() => performance.getEntriesByType('navigation').map((n) => ({ status: n.responseStatus, body: n.encodedBodySize, transfer: n.transferSize })))
+  // Resource Timing counts a response from the network as its body + 300 (a fixed figure for the
+  // headers), a 304 as 300 and a cache hit as 0.
+  assert.equal(navigation.transfer, 300, `index.html is revalidated (304), not sent again: ${JSON.stringify(navigation)}`)
+  figure('return_visit_bytes_on_wire', wire, 'B (every response, headers included: index.html revalidated, the API calls of unlocking and the places page)')
   dev.assertNoConsoleErrors()
   await dev.close()
 })
