@@ -20,7 +20,8 @@ use serde_json::Value;
 db_tests!(
     shares_are_pending_until_accepted_and_a_declined_one_leaves_no_row,
     a_collection_is_shared_updated_and_withdrawn_by_revision,
-    shares_and_withdrawals_are_capped_per_friend_each_on_their_own
+    shares_and_withdrawals_are_capped_per_friend_each_on_their_own,
+    friends_flooding_at_once_are_each_capped
 );
 
 fn share(resource_id: &str, role: &str, name_bytes: u8) -> Object {
@@ -673,6 +674,68 @@ async fn shares_and_withdrawals_are_capped_per_friend_each_on_their_own(db: Db) 
         159,
         "the withdrawals left the shares alone"
     );
+    a.stop();
+    b.stop();
+}
+
+/// Several friends' shares in one inbox batch: one statement counts every friend of the batch,
+/// and each friend over the cap is pruned on its own.
+async fn friends_flooding_at_once_are_each_capped(db: Db) {
+    use futures_util::stream::{self, StreamExt};
+    let mut a = Peer::start(db).await;
+    let mut b = Peer::start_with(db, &["--rate-limits", "off"]).await;
+    let bob = b.user("bob").await;
+    let mut senders = Vec::new();
+    for name in ["alice", "carol", "dave"] {
+        let sender = a.user(name).await;
+        befriend(&a, &sender, &b, &bob).await;
+        senders.push(sender);
+    }
+    let shares = MAX_PENDING_SHARES_PER_FRIEND as usize + 30;
+    // Interleaved and 24 in flight, so the inbox's batches mix the three friends.
+    let deliveries: Vec<_> = (0..shares)
+        .flat_map(|i| senders.iter().map(move |s| (s, i)))
+        .map(|(sender, i)| {
+            let (m, signature) = message(
+                MessageType::ResourceShare,
+                sender,
+                &bob.handle,
+                share(&format!("{}-{i}", sender.handle), "viewer", 1),
+            );
+            raw(
+                &a,
+                &a.key,
+                &b,
+                m.with_signature(&signature).body(),
+                now_ms(),
+            )
+        })
+        .collect();
+    let statuses: Vec<u16> = stream::iter(&deliveries)
+        .map(|delivery| {
+            let b = &b;
+            async move { post_raw(b, delivery).await.status }
+        })
+        .buffer_unordered(24)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|&s| s == 202), "{statuses:?}");
+    for sender in &senders {
+        let pending = b
+            .count(&format!(
+                "SELECT COUNT(*) FROM incoming_shares WHERE status = 'pending' \
+                 AND from_handle = '{}'",
+                sender.handle
+            ))
+            .await;
+        // Past 200 the newest 150 stay, then more arrive until the next prune.
+        let cap = MAX_PENDING_SHARES_PER_FRIEND;
+        assert!(
+            (cap - cap / 4..=cap).contains(&pending),
+            "{}: {pending} pending",
+            sender.handle
+        );
+    }
     a.stop();
     b.stop();
 }
