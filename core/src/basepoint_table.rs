@@ -12,7 +12,8 @@
 //! messages, and the crate's vectors run against whichever the build uses.
 //!
 //! Without the feature, [`crate::keys`] uses ed25519-dalek's `SigningKey` and x25519-dalek
-//! directly, and this module is compiled only for its tests.
+//! directly; this module is still compiled, and its tests compare it with them in every test
+//! run of the crate.
 #![cfg_attr(not(feature = "runtime-basepoint-table"), allow(dead_code))]
 
 use std::sync::OnceLock;

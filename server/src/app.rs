@@ -157,17 +157,23 @@ pub fn build_state_with(
 pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Response> {
     let service = openapi_service();
     let document = openapi_document();
-    // Generated once and gzipped once: the docs page is ~2 MB of HTML.
+    // Generated and gzipped once, on first use: the docs page is ~2 MB of HTML.
     let docs_page = Arc::new(crate::compression::Precompressed::new(
-        docs_html(),
+        docs_html,
         "text/html; charset=utf-8",
     ));
-    let docs = poem::endpoint::make_sync(move |req| docs_page.response(req.headers()));
+    let docs = poem::endpoint::make(move |req: poem::Request| {
+        let page = Arc::clone(&docs_page);
+        async move { page.response(req.headers()).await }
+    });
     let spec_doc = Arc::new(crate::compression::Precompressed::new(
-        document.clone(),
+        openapi_document,
         "application/json",
     ));
-    let spec = poem::endpoint::make_sync(move |req| spec_doc.response(req.headers()));
+    let spec = poem::endpoint::make(move |req: poem::Request| {
+        let doc = Arc::clone(&spec_doc);
+        async move { doc.response(req.headers()).await }
+    });
     // `/users/` is `/users`: the published examples call the API with a trailing slash.
     let api = Arc::new(
         service

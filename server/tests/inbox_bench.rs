@@ -344,6 +344,10 @@ async fn run(db: Db, n: usize) {
     let fake = FakePeer::start().await;
     let alice = peer.user("alice").await;
     let to = peer.domain();
+    println!(
+        "{db:?}: start to ready {:.1} ms (a new database: every migration runs)",
+        peer.ready_after.as_secs_f64() * 1e3
+    );
     let (rss, _) = memory_kib(&peer);
     println!("{db:?}: server RSS at start {} KiB", rss);
     // The server hands back what start-up used and freed within 5 s (`resident_memory.rs`).
@@ -459,6 +463,14 @@ async fn run(db: Db, n: usize) {
     let (idle, _) = memory_kib(&peer);
     println!("{db:?}: server RSS 6 s after the loads {idle} KiB");
     print_where_memory_is(&peer);
+    // The start-to-ready figure: a restart on the database the loads filled.
+    let mut peer = peer;
+    peer.stop();
+    peer.spawn().await;
+    println!(
+        "{db:?}: restart to ready {:.1} ms (the database the loads filled)",
+        peer.ready_after.as_secs_f64() * 1e3
+    );
 
     // What the runs must have left, whatever their speed.
     assert_eq!(

@@ -735,6 +735,21 @@ async fn friends_flooding_at_once_are_each_capped(db: Db) {
             "{}: {pending} pending",
             sender.handle
         );
+        // The prune kept each friend's newest and pushed out its oldest.
+        let has = |i: usize| {
+            let query = format!(
+                "SELECT COUNT(*) FROM incoming_shares WHERE resource_id = '{}-{i}'",
+                sender.handle
+            );
+            let b = &b;
+            async move { b.count(&query).await == 1 }
+        };
+        assert!(
+            has(shares - 1).await,
+            "{}: the newest share stays",
+            sender.handle
+        );
+        assert!(!has(0).await, "{}: the oldest share went", sender.handle);
     }
     a.stop();
     b.stop();

@@ -48,14 +48,10 @@ function opsPerSecond(fn, seconds) {
 }
 
 /**
- * Runs every row, alternating ours and noble for `rounds` rounds (best of each: the machine is
- * shared, and the best round is the least disturbed). `core` is the package's exports.
- * Returns `[{name, native, ours, noble, target, perByte, nobleLabel}]` in operations per second.
- */
-/**
  * The first key derivation after the module loads, and the one after it, in milliseconds. The
  * first also builds the Ed25519 base-point table (once per page: the start module computes it
- * instead of downloading 30 KB of it). Call before anything else has used the module.
+ * instead of downloading 30 KB of it) and pays the engine's first-call costs. Call before
+ * anything else has used the module.
  */
 export function firstDerivation(core) {
   const seed = new Uint8Array(32).fill(7);
@@ -73,6 +69,11 @@ export function firstDerivationLine({ first, next }) {
   return `first key derivation after load: ${first.toFixed(2)} ms (builds the base-point table); the next: ${next.toFixed(3)} ms`;
 }
 
+/**
+ * Runs every row, alternating ours and noble for `rounds` rounds (best of each: the machine is
+ * shared, and the best round is the least disturbed). `core` is the package's exports.
+ * Returns `[{name, native, ours, noble, target, perByte, nobleLabel}]` in operations per second.
+ */
 export function runBenchmark(core, { seconds = 0.4, rounds = 3 } = {}) {
   const { Identity, canonicalJson, verify } = core;
   const INFO = Object.fromEntries(['parchment-signing-v1', 'parchment-encryption-v1', 'parchment-personal-v1'].map((s) => [s, utf8(s)]));

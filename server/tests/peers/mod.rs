@@ -42,6 +42,8 @@ pub struct Peer {
     pub child: Option<Child>,
     pub http: reqwest::Client,
     pub extra: Vec<String>,
+    /// How long the last `spawn` took until the server answered (polled every 2 ms).
+    pub ready_after: Duration,
 }
 
 impl Peer {
@@ -63,6 +65,7 @@ impl Peer {
                 .build()
                 .unwrap(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            ready_after: Duration::ZERO,
         };
         peer.spawn().await;
         peer
@@ -82,6 +85,7 @@ impl Peer {
     }
 
     pub async fn spawn(&mut self) {
+        let started = Instant::now();
         let child = self
             .command()
             .arg("serve")
@@ -109,11 +113,12 @@ impl Peer {
                 .await
             {
                 if resp.status().is_success() {
+                    self.ready_after = started.elapsed();
                     return;
                 }
             }
             assert!(Instant::now() < deadline, "server did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 
