@@ -98,30 +98,12 @@ async fn run(store: Store, clock: SharedClock, mut queue: mpsc::Receiver<Job>) {
             },
         };
         let mut pairs = Pairs::default();
-        pairs.admit(&first.delivery);
-        let mut jobs = vec![first];
-        let mut blocked = false;
-        while jobs.len() < MAX_BATCH && !blocked {
-            let next = match carried.pop_front() {
-                Some(job) => job,
-                None => match queue.try_recv() {
-                    Ok(job) => job,
-                    Err(_) => break,
-                },
-            };
-            if pairs.admit(&next.delivery) {
-                jobs.push(next);
-            } else {
-                carried.push_front(next);
-                blocked = true;
-            }
-        }
-        // A power of two of jobs: each statement of a batch has one text per row count, and
-        // the connection's statement cache (100) held far fewer texts than the batch sizes
-        // times the statements made, so most batches prepared their statements again (on
-        // PostgreSQL the parse and plan cost its backends ~15 % of the inbox's throughput).
-        // The rest goes first into the next batch, so the order of each pair is kept.
-        carry_past_power_of_two(&mut jobs, &mut carried);
+        let mut jobs = gather(
+            first,
+            &mut carried,
+            || queue.try_recv().ok(),
+            |job| pairs.admit(&job.delivery),
+        );
         tracing::debug!(size = jobs.len(), "inbox batch");
         let batch: Vec<&Delivery> = jobs.iter().map(|j| &j.delivery).collect();
         match store.apply_deliveries(&batch, clock.now_ms()).await {
@@ -156,6 +138,37 @@ async fn run(store: Store, clock: SharedClock, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
+/// The batch that starts with `first`: then the jobs of `carried` (oldest first) and those
+/// `queued` gives, while each can join (`admit`, which also sees `first`) and the batch is
+/// under [`MAX_BATCH`]. A job that cannot join goes back first into `carried` and ends the
+/// batch. Of the batch a power of two is kept: each statement of a batch has one text per row
+/// count, and the connection's statement cache (100) held far fewer texts than the batch sizes
+/// times the statements made, so most batches prepared their statements again (on PostgreSQL
+/// the parse and plan cost its backends ~15 % of the inbox's throughput). The rest goes first
+/// into the next batch, so the order of each pair is kept.
+fn gather<T>(
+    first: T,
+    carried: &mut VecDeque<T>,
+    mut queued: impl FnMut() -> Option<T>,
+    mut admit: impl FnMut(&T) -> bool,
+) -> Vec<T> {
+    admit(&first);
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_BATCH {
+        let Some(next) = carried.pop_front().or_else(&mut queued) else {
+            break;
+        };
+        if admit(&next) {
+            jobs.push(next);
+        } else {
+            carried.push_front(next);
+            break;
+        }
+    }
+    carry_past_power_of_two(&mut jobs, carried);
+    jobs
+}
+
 /// Keeps the largest power of two of `jobs` (at least one) and puts the rest back at the
 /// front of `carried`, in their order and before what was carried already.
 fn carry_past_power_of_two<T>(jobs: &mut Vec<T>, carried: &mut VecDeque<T>) {
@@ -170,6 +183,82 @@ fn carry_past_power_of_two<T>(jobs: &mut Vec<T>, carried: &mut VecDeque<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs the batcher's gathering over `queue` (pair, kind) until it is empty, admitting as
+    /// `Pairs` does: one kind per pair within a batch.
+    fn batches(queue: &[(u8, char)]) -> Vec<Vec<(usize, u8, char)>> {
+        let mut queue: VecDeque<(usize, u8, char)> = queue
+            .iter()
+            .enumerate()
+            .map(|(i, &(pair, kind))| (i, pair, kind))
+            .collect();
+        let mut carried = VecDeque::new();
+        let mut out = Vec::new();
+        while let Some(first) = carried.pop_front().or_else(|| queue.pop_front()) {
+            let mut kinds: HashMap<u8, char> = HashMap::new();
+            out.push(gather(
+                first,
+                &mut carried,
+                || queue.pop_front(),
+                |&(_, pair, kind)| *kinds.entry(pair).or_insert(kind) == kind,
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn gathering_keeps_every_delivery_once_and_each_pairs_order() {
+        // Pair 1 changes kind twice; pairs 2 and 3 fill the batches around it.
+        let mut queue = Vec::new();
+        for i in 0..40u8 {
+            queue.push((2 + i % 2, 'f'));
+            if i == 5 {
+                queue.push((1, 'i'));
+            }
+            if i == 6 {
+                queue.push((1, 'r'));
+            }
+            if i == 30 {
+                queue.push((1, 'f'));
+            }
+        }
+        let batches = batches(&queue);
+        for batch in &batches {
+            assert!(batch.len().is_power_of_two() && batch.len() <= MAX_BATCH);
+            let mut kinds = HashMap::new();
+            for &(_, pair, kind) in batch {
+                assert_eq!(
+                    *kinds.entry(pair).or_insert(kind),
+                    kind,
+                    "one kind per pair"
+                );
+            }
+        }
+        let applied: Vec<usize> = batches.iter().flatten().map(|&(i, _, _)| i).collect();
+        let mut once = applied.clone();
+        once.sort_unstable();
+        assert_eq!(
+            once,
+            (0..queue.len()).collect::<Vec<_>>(),
+            "each exactly once"
+        );
+        for pair in 1..=3 {
+            let order: Vec<usize> = applied
+                .iter()
+                .copied()
+                .filter(|&i| queue[i].0 == pair)
+                .collect();
+            assert!(
+                order.windows(2).all(|w| w[0] < w[1]),
+                "pair {pair} in order"
+            );
+        }
+        // The invitation and the revocation of pair 1 were not in one batch.
+        let batch_of = |i: usize| batches.iter().position(|b| b.iter().any(|j| j.0 == i));
+        let invite = queue.iter().position(|j| *j == (1, 'i'));
+        let revoke = queue.iter().position(|j| *j == (1, 'r'));
+        assert_ne!(invite.map(batch_of), revoke.map(batch_of));
+    }
 
     #[test]
     fn a_batch_keeps_a_power_of_two_and_carries_the_rest_in_order() {
