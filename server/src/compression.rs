@@ -6,7 +6,9 @@
 //! and never the push channel (a compressor would hold events back).
 
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+use poem::IntoResponse as _;
 
 use flate2::write::GzEncoder;
 use poem::http::{header, HeaderMap};
@@ -88,12 +90,14 @@ pub async fn compress_json(mut response: Response) -> Response {
 }
 
 /// A generated document served as is or gzipped, whichever the client takes. Made and
-/// compressed on its first request, off the async workers, not at start-up: the docs page
-/// (~2 MB of HTML) and the OpenAPI document took ~45 ms of start-up and ~2.5 MB of memory
-/// that a server whose `/docs` nobody opens never needs.
+/// compressed on its first request, on a blocking thread, not at start-up: the docs page
+/// (~2 MB of HTML) and gzipping it and the OpenAPI document took ~45 ms of start-up, and the
+/// ~3 MB they hold are never needed by a server whose `/docs` nobody opens. (The document is
+/// still generated at start-up once, for the edge's method and body checks, and dropped.)
 pub struct Precompressed {
-    make: Box<dyn Fn() -> String + Send + Sync>,
-    bodies: OnceLock<(bytes::Bytes, bytes::Bytes)>,
+    make: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Concurrent first requests wait here for the one that makes it (not on threads).
+    bodies: tokio::sync::OnceCell<(bytes::Bytes, bytes::Bytes)>,
     content_type: &'static str,
 }
 
@@ -104,32 +108,35 @@ impl Precompressed {
         content_type: &'static str,
     ) -> Self {
         Precompressed {
-            make: Box::new(make),
-            bodies: OnceLock::new(),
+            make: Arc::new(make),
+            bodies: tokio::sync::OnceCell::new(),
             content_type,
         }
     }
 
-    /// The plain and the gzipped body, made once.
-    fn bodies(&self) -> &(bytes::Bytes, bytes::Bytes) {
-        self.bodies.get_or_init(|| {
-            let text = (self.make)();
-            let gzipped = gzip(text.as_bytes()).into();
-            (text.into(), gzipped)
-        })
-    }
-
-    /// The answer for a request with `headers`.
-    pub async fn response(self: Arc<Self>, headers: &HeaderMap) -> Response {
-        if self.bodies.get().is_none() {
-            // Tens of milliseconds of CPU: on a blocking thread, not an async worker.
-            let this = Arc::clone(&self);
-            let _ = tokio::task::spawn_blocking(move || {
-                this.bodies();
+    /// The answer for a request with `headers`: 503 if making the document failed (it is
+    /// tried again on the next request).
+    pub async fn response(&self, headers: &HeaderMap) -> Response {
+        let make = Arc::clone(&self.make);
+        let made = self
+            .bodies
+            .get_or_try_init(|| async move {
+                // Tens of milliseconds of CPU: on a blocking thread, not an async worker.
+                tokio::task::spawn_blocking(move || {
+                    let text = make();
+                    let gzipped = gzip(text.as_bytes()).into();
+                    (text.into(), gzipped)
+                })
+                .await
             })
             .await;
-        }
-        let (plain, gzipped) = self.bodies();
+        let Ok((plain, gzipped)) = made else {
+            return crate::error::ApiError::from_status(
+                poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the document could not be generated".to_owned(),
+            )
+            .into_response();
+        };
         let builder = Response::builder()
             .content_type(self.content_type)
             .header(header::VARY, "Accept-Encoding")
@@ -147,6 +154,47 @@ impl Precompressed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_document_is_made_once_on_first_use_whoever_asks_at_once() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&made);
+        let doc = Arc::new(Precompressed::new(
+            move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                "x".repeat(10_000)
+            },
+            "text/plain",
+        ));
+        assert_eq!(
+            made.load(Ordering::SeqCst),
+            0,
+            "nothing is made before it is asked for"
+        );
+        let mut gzip_headers = HeaderMap::new();
+        gzip_headers.insert(header::ACCEPT_ENCODING, "gzip".parse().unwrap());
+        let asks: Vec<_> = (0..16)
+            .map(|i| {
+                let doc = Arc::clone(&doc);
+                let headers = if i % 2 == 0 {
+                    gzip_headers.clone()
+                } else {
+                    HeaderMap::new()
+                };
+                tokio::spawn(async move { doc.response(&headers).await })
+            })
+            .collect();
+        for (i, ask) in asks.into_iter().enumerate() {
+            let response = ask.await.unwrap();
+            assert_eq!(response.status(), poem::http::StatusCode::OK);
+            let gzipped = response.headers().get(header::CONTENT_ENCODING).is_some();
+            assert_eq!(gzipped, i % 2 == 0);
+            let body = response.into_body().into_bytes().await.unwrap();
+            assert_eq!(body.len() == 10_000, !gzipped);
+        }
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn gzip_is_negotiated() {

@@ -207,6 +207,28 @@ mod tests {
     }
 
     #[test]
+    fn a_carried_job_that_cannot_join_again_keeps_its_place() {
+        // An invitation batch meets carried jobs of the same pair: another invitation joins,
+        // the revocations after it wait, in their order, ahead of anything queued later.
+        let mut carried = VecDeque::from([(1, 'i'), (1, 'r'), (1, 'r'), (2, 'f')]);
+        let mut queue = VecDeque::from([(3, 'f')]);
+        let mut kinds: HashMap<u8, char> = HashMap::new();
+        let batch = gather(
+            (1u8, 'i'),
+            &mut carried,
+            || queue.pop_front(),
+            |&(pair, kind)| *kinds.entry(pair).or_insert(kind) == kind,
+        );
+        assert_eq!(batch, [(1, 'i'), (1, 'i')]);
+        assert_eq!(carried, [(1, 'r'), (1, 'r'), (2, 'f')]);
+        assert_eq!(
+            queue,
+            [(3, 'f')],
+            "the queue is read only once the carried jobs are in"
+        );
+    }
+
+    #[test]
     fn gathering_keeps_every_delivery_once_and_each_pairs_order() {
         // Pair 1 changes kind twice; pairs 2 and 3 fill the batches around it.
         let mut queue = Vec::new();
