@@ -179,8 +179,10 @@ pub async fn remote_user(
         return Ok(doc);
     }
     let _turn = state.federation.turn(&format!("user:{key}")).await;
-    // Whoever had the turn before may have stored what this one would fetch.
-    if let Some(doc) = cached().await? {
+    // Whoever had the turn before in this process remembered what this one would fetch (a
+    // memo read, not a second database read for every new sender; another replica's fetch,
+    // stored meanwhile, costs at most one more fetch here).
+    if let Some(doc) = state.federation.memo_document(&key, now, refresh) {
         return Ok(doc);
     }
     let host = handle.domain().to_ascii_lowercase();
