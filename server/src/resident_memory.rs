@@ -1,12 +1,14 @@
 //! What the server process keeps resident: process-wide memory settings, made before any
 //! other thread exists (issue 18: RSS after load).
 //!
-//! Measured with the inbox benchmark (SQLite, 6 s after the GET and inbox loads): 42 MB, of
-//! which ~16 MB are the binary's own file pages (most of its 12.9 MB of code: the kernel
-//! maps it in 64 KiB runs around each page touched, and start-up touches most of it), ~15 MB
-//! mimalloc's pages and 7–8 MB SQLite's (page caches and statements, in glibc's heap).
-//! A thread calling `mi_collect` every 5 s, kept before `purge_delay` was 0, no longer
-//! changed any figure (in mimalloc 3 it collects only its own thread's heap): removed.
+//! Measured with the inbox benchmark (SQLite, 6 s after the GET and inbox loads): 35–36 MB,
+//! of which ~15 MB are the binary's own file pages (its 12.9 MB of code is mapped in 64 KiB
+//! runs around each page touched), ~11 MB mimalloc's pages and ~9 MB SQLite's (7.9 MB live:
+//! page caches and statements, in glibc's heap); 29 MB on PostgreSQL. A thread calling
+//! `mi_collect` every 5 s, kept before `purge_delay` was 0, no longer changed any figure (in
+//! mimalloc 3 it collects only its own thread's heap): removed. Arenas committed on demand
+//! (`arena_eager_commit` 0) saved 3 MB but, with `purge_delay` 0, cost 30 % of the reads'
+//! throughput in page faults: not kept (server/README.md, third round).
 
 use std::ffi::{c_int, c_long};
 
