@@ -354,13 +354,13 @@ async fn inbox_rejects_attacks_and_stores_nothing(db: Db) {
     // Oversized payload.
     let mut payload = Object::new();
     payload.insert("padding", CValue::string(&"x".repeat(100 * 1024)));
-    let (m, signature) = message(MessageType::LocationRequest, &bob, &alice.handle, payload);
-    let big = raw(
+    let big = delivery(
         &b,
-        &b.key,
         &a,
-        m.with_signature(&signature).body(),
-        now_ms(),
+        MessageType::LocationRequest,
+        &bob,
+        &alice.handle,
+        payload,
     );
     expect(post_raw(&a, &big).await, 413, "payload_too_large");
     // Malformed JSON.

@@ -601,14 +601,7 @@ async fn shares_and_withdrawals_are_capped_per_friend_each_on_their_own(db: Db) 
     befriend(&a, &alice, &b, &bob).await;
     // Straight into B's inbox, as A's server would deliver them.
     let deliver = |kind: MessageType, payload: Object| {
-        let (m, signature) = message(kind, &alice, &bob.handle, payload);
-        let delivery = raw(
-            &a,
-            &a.key,
-            &b,
-            m.with_signature(&signature).body(),
-            now_ms(),
-        );
+        let delivery = delivery(&a, &b, kind, &alice, &bob.handle, payload);
         let b = &b;
         async move { assert_eq!(post_raw(b, &delivery).await.status, 202) }
     };
@@ -696,18 +689,13 @@ async fn friends_flooding_at_once_are_each_capped(db: Db) {
     let deliveries: Vec<_> = (0..shares)
         .flat_map(|i| senders.iter().map(move |s| (s, i)))
         .map(|(sender, i)| {
-            let (m, signature) = message(
+            delivery(
+                &a,
+                &b,
                 MessageType::ResourceShare,
                 sender,
                 &bob.handle,
                 share(&format!("{}-{i}", sender.handle), "viewer", 1),
-            );
-            raw(
-                &a,
-                &a.key,
-                &b,
-                m.with_signature(&signature).body(),
-                now_ms(),
             )
         })
         .collect();

@@ -322,6 +322,26 @@ pub struct Raw {
     pub server_id: String,
 }
 
+/// `from`'s signed message of `kind` to `to`, as `sender`'s server delivers it straight into
+/// `receiver`'s inbox, now.
+pub fn delivery(
+    sender: &Peer,
+    receiver: &Peer,
+    kind: MessageType,
+    from: &User,
+    to: &str,
+    payload: Object,
+) -> Raw {
+    let (m, signature) = message(kind, from, to, payload);
+    raw(
+        sender,
+        &sender.key,
+        receiver,
+        m.with_signature(&signature).body(),
+        now_ms(),
+    )
+}
+
 pub fn raw(sender: &Peer, key: &Ed25519SecretKey, receiver: &Peer, body: String, at: i64) -> Raw {
     raw_between(&sender.domain(), key, &receiver.domain(), body, at)
 }
