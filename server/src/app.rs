@@ -158,22 +158,10 @@ pub fn build_app(state: AppState, args: &ServeArgs) -> impl Endpoint<Output = Re
     let service = openapi_service();
     let document = openapi_document();
     // Generated and gzipped once, on first use: the docs page is ~2 MB of HTML.
-    let docs_page = Arc::new(crate::compression::Precompressed::new(
-        docs_html,
-        "text/html; charset=utf-8",
-    ));
-    let docs = poem::endpoint::make(move |req: poem::Request| {
-        let page = Arc::clone(&docs_page);
-        async move { page.response(req.headers()).await }
-    });
-    let spec_doc = Arc::new(crate::compression::Precompressed::new(
-        openapi_document,
-        "application/json",
-    ));
-    let spec = poem::endpoint::make(move |req: poem::Request| {
-        let doc = Arc::clone(&spec_doc);
-        async move { doc.response(req.headers()).await }
-    });
+    let docs = crate::compression::Precompressed::new(docs_html, "text/html; charset=utf-8")
+        .into_endpoint();
+    let spec = crate::compression::Precompressed::new(openapi_document, "application/json")
+        .into_endpoint();
     // `/users/` is `/users`: the published examples call the API with a trailing slash.
     let api = Arc::new(
         service

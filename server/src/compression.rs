@@ -114,6 +114,15 @@ impl Precompressed {
         }
     }
 
+    /// The endpoint that answers with this document.
+    pub fn into_endpoint(self) -> impl poem::Endpoint<Output = Response> {
+        let document = Arc::new(self);
+        poem::endpoint::make(move |req: poem::Request| {
+            let document = Arc::clone(&document);
+            async move { document.response(req.headers()).await }
+        })
+    }
+
     /// The answer for a request with `headers`: 503 if making the document failed (it is
     /// tried again on the next request).
     pub async fn response(&self, headers: &HeaderMap) -> Response {
