@@ -158,25 +158,10 @@ pub async fn remote_user(
     if let Some(doc) = state.federation.memo_document(&key, now, refresh) {
         return Ok(doc);
     }
-    let cached = || async {
-        if refresh {
-            return Ok(None);
+    if !refresh {
+        if let Some(doc) = stored_document(state, &key, handle, now).await? {
+            return Ok(doc);
         }
-        let Some((json, fetched_at)) = state.store.remote_user(&key).await? else {
-            return Ok(None);
-        };
-        if now - fetched_at >= USER_DOCUMENT_TTL_MS {
-            return Ok(None);
-        }
-        let Ok(doc) = UserDocument::parse(&json, handle) else {
-            return Ok(None);
-        };
-        let until = (now + PIN_MEMO_MS).min(fetched_at + USER_DOCUMENT_TTL_MS);
-        state.federation.remember_document(&key, &doc, until);
-        Ok::<_, PeerError>(Some(doc))
-    };
-    if let Some(doc) = cached().await? {
-        return Ok(doc);
     }
     let _turn = state.federation.turn(&format!("user:{key}")).await;
     // Whoever had the turn before in this process remembered what this one would fetch (a
@@ -197,6 +182,27 @@ pub async fn remote_user(
         .federation
         .remember_document(&key, &doc, now + PIN_MEMO_MS);
     Ok(doc)
+}
+
+/// `handle`'s document as this server stored it, while fresh and valid (then memoized too).
+async fn stored_document(
+    state: &AppState,
+    key: &str,
+    handle: &Handle,
+    now: i64,
+) -> Result<Option<UserDocument>, PeerError> {
+    let Some((json, fetched_at)) = state.store.remote_user(key).await? else {
+        return Ok(None);
+    };
+    if now - fetched_at >= USER_DOCUMENT_TTL_MS {
+        return Ok(None);
+    }
+    let Ok(doc) = UserDocument::parse(&json, handle) else {
+        return Ok(None);
+    };
+    let until = (now + PIN_MEMO_MS).min(fetched_at + USER_DOCUMENT_TTL_MS);
+    state.federation.remember_document(key, &doc, until);
+    Ok(Some(doc))
 }
 
 /// The `/.well-known/*` documents answer unauthenticated callers: 60 a minute per client
